@@ -1,0 +1,39 @@
+"""Regenerate the small text samples bundled in reprlab/data/samples from WordNet (wordnet-base).
+
+Run: python scripts/make_samples.py   (needs /usr/share/wordnet; output is deterministic)
+WordNet licence: free to use, copy and distribute with the copyright notice (see samples/README).
+"""
+
+import random
+from collections import defaultdict
+from pathlib import Path
+
+from reprlab.data.text import wordnet_glosses
+
+OUT = Path(__file__).resolve().parents[1] / "src" / "reprlab" / "data" / "samples"
+rng = random.Random(0)
+by_label = defaultdict(list)
+for label, gloss in wordnet_glosses():
+    by_label[label].append(gloss)
+
+# Labelled glosses: 8 frequent noun supersenses, 400 each, for transfer/probe demos.
+LABELS = ["noun.animal", "noun.plant", "noun.food", "noun.person", "noun.artifact",
+          "noun.location", "noun.body", "noun.substance"]
+rows = []
+for label in LABELS:
+    for gloss in rng.sample(by_label[label], 400):
+        rows.append(f"{label}\t{gloss}")
+rng.shuffle(rows)
+(OUT / "glosses_labeled.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+# Pretraining corpus: documents of 6 consecutive glosses of one supersense, one sentence a line
+# (definition and quoted examples split on '; '), blank line between documents.
+docs = []
+for label in sorted(by_label):
+    glosses = by_label[label]
+    start = rng.randrange(max(1, len(glosses) - 60))
+    for i in range(start, min(len(glosses), start + 60), 6):
+        sents = [s.strip().strip('"') for g in glosses[i:i + 6] for s in g.split("; ") if s.strip()]
+        docs.append("\n".join(sents))
+(OUT / "corpus.txt").write_text("\n\n".join(docs) + "\n", encoding="utf-8")
+print(len(rows), "labelled glosses;", len(docs), "documents")

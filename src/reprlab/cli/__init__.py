@@ -1,0 +1,1 @@
+"""Command-line interface: ``reprlab <command>``; see :mod:`reprlab.cli.main`."""

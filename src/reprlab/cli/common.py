@@ -1,0 +1,35 @@
+"""Options shared by training commands: ``--config``, ``--set``, ``--device``, ``-o``, ``--resume``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, TypeVar
+
+from reprlab.cli.config_io import load_config
+
+T = TypeVar("T")
+
+
+def add_config_args(parser: argparse.ArgumentParser, *, output: bool = True) -> None:
+    """Add the options every configurable command takes."""
+    parser.add_argument("--config", metavar="FILE.toml", help="TOML file of config values")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config value, e.g. --set train.lr=3e-4 (repeatable)")
+    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (sets train.device)")
+    if output:
+        parser.add_argument("-o", "--output", metavar="DIR", help="run directory (sets train.output_dir)")
+        parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+
+
+def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str, Any] | None = None,
+                     train_key: str = "train") -> T:
+    """Build ``cls`` from defaults < ``--config`` < ``--set`` < the dedicated flags."""
+    overrides = list(args.overrides)
+    if getattr(args, "device", None):
+        overrides.append(f"{train_key}.device={args.device!r}")
+    if getattr(args, "output", None):
+        overrides.append(f"{train_key}.output_dir={str(Path(args.output))!r}")
+    if getattr(args, "resume", False):
+        overrides.append(f"{train_key}.resume=true")
+    return load_config(cls, args.config, overrides, defaults)

@@ -1,0 +1,125 @@
+"""Text corpora, streamed: plain text (one sentence per line, blank line between documents),
+JSONL with a text field, and directories of such files.
+
+Nothing here loads a whole corpus into memory: readers are generators over lines. Bad bytes are
+reported with the file and line number (``DataError``), never as a bare ``UnicodeDecodeError``.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from reprlab.errors import DataError, MissingDataError
+
+TEXT_SUFFIXES = (".txt", ".text", ".jsonl", ".tsv")
+WORDNET_DIR = Path("/usr/share/wordnet")
+
+
+def sample_path(name: str) -> Path:
+    """Path of a file bundled in ``reprlab/data/samples`` (small corpora for demos and tests)."""
+    path = Path(str(resources.files("reprlab.data") / "samples" / name))
+    if not path.is_file():
+        raise MissingDataError(f"bundled sample {name!r} is missing from {path.parent}; reinstall reprlab")
+    return path
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, plus every text-like file below a named directory (sorted)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in TEXT_SUFFIXES)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise MissingDataError(f"{p}: no such file or directory")
+    if not out:
+        raise DataError(f"no text files found in {', '.join(map(str, paths)) or '(nothing given)'}")
+    return out
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                yield lineno, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{path}:{lineno}: not valid UTF-8 ({e.reason} at byte {e.start}); "
+                                "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+
+
+def _jsonl_texts(path: Path, text_field: str) -> Iterator[str]:
+    for lineno, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get(text_field), str):
+            raise DataError(f"{path}:{lineno}: expected an object with a string field {text_field!r}; "
+                            "pass text_field=... (--text-field) to name another field")
+        yield obj[text_field]
+
+
+def iter_documents(paths: Iterable[str | Path], text_field: str = "text") -> Iterator[list[str]]:
+    """Yield documents as lists of non-empty lines (sentences).
+
+    Plain text: blank lines separate documents. JSONL: each record is one document, its text
+    split on newlines.
+    """
+    for path in expand_paths(paths):
+        if path.suffix == ".jsonl":
+            for text in _jsonl_texts(path, text_field):
+                sentences = [s.strip() for s in text.splitlines() if s.strip()]
+                if sentences:
+                    yield sentences
+            continue
+        doc: list[str] = []
+        for _, line in _lines(path):
+            if line.strip():
+                doc.append(line.strip())
+            elif doc:
+                yield doc
+                doc = []
+        if doc:
+            yield doc
+
+
+def iter_lines(paths: Iterable[str | Path], text_field: str = "text") -> Iterator[str]:
+    """Yield every non-empty sentence/line of a corpus, streaming (for tokenizer training)."""
+    for doc in iter_documents(paths, text_field):
+        yield from doc
+
+
+def wordnet_glosses(directory: str | Path | None = None) -> Iterator[tuple[str, str]]:
+    """``(supersense, gloss)`` pairs from WordNet's ``data.{noun,verb,adj,adv}`` files.
+
+    The supersense is the lexicographer file (e.g. ``noun.animal``), a 45-way topic label.
+    Install with ``apt-get install --no-install-recommends wordnet-base``.
+    """
+    d = Path(directory) if directory else WORDNET_DIR
+    if not (d / "data.noun").is_file():
+        raise MissingDataError(f"WordNet not found at {d}; install it with "
+                               "'apt-get install --no-install-recommends wordnet-base' or pass its directory")
+    names = _LEXNAMES
+    for pos in ("noun", "verb", "adj", "adv"):
+        for _, line in _lines(d / f"data.{pos}"):
+            if line.startswith("  ") or " | " not in line:
+                continue
+            fields = line.split(" ", 2)
+            gloss = line.split(" | ", 1)[1].strip()
+            yield names[int(fields[1])], gloss
+
+
+_LEXNAMES = (
+    "adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body "
+    "noun.cognition noun.communication noun.event noun.feeling noun.food noun.group noun.location "
+    "noun.motive noun.object noun.person noun.phenomenon noun.plant noun.possession noun.process "
+    "noun.quantity noun.relation noun.shape noun.state noun.substance noun.time verb.body verb.change "
+    "verb.cognition verb.communication verb.competition verb.consumption verb.contact verb.creation "
+    "verb.emotion verb.motion verb.perception verb.possession verb.social verb.stative verb.weather "
+    "adj.ppl").split()

@@ -1,0 +1,85 @@
+"""Hooks into the training loop: metric logging, progress bar, and user callbacks.
+
+A callback sees the Trainer and a ``logs`` dict of floats; it never changes the loss. Set
+``trainer.should_stop = True`` to end training after the current step (early stopping).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reprlab.train.trainer import Trainer
+
+
+class Callback:
+    """No-op base; override the hooks you need."""
+
+    def on_train_begin(self, trainer: "Trainer") -> None: ...
+    def on_step_end(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None: ...
+    def on_evaluate(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None: ...
+    def on_train_end(self, trainer: "Trainer") -> None: ...
+
+
+class JSONLLogger(Callback):
+    """Appends one JSON object per logged step to ``metrics.jsonl`` (rank 0 only).
+
+    On resume, rows after the checkpoint's step (logged before a crash) are dropped so the file
+    reads as one uninterrupted run.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def truncate_after(self, step: int) -> None:
+        if not self.path.exists():
+            return
+        keep = [line for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= step]
+        self.path.write_text("".join(line + "\n" for line in keep))
+
+    def _write(self, row: dict[str, Any]) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def on_step_end(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None:
+        self._write({"step": step, "time": round(time.time(), 3), **logs})
+
+    def on_evaluate(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None:
+        self._write({"step": step, "time": round(time.time(), 3), **logs})
+
+
+class ProgressBar(Callback):
+    """tqdm bar over optimizer steps showing loss and throughput."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def on_train_begin(self, trainer: "Trainer") -> None:
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=trainer.config.max_steps, initial=trainer.step, desc="train",
+                        dynamic_ncols=True, leave=False)
+
+    def on_step_end(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(step - self.bar.n)
+        shown = {k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "items_per_s", "lr")}
+        self.bar.set_postfix(shown, refresh=False)
+
+    def on_train_end(self, trainer: "Trainer") -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class LambdaCallback(Callback):
+    """Wrap plain functions as a callback: ``LambdaCallback(on_step_end=lambda t, s, logs: ...)``."""
+
+    def __init__(self, **hooks: Any):
+        for name, fn in hooks.items():
+            if not hasattr(Callback, name):
+                raise TypeError(f"LambdaCallback: unknown hook {name!r}")
+            setattr(self, name, fn)

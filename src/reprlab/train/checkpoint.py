@@ -1,0 +1,182 @@
+"""Checkpoints without pickle: weights and optimizer tensors in safetensors, the rest in JSON.
+
+A run directory looks like::
+
+    run/
+      config.json              model + train configuration of the run
+      model.safetensors        final weights (HF-style ``from_pretrained`` directory)
+      metrics.jsonl            one JSON row per logged step
+      checkpoint-000500/       written as a whole: temp directory, fsync, rename
+        model.safetensors
+        optimizer.safetensors  optimizer tensors; param groups and scalars in trainer_state.json
+        trainer_state.json     step, epoch, data position, RNG states, optimizer hyper-parameters
+      latest                   name of the newest complete checkpoint (atomically replaced)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, load_model, save_file, save_model
+from torch import nn
+
+from reprlab.errors import CheckpointError
+from reprlab.io import atomic_dir, atomic_path, atomic_write, write_json
+
+CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
+_PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+, torch.save zip archive
+
+
+def refuse_pickle(path: Path) -> None:
+    """Raise :class:`CheckpointError` when ``path`` holds a pickle or a ``torch.save`` archive."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if any(head.startswith(m) for m in _PICKLE_MAGIC):
+        raise CheckpointError(
+            f"{path}: this is a pickle/torch.save file; reprlab never unpickles checkpoints "
+            "(unpickling runs arbitrary code). Convert it to safetensors with "
+            "safetensors.torch.save_file(torch.load(path, weights_only=True), 'model.safetensors').")
+
+
+def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a safetensors file, with a clear error for missing, pickled or corrupt files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: file not found")
+    refuse_pickle(path)
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({e}); "
+                              "delete it (or its checkpoint directory) and resume from an earlier one") from None
+
+
+def save_module(module: nn.Module, path: str | Path) -> None:
+    """Save ``module``'s weights atomically (tied/shared tensors stored once)."""
+    with atomic_path(path) as tmp:
+        save_model(module, str(tmp))
+
+
+def load_module(module: nn.Module, path: str | Path, *, strict: bool = True) -> None:
+    """Load weights saved by :func:`save_module` into ``module`` (shapes and names checked)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: file not found")
+    refuse_pickle(path)
+    try:
+        missing, unexpected = load_model(module, str(path), strict=False)
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({e}); "
+                              "delete it (or its checkpoint directory) and resume from an earlier one") from None
+    except RuntimeError as e:  # size mismatch from load_state_dict
+        raise CheckpointError(f"{path}: weights do not fit this model: {str(e).splitlines()[-1].strip()} "
+                              "(was the checkpoint written with another configuration?)") from None
+    if strict and (missing or unexpected):
+        raise CheckpointError(f"{path}: missing tensors {sorted(missing)[:5]}, unexpected tensors "
+                              f"{sorted(unexpected)[:5]}; the checkpoint belongs to another model")
+
+
+def _optimizer_to_flat(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, Any] = {}
+    for idx, state in sd["state"].items():
+        for key, value in state.items():
+            name = f"state.{idx}.{key}"
+            if torch.is_tensor(value):
+                tensors[name] = value.detach().cpu().contiguous()
+            else:
+                scalars[name] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                         meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in list(tensors.items()) + list(meta["scalars"].items()):
+        _, idx, key = name.split(".", 2)
+        state.setdefault(int(idx), {})[key] = value
+    try:
+        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    except (ValueError, KeyError) as e:
+        raise CheckpointError(f"optimizer state does not fit this model ({e}); "
+                              "the checkpoint belongs to another configuration") from None
+
+
+def save_checkpoint(run_dir: Path, step: int, module: nn.Module, optimizer: torch.optim.Optimizer,
+                    trainer_state: dict[str, Any], config: dict[str, Any], keep: int = 2) -> Path:
+    """Write ``checkpoint-{step}`` as a whole, point ``latest`` at it, prune old ones."""
+    name = f"checkpoint-{step:06d}"
+    target = run_dir / name
+    opt_tensors, opt_meta = _optimizer_to_flat(optimizer)
+    with atomic_dir(target) as tmp:
+        save_model(module, str(tmp / "model.safetensors"))
+        save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+        (tmp / "trainer_state.json").write_text(json.dumps({**trainer_state, "optimizer": opt_meta}, indent=1))
+        (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
+    with atomic_write(run_dir / "latest") as f:
+        f.write(name + "\n")
+    for old in list_checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoint directories of a run, oldest first."""
+    if not run_dir.is_dir():
+        return []
+    found = [p for p in run_dir.iterdir() if p.is_dir() and CHECKPOINT_RE.match(p.name)]
+    return sorted(found, key=lambda p: int(CHECKPOINT_RE.match(p.name).group(1)))  # type: ignore[union-attr]
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint ``latest`` names, else the newest complete ``checkpoint-*`` directory."""
+    pointer = run_dir / "latest"
+    if pointer.is_file():
+        candidate = run_dir / pointer.read_text().strip()
+        if candidate.is_dir():
+            return candidate
+    found = list_checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def read_trainer_state(ckpt: Path) -> dict[str, Any]:
+    path = ckpt / "trainer_state.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing; the checkpoint is incomplete — delete {ckpt} "
+                              "to resume from an earlier one") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: corrupt JSON ({e}); delete {ckpt} to resume from an earlier one") from None
+
+
+def load_checkpoint(ckpt: Path, module: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Restore weights and optimizer state from ``ckpt``; return the trainer state dict."""
+    state = read_trainer_state(ckpt)
+    load_module(module, ckpt / "model.safetensors")
+    _optimizer_from_flat(optimizer, load_tensors(ckpt / "optimizer.safetensors"), state["optimizer"])
+    return state
+
+
+def config_mismatch(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted names of fields that differ between two nested config dicts."""
+    diffs = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key, "<absent>"), current.get(key, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += config_mismatch(a, b, f"{prefix}{key}.")
+        elif a != b and not (isinstance(a, list) and isinstance(b, tuple) and a == list(b)):
+            diffs.append(f"{prefix}{key} (checkpoint {a!r}, now {b!r})")
+    return diffs
+
+
+__all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints",
+           "save_module", "load_module", "load_tensors", "refuse_pickle", "config_mismatch",
+           "write_json"]

@@ -1,0 +1,77 @@
+"""TrainConfig: every knob of the shared training loop, one dataclass with commented defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reprlab.errors import ConfigError
+
+OPTIMIZERS = ("adamw", "adam", "sgd", "lamb", "lars")
+SCHEDULES = ("constant", "linear", "cosine")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass
+class TrainConfig:
+    output_dir: str = "runs/run"  # run directory: config.json, checkpoints, metrics.jsonl
+    max_steps: int = 1000  # optimizer steps (each = grad_accum_steps micro-batches)
+    batch_size: int = 32  # micro-batch size *per process*; global batch = this x accum x world
+    grad_accum_steps: int = 1
+    optimizer: str = "adamw"  # adamw | adam | sgd | lamb | lars
+    lr: float = 1e-3  # peak learning rate
+    weight_decay: float = 0.01  # not applied to biases and norm weights
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam/AdamW/LAMB
+    eps: float = 1e-8  # Adam/AdamW; LAMB uses 1e-6 as in You et al. (2019)
+    momentum: float = 0.9  # SGD/LARS
+    lars_eta: float = 0.001  # LARS trust coefficient (You et al. 2017; SimCLR uses 1e-3)
+    schedule: str = "constant"  # constant | linear | cosine (after warmup)
+    warmup_steps: int = 0  # linear warmup from lr/(warmup+1) to lr
+    min_lr_ratio: float = 0.0  # floor of linear/cosine decay, as a fraction of lr
+    max_grad_norm: float | None = 1.0  # global-norm clipping; None disables
+    precision: str = "fp32"  # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (CUDA, with GradScaler)
+    device: str = "auto"  # auto (cuda > mps > cpu) | cpu | cuda | cuda:1 | mps
+    seed: int = 0  # seeds torch/numpy/random and the data order
+    shuffle: bool = True
+    drop_last: bool = True
+    num_workers: int = 0  # DataLoader workers (0 keeps the data order and RNG fully reproducible)
+    log_every: int = 10  # steps between metrics.jsonl rows
+    eval_every: int | None = None  # steps between evaluations on eval data
+    save_every: int | None = 500  # steps between checkpoints; the final step is always saved
+    keep_checkpoints: int = 2  # how many checkpoint-* directories to keep
+    progress: bool = True  # tqdm progress bar (rank 0 only)
+    resume: bool = False  # continue from the newest checkpoint in output_dir
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the field when a value is out of range."""
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"train.{name}={getattr(self, name)!r}: {why}")
+
+        if self.optimizer not in OPTIMIZERS:
+            raise bad("optimizer", f"choose one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise bad("schedule", f"choose one of {', '.join(SCHEDULES)}")
+        if self.precision not in PRECISIONS:
+            raise bad("precision", f"choose one of {', '.join(PRECISIONS)}")
+        for name in ("max_steps", "batch_size", "grad_accum_steps", "log_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise bad(name, "must be >= 1")
+        if self.warmup_steps < 0:
+            raise bad("warmup_steps", "must be >= 0")
+        if self.lr <= 0:
+            raise bad("lr", "must be > 0")
+        if self.weight_decay < 0:
+            raise bad("weight_decay", "must be >= 0")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise bad("min_lr_ratio", "must be in [0, 1]")
+        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
+            raise bad("max_grad_norm", "must be > 0, or None to disable clipping")
+        for name in ("eval_every", "save_every"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise bad(name, "must be >= 1, or None to disable")
+        self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise bad("betas", "must be two numbers in [0, 1)")

@@ -1,0 +1,332 @@
+"""The one training loop of reprlab.
+
+Every model (masked LM, SimCLR, VAE, RBM, CPC, ...) trains here through the :class:`Objective`
+interface. The loop handles devices, mixed precision, gradient accumulation and clipping, the
+optimizer and schedule, DDP under ``torchrun``, evaluation, logging and atomic checkpoints that
+resume bit-identically on the CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from reprlab.errors import CheckpointError, ReprlabError
+from reprlab.io import write_json
+from reprlab.train import distributed as dist_utils
+from reprlab.train.callbacks import Callback, JSONLLogger, ProgressBar
+from reprlab.train.checkpoint import (config_mismatch, latest_checkpoint, load_checkpoint,
+                                      save_checkpoint, save_module)
+from reprlab.train.config import TrainConfig
+from reprlab.train.objective import LossOutput, Objective
+from reprlab.train.optim import build_optimizer, param_groups
+from reprlab.train.sampler import ResumableSampler
+from reprlab.train.schedule import lr_factor
+from reprlab.train.seed import rng_state, seed_everything, set_rng_state
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(ReprlabError, FloatingPointError):
+    """The loss became NaN/inf; the message names the step and the last good checkpoint."""
+
+
+@dataclass
+class TrainResult:
+    step: int
+    run_dir: Path
+    last_logs: dict[str, float]
+    eval_logs: dict[str, float]
+
+
+def move_to(batch: Any, device: torch.device) -> Any:
+    """Move every tensor inside a (nested) batch to ``device``."""
+    if torch.is_tensor(batch):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: move_to(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)) and not hasattr(batch, "_fields"):
+        return type(batch)(move_to(v, device) for v in batch)
+    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        return dataclasses.replace(batch, **{f.name: move_to(getattr(batch, f.name), device)
+                                             for f in dataclasses.fields(batch)})
+    return batch
+
+
+def _as_float(v: Any) -> float:
+    return float(v.detach().float().mean()) if torch.is_tensor(v) else float(v)
+
+
+class Trainer:
+    """Train an :class:`Objective` on a map-style dataset.
+
+    Parameters
+    ----------
+    objective:
+        The module to train; ``objective(batch)`` returns a :class:`LossOutput`.
+    config:
+        :class:`TrainConfig` (steps, batch, optimizer, schedule, precision, checkpoints, ...).
+    train_data:
+        Map-style ``Dataset`` (``len`` and integer indexing).
+    eval_data:
+        Optional dataset evaluated every ``config.eval_every`` steps and at the end.
+    collate_fn:
+        Turns a list of items into a batch (default: torch's ``default_collate``).
+    callbacks:
+        Extra :class:`Callback` objects (e.g. an online linear probe).
+    model_config:
+        JSON-ready description saved as ``config.json`` (default: ``objective.config_dict()``).
+    """
+
+    def __init__(self, objective: Objective, config: TrainConfig, train_data: Dataset,
+                 *, eval_data: Dataset | None = None, collate_fn: Callable | None = None,
+                 callbacks: Sequence[Callback] = (), model_config: dict[str, Any] | None = None):
+        self.objective = objective
+        self.config = config
+        self.train_data = train_data
+        self.eval_data = eval_data
+        self.collate_fn = collate_fn
+        self.user_callbacks = list(callbacks)
+        self.model_config = model_config if model_config is not None else objective.config_dict()
+        self.run_dir = Path(config.output_dir)
+        self.step = 0
+        self.epoch = 0
+        self.samples_in_epoch = 0  # per process, for resuming mid-epoch
+        self.should_stop = False
+        self.last_checkpoint: Path | None = None
+        self.device = dist_utils.resolve_device(config.device)
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.model: torch.nn.Module = objective  # DDP wrapper when distributed
+
+    # ----------------------------------------------------------------- set-up
+    def _full_config(self) -> dict[str, Any]:
+        return {"model": self.model_config, "train": dataclasses.asdict(self.config)}
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        p = self.config.precision
+        if p == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if p == "bf16" else torch.float16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def _loader(self, data: Dataset, sampler: ResumableSampler | None, batch_size: int,
+                drop_last: bool) -> DataLoader:
+        return DataLoader(data, batch_size=batch_size, sampler=sampler, shuffle=False,
+                          drop_last=drop_last, collate_fn=self.collate_fn,
+                          num_workers=self.config.num_workers,
+                          pin_memory=self.device.type == "cuda")
+
+    def _resume(self, callbacks: list[Callback]) -> None:
+        ckpt = latest_checkpoint(self.run_dir)
+        if ckpt is None:
+            log.info("resume: no checkpoint in %s, starting from step 0", self.run_dir)
+            return
+        saved_cfg_path = ckpt / "config.json"
+        import json
+        try:
+            saved_cfg = json.loads(saved_cfg_path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise CheckpointError(f"{saved_cfg_path}: unreadable ({e}); delete {ckpt} to resume "
+                                  "from an earlier checkpoint") from None
+        diffs = config_mismatch(saved_cfg.get("model", {}), self.model_config)
+        if diffs:
+            raise CheckpointError(f"{ckpt}: written for another model configuration: "
+                                  + "; ".join(diffs[:5]) + ". Use the run's original config, or "
+                                  "a new output_dir to start afresh.")
+        assert self.optimizer is not None
+        state = load_checkpoint(ckpt, self.objective, self.optimizer)
+        self.step, self.epoch = state["step"], state["epoch"]
+        self.samples_in_epoch = state["samples_in_epoch"]
+        rngs = state["rng"]
+        set_rng_state(rngs[dist_utils.rank()] if dist_utils.rank() < len(rngs) else rngs[0])
+        self.last_checkpoint = ckpt
+        for cb in callbacks:
+            if isinstance(cb, JSONLLogger):
+                cb.truncate_after(self.step)
+        log.info("resumed from %s at step %d", ckpt, self.step)
+
+    def _save(self) -> None:
+        rngs = [rng_state()]
+        if dist_utils.world_size() > 1:
+            gathered: list[Any] = [None] * dist_utils.world_size()
+            torch.distributed.all_gather_object(gathered, rngs[0])
+            rngs = gathered
+        if dist_utils.is_main_process():
+            state = {"step": self.step, "epoch": self.epoch, "samples_in_epoch": self.samples_in_epoch,
+                     "rng": rngs, "world_size": dist_utils.world_size()}
+            self.last_checkpoint = save_checkpoint(self.run_dir, self.step, self.objective,
+                                                   self.optimizer, state, self._full_config(),
+                                                   keep=self.config.keep_checkpoints)
+        dist_utils.barrier()
+
+    # --------------------------------------------------------------- evaluate
+    @torch.no_grad()
+    def evaluate(self, data: Dataset | None = None) -> dict[str, float]:
+        """Average loss and metrics of the objective over ``data`` (default: ``eval_data``)."""
+        data = data if data is not None else self.eval_data
+        if data is None:
+            return {}
+        was_training = self.objective.training
+        self.objective.eval()
+        totals: dict[str, float] = {}
+        count = 0
+        for batch in self._loader(data, None, self.config.batch_size, drop_last=False):
+            with self._autocast():
+                out: LossOutput = self.objective(move_to(batch, self.device))
+            totals["loss"] = totals.get("loss", 0.0) + _as_float(out.loss)
+            for k, v in out.metrics.items():
+                totals[k] = totals.get(k, 0.0) + _as_float(v)
+            count += 1
+        self.objective.train(was_training)
+        return {f"eval_{k}": v / max(count, 1) for k, v in totals.items()}
+
+    # ------------------------------------------------------------------- fit
+    def fit(self) -> TrainResult:
+        """Run until ``config.max_steps`` optimizer steps; resume first if ``config.resume``."""
+        cfg = self.config
+        if cfg.precision == "fp16" and self.device.type != "cuda":
+            raise ReprlabError(f"train.precision='fp16' needs a CUDA device (device is {self.device}); "
+                               "use bf16 or fp32 on the CPU")
+        distributed = dist_utils.init_distributed(self.device)
+        rank, world = dist_utils.rank(), dist_utils.world_size()
+        seed_everything(cfg.seed + rank)
+        if len(self.train_data) < cfg.batch_size * world:  # type: ignore[arg-type]
+            raise ReprlabError(f"train data has {len(self.train_data)} items, fewer than one global "  # type: ignore[arg-type]
+                               f"batch ({cfg.batch_size} x {world} processes); lower train.batch_size")
+
+        self.objective.to(self.device)
+        groups = self.objective.param_groups(cfg.weight_decay) or param_groups(self.objective, cfg.weight_decay)
+        self.optimizer = build_optimizer(groups, cfg)
+        base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+
+        callbacks: list[Callback] = []
+        if dist_utils.is_main_process():
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            callbacks.append(JSONLLogger(self.run_dir / "metrics.jsonl"))
+            if cfg.progress:
+                callbacks.append(ProgressBar())
+        callbacks += self.user_callbacks
+
+        if cfg.resume:
+            self._resume(callbacks)
+        elif dist_utils.is_main_process() and latest_checkpoint(self.run_dir) is not None:
+            raise ReprlabError(f"{self.run_dir} already holds checkpoints; pass --resume to continue "
+                               "that run, or choose another output_dir")
+        if dist_utils.is_main_process():
+            write_json(self.run_dir / "config.json", self._full_config())
+
+        if distributed:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = DDP(self.objective, device_ids=ids)
+        else:
+            self.model = self.objective
+
+        sampler = ResumableSampler(len(self.train_data), shuffle=cfg.shuffle, seed=cfg.seed,  # type: ignore[arg-type]
+                                   rank=rank, world_size=world, drop_last=cfg.drop_last)
+        loader = self._loader(self.train_data, sampler, cfg.batch_size, drop_last=True)
+        scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16")
+
+        for cb in callbacks:
+            cb.on_train_begin(self)
+        self.objective.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        logs: dict[str, float] = {}
+        eval_logs: dict[str, float] = {}
+        window = {"loss": 0.0, "items": 0, "count": 0, "t0": time.perf_counter()}
+        metric_sums: dict[str, float] = {}
+        micro = 0
+        while self.step < cfg.max_steps and not self.should_stop:
+            sampler.set_epoch(self.epoch, self.samples_in_epoch)
+            for batch in loader:
+                self.samples_in_epoch += cfg.batch_size
+                micro += 1
+                last_micro = micro % cfg.grad_accum_steps == 0
+                sync = contextlib.nullcontext() if (last_micro or not distributed) else self.model.no_sync()
+                with sync:
+                    with self._autocast():
+                        out: LossOutput = self.model(move_to(batch, self.device))
+                    loss = out.loss
+                    if not torch.isfinite(loss.detach()).all():
+                        where = self.last_checkpoint or "none yet (lower train.lr or enable max_grad_norm)"
+                        raise TrainingDiverged(f"loss is {loss.item()} at step {self.step}; last good "
+                                               f"checkpoint: {where}")
+                    scaler.scale(loss / cfg.grad_accum_steps).backward()
+                window["loss"] += loss.item()
+                window["count"] += 1
+                window["items"] += out.num_items if out.num_items is not None else cfg.batch_size
+                for k, v in out.metrics.items():
+                    metric_sums[k] = metric_sums.get(k, 0.0) + _as_float(v)
+                if not last_micro:
+                    continue
+
+                factor = lr_factor(self.step, schedule=cfg.schedule, max_steps=cfg.max_steps,
+                                   warmup_steps=cfg.warmup_steps, min_ratio=cfg.min_lr_ratio)
+                for g, base in zip(self.optimizer.param_groups, base_lrs):
+                    g["lr"] = base * factor
+                grad_norm = None
+                if cfg.max_grad_norm is not None:
+                    scaler.unscale_(self.optimizer)
+                    grad_norm = torch.nn.utils.clip_grad_norm_(self.objective.parameters(), cfg.max_grad_norm)
+                scaler.step(self.optimizer)
+                scaler.update()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.step += 1
+                self.objective.on_step_end(self.step)
+
+                if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                    elapsed = max(time.perf_counter() - window["t0"], 1e-9)
+                    n = max(window["count"], 1)
+                    logs = {"epoch": self.epoch, "lr": base_lrs[0] * factor, "loss": window["loss"] / n,
+                            "items_per_s": window["items"] * world / elapsed,
+                            **{k: v / n for k, v in metric_sums.items()}}
+                    if grad_norm is not None:
+                        logs["grad_norm"] = float(grad_norm)
+                    if dist_utils.is_main_process():
+                        for cb in callbacks:
+                            cb.on_step_end(self, self.step, logs)
+                    window = {"loss": 0.0, "items": 0, "count": 0, "t0": time.perf_counter()}
+                    metric_sums = {}
+                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.eval_data is not None:
+                    eval_logs = self.evaluate()
+                    if dist_utils.is_main_process():
+                        for cb in callbacks:
+                            cb.on_evaluate(self, self.step, eval_logs)
+                if cfg.save_every and self.step % cfg.save_every == 0 and self.step < cfg.max_steps:
+                    self._save()
+                if self.step >= cfg.max_steps or self.should_stop:
+                    break
+            else:  # epoch exhausted
+                self.epoch += 1
+                self.samples_in_epoch = 0
+                continue
+            break
+
+        if self.eval_data is not None and (not cfg.eval_every or self.step % cfg.eval_every):
+            eval_logs = self.evaluate()
+            if dist_utils.is_main_process():
+                for cb in callbacks:
+                    cb.on_evaluate(self, self.step, eval_logs)
+        self._save()
+        if dist_utils.is_main_process():
+            save_module(self.objective, self.run_dir / "model.safetensors")
+        for cb in callbacks:
+            cb.on_train_end(self)
+        return TrainResult(step=self.step, run_dir=self.run_dir, last_logs=logs, eval_logs=eval_logs)
+
+
+def train(objective: Objective, train_data: Dataset, config: TrainConfig | None = None,
+          **kwargs: Any) -> TrainResult:
+    """Shortcut: ``Trainer(objective, config or TrainConfig(), train_data, **kwargs).fit()``."""
+    return Trainer(objective, config or TrainConfig(), train_data, **kwargs).fit()
+
+
+__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "train", "move_to"]
