@@ -119,9 +119,12 @@ class Trainer:
 
     def _loader(self, data: Dataset, sampler: ResumableSampler | None, batch_size: int,
                 drop_last: bool) -> DataLoader:
+        # Own generator: creating an iterator must not draw from the global RNG, or a resumed run
+        # (which starts a fresh iterator mid-epoch) would see a shifted random stream.
         return DataLoader(data, batch_size=batch_size, sampler=sampler, shuffle=False,
                           drop_last=drop_last, collate_fn=self.collate_fn,
                           num_workers=self.config.num_workers,
+                          generator=torch.Generator().manual_seed(self.config.seed),
                           pin_memory=self.device.type == "cuda")
 
     def _resume(self, callbacks: list[Callback]) -> None:

@@ -1,0 +1,59 @@
+"""The CLI's shape (every verb has --help) and the benchmark harness's table handling."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reprlab.cli.main import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _subcommands(parser, prefix=()):
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for name, sub in action.choices.items():
+                yield prefix + (name,)
+                yield from _subcommands(sub, prefix + (name,))
+
+
+def test_every_command_has_help(capsys):
+    commands = list(_subcommands(build_parser()))
+    assert ("info",) in commands and ("demo",) in commands and ("config", "show") in commands
+    for cmd in commands:
+        with pytest.raises(SystemExit) as e:
+            main([*cmd, "--help"])
+        assert e.value.code == 0, cmd
+        assert "usage: reprlab" in capsys.readouterr().out
+
+
+def test_info_lists_versions_and_data(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for key in ("reprlab", "torch", "device (auto)", "torch threads", "data: fashion-mnist", "openTSNE"):
+        assert key in out
+
+
+def test_console_script_entry_point():
+    exe = Path(sys.executable).with_name("reprlab")
+    r = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("reprlab ")
+
+
+def test_harness_upserts_rows(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from harness import compare, write_rows
+    finally:
+        sys.path.pop(0)
+    table = tmp_path / "bench.md"
+    table.write_text("# B\n\nintro\n\n<!-- results:begin -->\n<!-- results:end -->\n\nfooter\n")
+    row = compare("demo", "sum", ours=lambda: sum(range(1000)), reference=lambda: sum(range(2000)),
+                  reference_name="builtin", repeats=3, quality=lambda a, b: f"{a} vs {b}", command="x")
+    assert row.ratio is not None and 0 < row.ratio < 10 and row.quality == "499500 vs 1999000"
+    write_rows([row], table)
+    write_rows([row], table)  # same key: replaced, not duplicated
+    text = table.read_text()
+    assert text.count("| demo | sum |") == 1 and text.endswith("footer\n") and "intro" in text
