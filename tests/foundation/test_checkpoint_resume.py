@@ -63,7 +63,7 @@ def test_resume_with_grad_accumulation_and_lars(tmp_path):
     def config(name, resume=False):
         return TrainConfig(output_dir=str(tmp_path / name), max_steps=10, batch_size=4, grad_accum_steps=3,
                            optimizer="lars", lr=0.5, schedule="cosine", warmup_steps=2, save_every=3,
-                           progress=False, precision="bf16", resume=resume)
+                           progress=False, precision="bf16", resume=resume, log_every=1)
 
     def crash(trainer, step, logs):
         if step == 7:
