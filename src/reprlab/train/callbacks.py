@@ -76,6 +76,28 @@ class ProgressBar(Callback):
             self.bar.close()
 
 
+class TensorBoardLogger(Callback):
+    """Mirror logged metrics to TensorBoard event files in ``<run>/tensorboard`` (optional package)."""
+
+    def __init__(self, log_dir: Path):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            from reprlab.errors import ConfigError
+            raise ConfigError("train.tensorboard=true needs the tensorboard package: "
+                              "pip install tensorboard (or set train.tensorboard=false)") from None
+        self.writer = SummaryWriter(str(log_dir))
+
+    def on_step_end(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None:
+        for k, v in logs.items():
+            self.writer.add_scalar(k, v, step)
+
+    on_evaluate = on_step_end
+
+    def on_train_end(self, trainer: "Trainer") -> None:
+        self.writer.close()
+
+
 class LambdaCallback(Callback):
     """Wrap plain functions as a callback: ``LambdaCallback(on_step_end=lambda t, s, logs: ...)``."""
 

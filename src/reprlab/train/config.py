@@ -39,6 +39,7 @@ class TrainConfig:
     save_every: int | None = 500  # steps between checkpoints; the final step is always saved
     keep_checkpoints: int = 2  # how many checkpoint-* directories to keep
     progress: bool = True  # tqdm progress bar (rank 0 only)
+    tensorboard: bool = False  # also write TensorBoard events to <output_dir>/tensorboard (needs tensorboard)
     resume: bool = False  # continue from the newest checkpoint in output_dir
 
     def __post_init__(self) -> None:

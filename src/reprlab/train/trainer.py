@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from reprlab.errors import CheckpointError, ReprlabError
 from reprlab.io import write_json
 from reprlab.train import distributed as dist_utils
-from reprlab.train.callbacks import Callback, JSONLLogger, ProgressBar
+from reprlab.train.callbacks import Callback, JSONLLogger, ProgressBar, TensorBoardLogger
 from reprlab.train.checkpoint import (config_mismatch, latest_checkpoint, load_checkpoint,
                                       save_checkpoint, save_module)
 from reprlab.train.config import TrainConfig
@@ -216,6 +216,8 @@ class Trainer:
             callbacks.append(JSONLLogger(self.run_dir / "metrics.jsonl"))
             if cfg.progress:
                 callbacks.append(ProgressBar())
+            if cfg.tensorboard:
+                callbacks.append(TensorBoardLogger(self.run_dir / "tensorboard"))
         callbacks += self.user_callbacks
 
         if cfg.resume:
