@@ -1,1 +1,0 @@
-"""reprlab.pretrain"""
