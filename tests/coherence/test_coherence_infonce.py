@@ -1,0 +1,122 @@
+"""InfoNCE: reference implementation, closed forms, the log(batch) ceiling, gradients, errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reprlab.coherence import InfoNCELoss, critic_scores, info_nce, info_nce_from_scores, info_nce_mi_bound
+from reprlab.coherence.infonce import correlated_gaussians, infonce_bound_curve, optimal_gaussian_scores
+from reprlab.errors import ConfigError, DataError
+
+from .coherence_reference import info_nce_reference
+
+
+def test_matches_reference():
+    g = torch.Generator().manual_seed(0)
+    scores = 3 * torch.randn(7, 7, generator=g, dtype=torch.float64)
+    assert float(info_nce_from_scores(scores)) == pytest.approx(info_nce_reference(scores.numpy()), rel=1e-12)
+    sym = float(info_nce_from_scores(scores, symmetric=True))
+    expected = 0.5 * (info_nce_reference(scores.numpy()) + info_nce_reference(scores.numpy().T))
+    assert sym == pytest.approx(expected, rel=1e-12)
+
+
+def test_closed_forms():
+    n = 16
+    assert float(info_nce_from_scores(torch.zeros(n, n))) == pytest.approx(math.log(n))  # chance
+    assert float(info_nce_mi_bound(torch.zeros(n, n, dtype=torch.float64))) == pytest.approx(0.0, abs=1e-12)
+    perfect = 1e4 * torch.eye(n, dtype=torch.float64)
+    assert float(info_nce_mi_bound(perfect)) == pytest.approx(math.log(n))  # the ceiling
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 64), scale=st.floats(0.0, 1e3), seed=st.integers(0, 10_000))
+def test_estimate_never_exceeds_log_batch(n, scale, seed):
+    g = torch.Generator().manual_seed(seed)
+    scores = scale * torch.randn(n, n, generator=g, dtype=torch.float64)
+    scores = scores + scale * torch.eye(n, dtype=torch.float64)  # favour the positives
+    assert float(info_nce_mi_bound(scores)) <= math.log(n) + 1e-9
+
+
+def test_estimate_approaches_true_mi_when_mi_is_much_smaller_than_log_batch():
+    g = torch.Generator().manual_seed(0)
+    for mi in (0.5, 1.0):
+        ests = []
+        for _ in range(10):
+            x, y, rho = correlated_gaussians(1024, 4, mi, g)
+            ests.append(float(info_nce_mi_bound(optimal_gaussian_scores(x, y, rho))))
+        assert np.mean(ests) == pytest.approx(mi, abs=0.08)
+
+
+def test_estimate_saturates_at_log_batch_when_mi_is_large():
+    curves = infonce_bound_curve([12.0], [16, 64], dim=8, n_batches=5)
+    for bsz, (est,) in curves.items():
+        assert est <= math.log(bsz) + 1e-9
+        assert est > math.log(bsz) - 0.25
+
+
+def test_trained_bilinear_critic_approaches_true_mi(tmp_path):
+    """A critic learned through the Trainer: x^T W y on Gaussian pairs with 1 nat of MI."""
+    from reprlab.coherence.batching import BatchedTensors, keep_batch
+    from reprlab.train import LossOutput, Objective, TrainConfig, Trainer
+
+    g = torch.Generator().manual_seed(0)
+    x, y, _ = correlated_gaussians(8192, 2, 1.0, g)
+    x, y = x.float(), y.float()
+
+    class Bilinear(Objective):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Linear(2, 2, bias=False)
+
+        def forward(self, batch):
+            xb, yb = batch
+            # -||W x - y||^2 is the optimal critic's family for jointly Gaussian pairs
+            scores = critic_scores(self.w(xb), yb, "neg_sq", 1.0)  # (B, B)
+            return LossOutput(info_nce_from_scores(scores))
+
+    from reprlab.coherence.experiments import torch_threads
+
+    obj = Bilinear()
+    cfg = TrainConfig(output_dir=str(tmp_path), max_steps=100, batch_size=512, lr=0.05, save_every=None,
+                      progress=False, weight_decay=0.0)
+    with torch_threads(1):
+        Trainer(obj, cfg, BatchedTensors(x, y), collate_fn=keep_batch).fit()
+    with torch.no_grad():
+        est = np.mean([float(info_nce_mi_bound(-torch.cdist(obj.w(x[i:i + 512]), y[i:i + 512]).pow(2)))
+                       for i in range(0, 8192, 512)])
+    assert est == pytest.approx(1.0, abs=0.12)
+
+
+def test_critics_and_module():
+    x = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    assert torch.allclose(critic_scores(x, x, "dot", 1.0), torch.tensor([[1.0, 0.0], [0.0, 4.0]]))
+    assert torch.allclose(critic_scores(x, x, "cosine", 0.5), torch.tensor([[2.0, 0.0], [0.0, 2.0]]))
+    assert torch.allclose(critic_scores(x, x, "neg_sq", 1.0), torch.tensor([[0.0, -5.0], [-5.0, 0.0]]))
+    loss = InfoNCELoss(temperature=0.5, critic="cosine")(x, x)
+    assert float(loss) == pytest.approx(float(info_nce(x, x, 0.5, "cosine")))
+
+
+def test_gradcheck_float64():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 2, dtype=torch.float64, generator=g, requires_grad=True)
+    y = torch.randn(4, 2, dtype=torch.float64, generator=g, requires_grad=True)
+    for critic in ("dot", "cosine", "neg_sq"):
+        assert torch.autograd.gradcheck(lambda a, b: info_nce(a, b, 0.7, critic, symmetric=True), (x, y),
+                                        fast_mode=True)
+
+
+def test_errors():
+    with pytest.raises(DataError, match="batch of 1"):
+        info_nce(torch.randn(1, 3), torch.randn(1, 3))
+    with pytest.raises(ConfigError, match="temperature=0"):
+        info_nce(torch.randn(4, 3), torch.randn(4, 3), temperature=0)
+    with pytest.raises(ConfigError, match="critic='l1'"):
+        InfoNCELoss(critic="l1")
+    with pytest.raises(DataError, match="4 rows but y has 3"):
+        info_nce(torch.randn(4, 3), torch.randn(3, 3))
