@@ -173,3 +173,21 @@ def test_nan_loss_names_step_and_checkpoint(tmp_path):
     cfg = TrainConfig(output_dir=str(tmp_path / "nan"), max_steps=5, batch_size=8, progress=False)
     with pytest.raises(TrainingDiverged, match=r"loss is nan at step 1; last good checkpoint: none yet"):
         Trainer(Exploding(), cfg, toy_data()).fit()
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    from reprlab.io import atomic_dir, atomic_path
+
+    mask = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "a.txt") as f:
+            f.write("x")
+        with atomic_path(tmp_path / "b.bin") as p:
+            p.write_bytes(b"x")
+        with atomic_dir(tmp_path / "c") as d:
+            (d / "f").write_text("x")
+    finally:
+        os.umask(mask)
+    assert oct((tmp_path / "a.txt").stat().st_mode & 0o777) == oct(0o644)
+    assert oct((tmp_path / "b.bin").stat().st_mode & 0o777) == oct(0o644)
+    assert oct((tmp_path / "c").stat().st_mode & 0o777) == oct(0o755)
