@@ -1,0 +1,75 @@
+"""``reprlab autoencoder|rbm|vae`` write complete run directories with sensible numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from reprlab.cli.main import main
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _evaluation(run_dir) -> dict:
+    return json.loads((run_dir / "evaluation.json").read_text())
+
+
+def test_rbm_train_dbn_reports_nats_per_layer(tmp_path, capsys):
+    out = tmp_path / "rbm"
+    code = main(["rbm", "train", "--data", "digits", "-o", str(out), "--set", "widths=[64, 16, 8]",
+                 "--set", "train.max_steps=60", "--set", "train.batch_size=32", "--set", "ais_steps=300",
+                 "--set", "ais_chains=20", "--set", "eval_limit=100"])
+    assert code == 0
+    ev = _evaluation(out)
+    assert [row["layers"] for row in ev["layers"]] == [1, 2]
+    first = ev["layers"][0]
+    # one RBM: the "bound" is the exact -F(v) - log Z, i.e. the test log-likelihood itself
+    assert first["test_log_likelihood_bound_nats"] == pytest.approx(first["test_log_likelihood_nats"], abs=1e-3)
+    assert -64 * 0.6932 < first["test_log_likelihood_nats"] < 0
+    for name in ("filters.png", "samples.png", "layer-1/model.safetensors", "layer-2/metrics.jsonl"):
+        assert (out / name).exists(), name
+    assert "run directory" in capsys.readouterr().out
+
+
+def test_autoencoder_train_with_stacked_pretraining(tmp_path):
+    out = tmp_path / "ae"
+    code = main(["autoencoder", "train", "-o", str(out), "--set", "pretrain=stacked",
+                 "--set", "model.hidden=[32]", "--set", "model.code_dim=10", "--set", "model.input_dim=64",
+                 "--set", "train.max_steps=150", "--set", "train.batch_size=64",
+                 "--set", "pretrain_train.max_steps=60", "--set", "pretrain_train.optimizer='adam'",
+                 "--set", "pretrain_train.lr=0.003"])
+    assert code == 0
+    ev = _evaluation(out)
+    assert ev["pretrain"] == "stacked" and ev["code_dim"] == 10
+    assert ev["test_sq_err_per_image"] < 8.0 and 0.0 < ev["knn_acc"] <= 1.0
+    assert ev["pca10_test_sq_err_per_image"] == pytest.approx(1.265, abs=0.01)
+    for name in ("reconstructions.png", "training_curve.png", "pretrain/layer-2/config.json", "checkpoint-000150"):
+        assert (out / name).exists(), name
+
+
+def test_vae_train_writes_elbo_iwae_and_figures(tmp_path):
+    out = tmp_path / "vae"
+    code = main(["vae", "train", "-o", str(out), "--set", "model.hidden=[32]", "--set", "model.latent_dim=2",
+                 "--set", "train.max_steps=80", "--set", "iwae_k=50", "--set", "eval_limit=60"])
+    assert code == 0
+    ev = _evaluation(out)
+    assert ev["iwae_k50"] > ev["elbo"] - 0.3 and ev["elbo"] == pytest.approx(-ev["recon_nll"] - ev["kl"])
+    for name in ("samples.png", "interpolation.png", "latent_map.png", "latent_grid.png", "elbo_terms.png"):
+        assert (out / name).exists(), name
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert main(["autoencoder", "train", "-o", str(tmp_path / "x"), "--set", "model.activation='swish'"]) == 2
+    assert "model.activation='swish'" in capsys.readouterr().err
+    assert main(["vae", "train", "-o", str(tmp_path / "y"), "--set", "model.latnt_dim=2"]) == 2
+    assert "did you mean 'latent_dim'" in capsys.readouterr().err
+    assert main(["rbm", "train", "-o", str(tmp_path / "z"), "--set", "widths=[10, 5]"]) == 2
+    assert "data size 64" in capsys.readouterr().err
