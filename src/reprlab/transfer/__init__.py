@@ -1,1 +1,13 @@
-"""reprlab.transfer"""
+"""reprlab.transfer: using a pretrained encoder — frozen features (linear probe, kNN) or fine-tuning.
+
+>>> from reprlab.transfer import extract_features, linear_probe, knn_accuracy, fit_classifier
+"""
+
+from reprlab.transfer.extract import extract_features
+from reprlab.transfer.finetune import ClassifierObjective, FinetuneResult, classifier_accuracy, fit_classifier
+from reprlab.transfer.probe import ProbeResult, knn_accuracy, knn_predict, linear_probe
+from reprlab.transfer.subsets import class_balanced_indices, parse_fraction
+
+__all__ = ["extract_features", "ClassifierObjective", "FinetuneResult", "classifier_accuracy",
+           "fit_classifier", "ProbeResult", "knn_accuracy", "knn_predict", "linear_probe",
+           "class_balanced_indices", "parse_fraction"]
