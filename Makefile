@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 # A CPU wheel of this exact version is on local disk; a bare `torch` pulls a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?=
+XDIST ?= -n auto
 
 .PHONY: demo test test-slow bench data install dev clean
 
@@ -33,10 +34,10 @@ demo: $(VENV)/.installed data
 	$(BIN)/reprlab demo --output demo-output
 
 test: $(VENV)/.installed-dev data
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-slow: $(VENV)/.installed-dev data
-	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m slow $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev data
 	$(BIN)/python benchmarks/run_all.py
