@@ -38,7 +38,7 @@ def test_training_is_layer_local():
 
 def _train(tmp_path, agreement: str, steps: int) -> list[float]:
     from reprlab.coherence.batching import BatchedTensors, keep_batch
-    from reprlab.coherence.experiments import torch_threads
+    from reprlab.train import torch_threads
     from reprlab.data import load_dataset
     from reprlab.train import TrainConfig, Trainer
 
@@ -62,7 +62,7 @@ def test_mse_agreement_collapses_and_contrastive_does_not(tmp_path):
 
 @pytest.mark.slow
 def test_contrastive_probe_beats_untrained_on_fashion_mnist(tmp_path):
-    from reprlab.coherence.experiments import torch_threads
+    from reprlab.train import torch_threads
 
     cfg = AgreementRunConfig(n_train=5000)
     cfg.train.output_dir = str(tmp_path / "c")

@@ -58,7 +58,7 @@ def test_char_sequences():
 
 
 def test_short_training_learns_to_predict_the_next_step(tmp_path):
-    from reprlab.coherence.experiments import torch_threads
+    from reprlab.train import torch_threads
 
     cfg = CPCRunConfig(n_train=256, n_test=64, length=64)
     cfg.train.output_dir = str(tmp_path / "cpc")
@@ -75,7 +75,7 @@ def test_short_training_learns_to_predict_the_next_step(tmp_path):
 
 @pytest.mark.slow
 def test_cpc_context_beats_untrained_on_the_frequency_factor(tmp_path):
-    from reprlab.coherence.experiments import torch_threads
+    from reprlab.train import torch_threads
 
     cfg = CPCRunConfig()
     cfg.train.output_dir = str(tmp_path / "cpc")

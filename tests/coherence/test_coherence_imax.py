@@ -132,7 +132,8 @@ def test_bad_config_values():
 
 
 def test_planar_stereograms_reach_r_0_9_unsupervised_in_under_a_minute(tmp_path):
-    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence, torch_threads
+    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence
+    from reprlab.train import torch_threads
 
     cfg = IMAXRunConfig(n_train=4096, n_test=1024)
     cfg.train.output_dir = str(tmp_path / "run")
@@ -148,7 +149,8 @@ def test_planar_stereograms_reach_r_0_9_unsupervised_in_under_a_minute(tmp_path)
 def test_vector_imax_outputs_encode_disparity(tmp_path):
     """Two outputs per module, log-determinant objective: disparity is linear in the 2-d code."""
     from reprlab.coherence.contrastive import ContrastiveCoherenceConfig
-    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence, torch_threads
+    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence
+    from reprlab.train import torch_threads
 
     cfg = IMAXRunConfig(model=ContrastiveCoherenceConfig(out_dim=2), n_train=4096, n_test=1024)
     cfg.train.output_dir = str(tmp_path / "run")
@@ -165,7 +167,8 @@ def test_vector_imax_outputs_encode_disparity(tmp_path):
 
 @pytest.mark.slow
 def test_curved_surfaces_neighbour_variant_reaches_r_0_9(tmp_path):
-    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence, torch_threads
+    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence
+    from reprlab.train import torch_threads
     from reprlab.coherence.contrastive import ContrastiveCoherenceConfig
     from reprlab.coherence.stereograms import StereogramConfig
 
@@ -184,7 +187,8 @@ def test_curved_surfaces_neighbour_variant_reaches_r_0_9(tmp_path):
 def test_overlapping_patches_give_information_without_depth(tmp_path):
     """The NOTES.md pitfall shown on purpose: shared pixels, high I, no disparity."""
     from reprlab.coherence.contrastive import ContrastiveCoherenceConfig
-    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence, torch_threads
+    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence
+    from reprlab.train import torch_threads
     from reprlab.coherence.stereograms import StereogramConfig
 
     cfg = IMAXRunConfig(data=StereogramConfig(overlap=15), model=ContrastiveCoherenceConfig(module="mlp"))

@@ -80,7 +80,7 @@ def test_trained_bilinear_critic_approaches_true_mi(tmp_path):
             scores = critic_scores(self.w(xb), yb, "neg_sq", 1.0)  # (B, B)
             return LossOutput(info_nce_from_scores(scores))
 
-    from reprlab.coherence.experiments import torch_threads
+    from reprlab.train import torch_threads
 
     obj = Bilinear()
     cfg = TrainConfig(output_dir=str(tmp_path), max_steps=100, batch_size=512, lr=0.05, save_every=None,

@@ -16,14 +16,6 @@ from reprlab.vision.generative_eval import (code_probe, pca_reconstruction,
                                             squared_error_per_image)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models: one intra-op thread (2 spinning threads on a loaded 2-core box are much slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def test_default_architecture_is_the_2006_network():
     ae = DeepAutoencoder(AutoencoderConfig())

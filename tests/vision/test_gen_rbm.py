@@ -17,14 +17,6 @@ from reprlab.vision.ais import ais_log_partition, average_log_likelihood, exact_
 from reprlab.vision.rbm import RBM, RBMConfig, RBMObjective
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one intra-op thread (2 spinning threads on a loaded 2-core box are ~50x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def random_rbm(n_v: int, n_h: int, visible: str = "bernoulli", hidden: str = "bernoulli",
                scale: float = 0.5, seed: int = 0) -> RBM:

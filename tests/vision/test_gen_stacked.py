@@ -17,14 +17,6 @@ from reprlab.vision.stacked import (DBNConfig, DBNStack, StackedAEConfig, dbn_lo
                                     pretrain_dbn, pretrain_stacked_autoencoder)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def sgd(tmp_path, name: str, steps: int, lr: float = 0.05) -> TrainConfig:
     return TrainConfig(output_dir=str(tmp_path / name), optimizer="sgd", lr=lr, momentum=0.9,
                        weight_decay=1e-4, max_grad_norm=None, batch_size=32, max_steps=steps,

@@ -15,14 +15,6 @@ from reprlab.vision.vae import (VAE, VAEConfig, VAEObjective, evaluate_vae, gaus
                                 gaussian_log_density, interpolate, iwae_bound, latent_grid)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_kl_and_density_match_torch_distributions():
     g = torch.Generator().manual_seed(0)
     mu, logvar = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)

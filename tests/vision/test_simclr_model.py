@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from reprlab.errors import ConfigError, DataError
-from reprlab.vision.backbones import build_backbone, resnet18, resnet34, resnet50, small_cnn
+from reprlab.vision.backbones import build_backbone, resnet18, resnet34, resnet50
 from reprlab.vision.simclr import ProjectionHead, SimCLRConfig, SimCLRObjective
 
 

@@ -36,7 +36,8 @@ def _imax_config(args: argparse.Namespace, output: str):
 
 
 def imax_train(args: argparse.Namespace) -> int:
-    from reprlab.coherence.experiments import plot_disparity_scatter, run_coherence, torch_threads
+    from reprlab.coherence.experiments import plot_disparity_scatter, run_coherence
+    from reprlab.train import torch_threads
     from reprlab.coherence.stereograms import plot_stereograms, random_dot_stereograms
 
     cfg = _imax_config(args, "runs/imax")
@@ -53,7 +54,8 @@ def imax_train(args: argparse.Namespace) -> int:
 
 
 def imax_compare(args: argparse.Namespace) -> int:
-    from reprlab.coherence.experiments import compare_imax_contrastive, markdown_table, torch_threads
+    from reprlab.coherence.experiments import compare_imax_contrastive, markdown_table
+    from reprlab.train import torch_threads
 
     cfg = _imax_config(args, "runs/imax-compare")
     out = _out_dir(cfg.train.output_dir)
@@ -66,7 +68,8 @@ def imax_compare(args: argparse.Namespace) -> int:
 
 
 def imax_nonlinear(args: argparse.Namespace) -> int:
-    from reprlab.coherence.experiments import markdown_table, nonlinearity_study, torch_threads
+    from reprlab.coherence.experiments import markdown_table, nonlinearity_study
+    from reprlab.train import torch_threads
 
     cfg = _imax_config(args, "runs/imax-nonlinear")
     out = _out_dir(cfg.train.output_dir)
@@ -105,7 +108,7 @@ def imax_stereograms(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------- cpc
 def cpc_train(args: argparse.Namespace) -> int:
     from reprlab.coherence.cpc import CPCRunConfig, run_cpc
-    from reprlab.coherence.experiments import torch_threads
+    from reprlab.train import torch_threads
 
     cfg = _config(CPCRunConfig, args)
     out = _out_dir(cfg.train.output_dir)
@@ -125,7 +128,7 @@ def _plot_cpc(result, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reprlab.io import atomic_path
+    from reprlab.io import save_figure
 
     fig, axes = plt.subplots(1, 2 if result.probe_r2 else 1, figsize=(8 if result.probe_r2 else 4, 3.2),
                              squeeze=False)
@@ -143,15 +146,13 @@ def _plot_cpc(result, path: Path) -> None:
         axes[0, 1].set_ylabel("linear probe R^2 from c_t")
         axes[0, 1].legend(fontsize=7)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # ------------------------------------------------------------------------- agreement
 def agreement_run(args: argparse.Namespace) -> int:
     from reprlab.coherence.agreement import AgreementRunConfig, run_agreement
-    from reprlab.coherence.experiments import torch_threads
+    from reprlab.train import torch_threads
 
     cfg = _config(AgreementRunConfig, args)
     out = _out_dir(cfg.train.output_dir)
@@ -168,8 +169,8 @@ def agreement_run(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------ demo
 def demo(out_dir: Path) -> str:
     """IMAX on planar stereograms (a few seconds): scatter PNG and one line with |r|."""
-    from reprlab.coherence.experiments import (IMAXRunConfig, plot_disparity_scatter, run_coherence,
-                                               torch_threads)
+    from reprlab.coherence.experiments import IMAXRunConfig, plot_disparity_scatter, run_coherence
+    from reprlab.train import torch_threads
     from reprlab.coherence.stereograms import plot_stereograms, random_dot_stereograms
 
     out = Path(out_dir) / "coherence"

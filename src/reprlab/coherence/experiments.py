@@ -6,13 +6,11 @@ training, to report ``|r|`` (Pearson correlation of a module's output with the t
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
@@ -66,17 +64,6 @@ class CoherenceResult:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("outputs", "disparity")}
 
 
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Temporarily set torch's intra-op threads (tiny models run faster on one thread)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def build_objective(cfg: IMAXRunConfig) -> IMAXObjective | ContrastiveCoherenceObjective:
     """The configured objective, with modules sized for the configured stereograms."""
     d = cfg.data
@@ -125,7 +112,7 @@ def plot_disparity_scatter(result: CoherenceResult, path: str | Path, title: str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reprlab.io import atomic_path
+    from reprlab.io import save_figure
 
     d = result.disparity[:2000, 0].numpy()
     y = result.outputs[:2000, 0, 0].numpy()
@@ -135,11 +122,7 @@ def plot_disparity_scatter(result: CoherenceResult, path: str | Path, title: str
     ax.set_ylabel("module output a")
     ax.set_title(title or f"{result.objective}: |r| = {result.abs_r:.3f}", fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _with(cfg: IMAXRunConfig, output_dir: str, **model: object) -> IMAXRunConfig:

@@ -151,7 +151,7 @@ def plot_infonce_bound(true_mis: list[float], curves: dict[int, list[float]], pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reprlab.io import atomic_path
+    from reprlab.io import save_figure
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.plot(true_mis, true_mis, color="k", lw=1, label="true MI")
@@ -164,6 +164,4 @@ def plot_infonce_bound(true_mis: list[float], curves: dict[int, list[float]], pa
     ax.set_title("InfoNCE is capped at log(batch size)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -230,7 +230,7 @@ def plot_stereograms(stereo: Stereograms, path: str | Path, n_examples: int = 4)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reprlab.io import atomic_path
+    from reprlab.io import save_figure
 
     left, right = stereo.images()
     k = min(n_examples, len(stereo))
@@ -250,8 +250,4 @@ def plot_stereograms(stereo: Stereograms, path: str | Path, n_examples: int = 4)
             if row == 0:
                 ax.set_title(f"{stereo.config.surface} surface, disparity per patch: {ds}", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

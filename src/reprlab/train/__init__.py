@@ -10,11 +10,12 @@ from reprlab.train.objective import LossOutput, Objective
 from reprlab.train.optim import LAMB, LARS, build_optimizer, param_groups
 from reprlab.train.schedule import lr_factor
 from reprlab.train.seed import seed_everything
+from reprlab.train.threads import torch_threads
 from reprlab.train.trainer import Trainer, TrainingDiverged, TrainResult, move_to, train
 
 __all__ = [
     "Callback", "JSONLLogger", "LambdaCallback", "ProgressBar", "TrainConfig", "LossOutput",
     "Objective", "LAMB", "LARS", "build_optimizer", "param_groups", "lr_factor", "seed_everything",
     "Trainer", "TrainingDiverged", "TrainResult", "train", "all_gather_with_grad",
-    "is_main_process", "resolve_device", "move_to",
+    "is_main_process", "resolve_device", "move_to", "torch_threads",
 ]

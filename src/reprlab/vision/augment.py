@@ -21,11 +21,11 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 
 from reprlab.errors import ConfigError, DataError
+from reprlab.train.threads import torch_threads
 
 # ITU-R 601-2 luma, as in PIL's convert("L") and torchvision's rgb_to_grayscale.
 _LUMA = (0.299, 0.587, 0.114)
@@ -266,23 +266,14 @@ def apply_solarize(x: torch.Tensor, mask: torch.Tensor, threshold: float = 0.5) 
 
 
 # ----------------------------------------------------------------------------- pipeline
-@contextlib.contextmanager
-def _single_thread_on_cpu(device: torch.device) -> Iterator[None]:
+def _single_thread_on_cpu(device: torch.device) -> contextlib.AbstractContextManager:
     """Run the view pipeline on one intra-op thread on the CPU (restored afterwards).
 
     Profiled (benchmarks/bench_simclr.py, 256 RGB 32x32 views, 2-core machine): the ~60 small,
     memory-bound ops took 0.71 s with torch's 2 threads against 0.04 s with one, as every op pays
     a thread-pool synchronisation; the model's large convolutions keep their threads.
     """
-    if device.type != "cpu":
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    return torch_threads(1) if device.type == "cpu" else contextlib.nullcontext()
 
 
 class SimCLRAugment:

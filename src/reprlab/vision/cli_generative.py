@@ -99,14 +99,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def demo(out_dir: Path) -> str:
     """Digits in well under a minute: a small deep AE vs PCA (10-d codes) and a tiny RBM with AIS."""
-    import torch
+    from reprlab.train import torch_threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: one thread is faster, and kinder to a shared machine
-    try:
+    with torch_threads(1):  # tiny models: one thread is faster, and kinder to a shared machine
         return _demo(Path(out_dir) / "generative")
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _demo(out: Path) -> str:

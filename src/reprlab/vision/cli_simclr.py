@@ -278,7 +278,7 @@ def save_views_figure(x, path: Path, config: AugmentConfig | None = None, n_imag
     import matplotlib.pyplot as plt
     import torch
 
-    from reprlab.io import atomic_path
+    from reprlab.io import save_figure
     from reprlab.vision.augment import SimCLRAugment
 
     aug = SimCLRAugment(config)
@@ -296,9 +296,7 @@ def save_views_figure(x, path: Path, config: AugmentConfig | None = None, n_imag
             if i == 0:
                 ax.set_title("input" if j == 0 else f"view {j}", fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 def digits_recipe(output_dir: str | Path, *, steps: int = 150, seed: int = 0) -> tuple[SimCLRConfig, TrainConfig]:
@@ -321,7 +319,7 @@ def demo(out_dir: Path) -> str:
     import torch
 
     from reprlab.data import load_dataset
-    from reprlab.train import Trainer
+    from reprlab.train import Trainer, torch_threads
     from reprlab.transfer import extract_features, linear_probe
     from reprlab.vision.simclr import SimCLRObjective
 
@@ -331,9 +329,7 @@ def demo(out_dir: Path) -> str:
     save_views_figure(train.x, out / "views.png", model_cfg.augment)
     # 8x8 images make tiny kernels; one intra-op thread ran this recipe ~10x faster than two on
     # the 2-core machine (thread-pool synchronisation per op dominates).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         torch.manual_seed(0)
         objective = SimCLRObjective(model_cfg)
         random_encoder = copy.deepcopy(objective.encoder)
@@ -348,7 +344,5 @@ def demo(out_dir: Path) -> str:
             a, ay = extract_features(enc, train)
             b, by = extract_features(enc, test)
             acc[name] = linear_probe(a, ay, b, by, max_iter=300).accuracy
-    finally:
-        torch.set_num_threads(threads)
     return (f"simclr: small CNN on digits, {train_cfg.max_steps} steps in {seconds:.0f}s; linear probe "
             f"{acc['simclr']:.3f} vs random-init encoder {acc['random']:.3f}; views in {out}/views.png")

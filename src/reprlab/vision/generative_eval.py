@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from reprlab.io import atomic_path
+from reprlab.io import save_figure
 
 
 def squared_error_per_image(x: torch.Tensor, recon: torch.Tensor) -> float:
@@ -82,10 +82,7 @@ def read_metric_curve(run_dir: str | Path, key: str) -> tuple[list[int], list[fl
 
 # ------------------------------------------------------------------- figures
 def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    return path
+    return save_figure(fig, path, bbox_inches="tight")
 
 
 def _as_images(x: torch.Tensor, shape: tuple[int, int]) -> np.ndarray:
