@@ -1,1 +1,16 @@
-"""reprlab.embed"""
+"""reprlab.embed: embedding maps — SNE, t-SNE (exact, Barnes-Hut, FFT) and LLE — plus map quality metrics.
+
+Estimators follow scikit-learn (``fit``/``fit_transform``/``transform``, ``get_params``):
+
+>>> from reprlab.embed import TSNE, LLE, SNE          # doctest: +SKIP
+>>> y = TSNE(perplexity=30, random_state=0).fit_transform(x)
+"""
+
+from reprlab.embed.affinity import Affinities, joint_probabilities
+from reprlab.embed.lle import LLE, locally_linear_embedding
+from reprlab.embed.metrics import continuity, knn_accuracy, knn_preservation, strand_ratio, trustworthiness
+from reprlab.embed.sne import SNE
+from reprlab.embed.tsne import TSNE
+
+__all__ = ["TSNE", "SNE", "LLE", "Affinities", "joint_probabilities", "locally_linear_embedding",
+           "trustworthiness", "continuity", "knn_preservation", "knn_accuracy", "strand_ratio"]

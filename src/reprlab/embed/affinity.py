@@ -1,0 +1,217 @@
+"""Perplexity-calibrated input affinities P for SNE and t-SNE.
+
+Hinton & Roweis (2002), "Stochastic Neighbor Embedding", NIPS 15; van der Maaten & Hinton (2008),
+"Visualizing Data using t-SNE", JMLR 9:2579-2605.
+
+Each point i gets a Gaussian over the others with a precision beta_i found by bisection so that
+the entropy of the row equals log(perplexity):
+
+    p_{j|i} = exp(-beta_i d_ij^2) / sum_{k != i} exp(-beta_i d_ik^2),   H(P_i) = log(perplexity)
+
+and t-SNE symmetrises, ``p_ij = (p_{j|i} + p_{i|j}) / (2 N)``. Only dissimilarities are needed:
+``metric="precomputed"`` takes an (N, N) distance matrix (squared inside, exactly as Euclidean
+distances are). The sparse variant keeps the ``3 * perplexity`` nearest neighbours of each point
+(van der Maaten 2014), found by an exact chunked torch search.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from reprlab.errors import DataError
+
+log = logging.getLogger(__name__)
+
+METRICS = ("euclidean", "sqeuclidean", "cosine", "manhattan", "precomputed")
+
+
+def check_data(x, metric: str = "euclidean") -> np.ndarray:
+    """Validate an input matrix: 2-D, finite, float64; square and symmetric if precomputed."""
+    if metric not in METRICS:
+        raise DataError(f"metric={metric!r} is not supported; choose one of {', '.join(METRICS)}")
+    arr = np.asarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
+    if arr.ndim != 2:
+        raise DataError(f"expected a 2-D array (n_samples, n_features), got shape {arr.shape}; "
+                        "reshape it, e.g. x.reshape(len(x), -1)")
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).any(1).sum())
+        raise DataError(f"input has NaN or inf in {bad} row(s); drop or impute them first")
+    if metric == "precomputed":
+        if arr.shape[0] != arr.shape[1]:
+            raise DataError(f"metric='precomputed' needs a square (N, N) distance matrix, got shape "
+                            f"{arr.shape}; pass distances, not features, or use metric='euclidean'")
+        if not np.allclose(arr, arr.T, rtol=1e-6, atol=1e-8):
+            raise DataError("metric='precomputed' needs a symmetric distance matrix; symmetrise it, "
+                            "e.g. (D + D.T) / 2")
+        if (arr < 0).any():
+            raise DataError("metric='precomputed' distances must be >= 0")
+    return arr
+
+
+def check_perplexity(perplexity: float, n_samples: int) -> None:
+    if not perplexity > 0:
+        raise DataError(f"perplexity={perplexity} must be > 0")
+    if perplexity >= n_samples - 1:
+        raise DataError(f"perplexity={perplexity} must be smaller than n_samples - 1 = {n_samples - 1}; "
+                        f"use a perplexity below {max(1, (n_samples - 1) // 3)}")
+
+
+def _features(x: np.ndarray, metric: str) -> np.ndarray:
+    if metric == "cosine":
+        norm = np.linalg.norm(x, axis=1, keepdims=True)
+        return x / np.where(norm > 0, norm, 1.0)
+    return x
+
+
+def _chunk_sq_dist(q: torch.Tensor, r: torch.Tensor, r_sq: torch.Tensor, metric: str) -> torch.Tensor:
+    if metric == "manhattan":
+        return torch.cdist(q, r, p=1) ** 2
+    d = (q * q).sum(1, keepdim=True) - 2 * q @ r.T + r_sq  # (b, M)
+    return d.clamp_min_(0)
+
+
+def pairwise_sq_distances(x: np.ndarray, metric: str = "euclidean", y: np.ndarray | None = None) -> np.ndarray:
+    """Dense (N, M) squared dissimilarities; for ``precomputed`` the given distances squared.
+
+    ``sqeuclidean`` returns |x_i - x_j|^2 squared again, i.e. it treats squared distances as the
+    dissimilarity (as sklearn does for that metric name).
+    """
+    if metric == "precomputed":
+        return x ** 2
+    xf = _features(x, metric)
+    yf = xf if y is None else _features(y, metric)
+    q, r = torch.from_numpy(xf), torch.from_numpy(yf)
+    d = _chunk_sq_dist(q, r, (r * r).sum(1)[None], metric).numpy()
+    if y is None:
+        np.fill_diagonal(d, 0.0)
+    return d ** 2 if metric == "sqeuclidean" else d
+
+
+def nearest_neighbors(x: np.ndarray, k: int, metric: str = "euclidean", query: np.ndarray | None = None,
+                      chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours by chunked brute force in torch (float32 search, float64 distances).
+
+    Returns (indices (Q, k), squared dissimilarities (Q, k)) sorted by distance. Without ``query``
+    each point's own index is excluded. With ``metric="precomputed"``, ``x`` is the (N, N) matrix
+    (or ``query`` a (Q, N) block of distances to the N reference points).
+    """
+    self_query = query is None
+    if metric == "precomputed":
+        block = x if self_query else query
+        d = block.astype(np.float64, copy=True)
+        if self_query:
+            np.fill_diagonal(d, np.inf)
+        if k < d.shape[1]:
+            idx = np.argpartition(d, k - 1, axis=1)[:, :k]
+        else:
+            idx = np.tile(np.arange(d.shape[1]), (len(d), 1))
+        dist = np.take_along_axis(d, idx, 1)
+        order = np.argsort(dist, axis=1)
+        return np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1) ** 2
+    xf = _features(x, metric)
+    qf = xf if self_query else _features(query, metric)
+    ref = torch.from_numpy(xf.astype(np.float32))
+    qry = ref if self_query else torch.from_numpy(qf.astype(np.float32))
+    ref_sq = (ref * ref).sum(1)[None]  # (1, N)
+    n_q = len(qry)
+    chunk = chunk or max(64, int(5e6 // max(len(ref), 1)))  # ~20 MB of float32 distances per block
+    out_idx = np.empty((n_q, k), dtype=np.int64)
+    out_d = np.empty((n_q, k))
+    for start in range(0, n_q, chunk):
+        q = qry[start:start + chunk]
+        d = _chunk_sq_dist(q, ref, ref_sq, metric)  # (b, N)
+        if self_query:
+            rows = torch.arange(len(q))
+            d[rows, rows + start] = float("inf")
+        idx = torch.topk(d, k, dim=1, largest=False).indices.numpy()  # (b, k)
+        # recompute the kept distances in float64 so calibration does not inherit float32 error
+        diff = qf[start:start + chunk, None, :] - xf[idx]  # (b, k, D)
+        dist = np.abs(diff).sum(-1) ** 2 if metric == "manhattan" else (diff ** 2).sum(-1)
+        if metric == "sqeuclidean":
+            dist = dist ** 2
+        order = np.argsort(dist, axis=1, kind="stable")
+        out_idx[start:start + chunk] = np.take_along_axis(idx, order, 1)
+        out_d[start:start + chunk] = np.take_along_axis(dist, order, 1)
+    return out_idx, out_d
+
+
+def conditional_probabilities(sq_dist: np.ndarray, perplexity: float) -> np.ndarray:
+    """p_{j|i} rows (N, K) calibrated to ``perplexity`` from squared dissimilarities (N, K).
+
+    Entries equal to ``inf`` get probability 0 (use it to exclude i itself in a dense matrix).
+    """
+    from reprlab.embed._kernels import perplexity_search
+
+    return perplexity_search(np.ascontiguousarray(sq_dist, dtype=np.float64), float(np.log(perplexity)))
+
+
+@dataclass
+class Affinities:
+    """Symmetric joint probabilities P (sum 1) plus the neighbour graph they came from.
+
+    Attributes
+    ----------
+    P : scipy.sparse.csr_matrix (N, N)
+        ``p_ij = (p_{j|i} + p_{i|j}) / 2N``; dense inputs are stored as a full CSR matrix.
+    x : ndarray or None
+        The (features, metric) the affinities were computed from, kept for ``transform``.
+    """
+
+    P: sp.csr_matrix
+    perplexity: float
+    metric: str
+    method: str
+    x: np.ndarray | None = None
+
+    def dense(self) -> np.ndarray:
+        return self.P.toarray()
+
+
+def joint_probabilities(x, perplexity: float = 30.0, *, method: str = "knn", metric: str = "euclidean",
+                        n_neighbors: int | None = None) -> Affinities:
+    """Perplexity-calibrated symmetric affinities.
+
+    Parameters
+    ----------
+    x : array (N, D), or (N, N) distances when ``metric="precomputed"``
+    perplexity : float
+        Effective number of neighbours; must be < N - 1.
+    method : {"knn", "exact"}
+        ``exact`` calibrates over all N - 1 other points; ``knn`` over the ``3 * perplexity``
+        nearest neighbours (sparse P, O(N k) memory).
+    metric : {"euclidean", "sqeuclidean", "cosine", "manhattan", "precomputed"}
+    n_neighbors : int, optional
+        Override the ``knn`` neighbour count (default ``min(N - 1, floor(3 * perplexity))``).
+
+    Returns
+    -------
+    Affinities
+    """
+    arr = check_data(x, metric)
+    n = len(arr)
+    check_perplexity(perplexity, n)
+    if method == "exact":
+        d = pairwise_sq_distances(arr, metric)
+        np.fill_diagonal(d, np.inf)
+        cond = conditional_probabilities(d, perplexity)
+        np.fill_diagonal(cond, 0.0)
+        p = cond + cond.T
+        P = sp.csr_matrix(p / p.sum())
+    elif method == "knn":
+        k = n_neighbors or min(n - 1, int(3 * perplexity))
+        idx, d = nearest_neighbors(arr, k, metric)
+        cond = conditional_probabilities(d, perplexity)
+        rows = np.repeat(np.arange(n), k)
+        c = sp.csr_matrix((cond.ravel(), (rows, idx.ravel())), shape=(n, n))
+        P = (c + c.T).tocsr()
+        P.data /= P.data.sum()
+    else:
+        raise DataError(f"affinity method={method!r} is not known; use 'knn' or 'exact'")
+    P.sum_duplicates()
+    P.sort_indices()
+    return Affinities(P=P, perplexity=perplexity, metric=metric, method=method, x=arr)

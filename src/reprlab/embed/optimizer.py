@@ -1,0 +1,73 @@
+"""Gradient descent with momentum and per-coordinate gains: van der Maaten's t-SNE recipe.
+
+Jacobs (1988) delta-bar-delta gains as used by van der Maaten & Hinton (2008), section 3.4:
+a gain grows by 0.2 when the gradient's sign differs from the last update's and shrinks by a
+factor 0.8 otherwise (never below ``min_gain``),
+
+    g <- (g + 0.2) if sign(dC/dy) != sign(u) else max(0.8 g, min_gain)
+    u <- momentum * u - learning_rate * g * dC/dy,    y <- y + u,
+
+followed by re-centring y on the origin (the cost is translation invariant). Steps longer than
+``max_step_norm`` per point are shortened, as openTSNE does, so a point cannot shoot off.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# (iteration, kl_divergence, embedding) -> True to stop early
+Callback = Callable[[int, float, np.ndarray], bool]
+
+
+@dataclass
+class GradientDescent:
+    """Stateful optimiser: keeps the update (momentum) and gains between phases."""
+
+    min_gain: float = 0.01
+    max_step_norm: float | None = 5.0
+    max_grad_norm: float | None = None
+    update: np.ndarray | None = field(default=None, repr=False)
+    gains: np.ndarray | None = field(default=None, repr=False)
+
+    def run(self, y: np.ndarray, gradient: Callable[[np.ndarray, bool], tuple[float | None, np.ndarray]],
+            n_iter: int, learning_rate: float, momentum: float, *, center: bool = True,
+            callbacks: list[Callback] = (), callbacks_every_iters: int = 50,
+            iteration_offset: int = 0, kl_correction: Callable[[float], float] = lambda kl: kl,
+            clip_radius: float | None = None) -> tuple[np.ndarray, bool]:
+        """Run ``n_iter`` steps in place on ``y`` (N, d); return (y, stopped_by_callback).
+
+        ``gradient(y, with_kl)`` returns (kl or None, dC/dy in the no-factor-4 convention).
+        """
+        if self.update is None:
+            self.update = np.zeros_like(y)
+            self.gains = np.ones_like(y)
+        for it in range(n_iter):
+            call = bool(callbacks) and (it + 1) % callbacks_every_iters == 0
+            kl, grad = gradient(y, call)
+            if self.max_grad_norm is not None:
+                norm = np.linalg.norm(grad, axis=1, keepdims=True)
+                grad = grad * np.minimum(1.0, self.max_grad_norm / (norm + 1e-6))
+            if call:
+                kl = kl_correction(kl)
+                if any(bool(cb(iteration_offset + it + 1, kl, y)) for cb in callbacks):
+                    log.info("optimisation stopped by a callback at iteration %d", iteration_offset + it + 1)
+                    return y, True
+            flipped = np.sign(grad) != np.sign(self.update)
+            self.gains = np.where(flipped, self.gains + 0.2, np.maximum(self.gains * 0.8, self.min_gain))
+            self.update = momentum * self.update - learning_rate * self.gains * grad
+            if self.max_step_norm is not None:
+                norm = np.linalg.norm(self.update, axis=1, keepdims=True)
+                self.update *= np.minimum(1.0, self.max_step_norm / np.maximum(norm, 1e-300))
+            y += self.update
+            if center:
+                y -= y.mean(0)
+            if clip_radius is not None:
+                r = np.linalg.norm(y, axis=1, keepdims=True)
+                y *= np.minimum(1.0, clip_radius / np.maximum(r, 1e-300))
+        return y, False

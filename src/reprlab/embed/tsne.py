@@ -1,0 +1,264 @@
+"""t-SNE: t-distributed Stochastic Neighbor Embedding, as a scikit-learn estimator.
+
+van der Maaten & Hinton (2008), "Visualizing Data using t-SNE", JMLR 9:2579-2605,
+https://jmlr.org/papers/v9/vandermaaten08a.html. Input affinities P are perplexity-calibrated
+Gaussians (:mod:`reprlab.embed.affinity`); map affinities are Student-t,
+
+    q_ij = (1 + |y_i - y_j|^2 / a)^(-a) / sum_{k != l} (1 + |y_k - y_l|^2 / a)^(-a),
+
+and the map minimises C = KL(P || Q). As Hinton's talk puts it, C is a contrastive loss: the
+gradient ``4 sum_j (p_ij - q_ij) w_ij^{1/a} (y_i - y_j)`` pulls i towards its neighbours j
+and pushes it from *every* point k through the normaliser. Optimisation follows the paper
+(momentum, gains, early exaggeration of P for the first iterations), with the learning rate
+``N / exaggeration`` of Belkina et al. (2019), Nature Communications 10:5415, and the scaled PCA
+start of Kobak & Linderman (2021). Gradient engines: :mod:`reprlab.embed.gradients`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+
+from reprlab.embed import initialization
+from reprlab.embed.affinity import (Affinities, check_data, conditional_probabilities,
+                                    joint_probabilities, nearest_neighbors)
+from reprlab.embed.gradients import EngineParams, kl_and_half_gradient, resolve_method, transform_half_gradient
+from reprlab.embed.optimizer import Callback, GradientDescent
+from reprlab.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+class TSNE(TransformerMixin, BaseEstimator):
+    """t-SNE embedding with exact, Barnes-Hut or FFT-interpolation gradients.
+
+    Parameters
+    ----------
+    n_components : int, default 2
+        Map dimension (FFT: 1 or 2; Barnes-Hut: up to 3; exact: any).
+    perplexity : float, default 30
+        Effective number of neighbours of the input Gaussians; must be < N - 1.
+    early_exaggeration : float, default 12
+        Factor on P during the first ``early_exaggeration_iter`` iterations.
+    early_exaggeration_iter : int, default 250
+    n_iter : int, default 500
+        Iterations after the exaggeration phase.
+    learning_rate : float or "auto", default "auto"
+        Step size in the no-factor-4 gradient convention of bhtsne/FIt-SNE/openTSNE; ``auto`` is
+        ``max(N / exaggeration, 50)`` in each phase (Belkina et al. 2019). sklearn's learning
+        rates are 4 times larger for the same step.
+    initial_momentum, final_momentum : float, default 0.5, 0.8
+        Momentum in the exaggeration phase and after (van der Maaten & Hinton 2008).
+    dof : float, default 1
+        Degrees of freedom of the Student-t map kernel; < 1 gives heavier tails (Kobak et al. 2019).
+    method : {"auto", "exact", "barnes_hut", "fft"}, default "auto"
+        ``auto``: Barnes-Hut below 10,000 points, FFT from there on (2-D), exact above 3-D.
+    affinity : {"auto", "exact", "knn"}, default "auto"
+        Exact all-pairs P with the exact engine, else sparse kNN P (3 * perplexity neighbours).
+    metric : str, default "euclidean"
+        Any of :data:`reprlab.embed.affinity.METRICS`; ``precomputed`` takes an (N, N) distance matrix.
+    init : {"pca", "random"} or ndarray (N, n_components), default "pca"
+        PCA (classical MDS for precomputed distances) scaled to std 1e-4.
+    theta, n_interpolation_points, min_num_intervals, ints_in_interval :
+        Barnes-Hut angle and FFT grid settings (see :class:`EngineParams`).
+    max_step_norm : float or None, default 5
+        Longest allowed step of one point per iteration.
+    callbacks : list of callables ``(iteration, kl, embedding) -> bool``, optional
+        Called every ``callbacks_every_iters`` iterations; returning True stops the run.
+    random_state : int, RandomState or None
+
+    Attributes
+    ----------
+    embedding_ : ndarray (N, n_components)
+    kl_divergence_ : float
+        KL(P || Q) of the final map.
+    affinities_ : Affinities
+    n_iter_ : int
+    method_ : str
+        The gradient engine used.
+    learning_rate_ : float
+        The (final-phase) learning rate used.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> y = TSNE(random_state=0).fit_transform(load_digits().data)   # doctest: +SKIP
+    """
+
+    def __init__(self, n_components: int = 2, *, perplexity: float = 30.0, early_exaggeration: float = 12.0,
+                 early_exaggeration_iter: int = 250, n_iter: int = 500, learning_rate="auto",
+                 initial_momentum: float = 0.5, final_momentum: float = 0.8, dof: float = 1.0,
+                 method: str = "auto", affinity: str = "auto", metric: str = "euclidean", init="pca",
+                 theta: float = 0.5, n_interpolation_points: int = 3, min_num_intervals: int = 50,
+                 ints_in_interval: float = 1.0, max_step_norm: float | None = 5.0,
+                 callbacks: Sequence[Callback] | None = None, callbacks_every_iters: int = 50,
+                 random_state=None):
+        self.n_components = n_components
+        self.perplexity = perplexity
+        self.early_exaggeration = early_exaggeration
+        self.early_exaggeration_iter = early_exaggeration_iter
+        self.n_iter = n_iter
+        self.learning_rate = learning_rate
+        self.initial_momentum = initial_momentum
+        self.final_momentum = final_momentum
+        self.dof = dof
+        self.method = method
+        self.affinity = affinity
+        self.metric = metric
+        self.init = init
+        self.theta = theta
+        self.n_interpolation_points = n_interpolation_points
+        self.min_num_intervals = min_num_intervals
+        self.ints_in_interval = ints_in_interval
+        self.max_step_norm = max_step_norm
+        self.callbacks = callbacks
+        self.callbacks_every_iters = callbacks_every_iters
+        self.random_state = random_state
+
+    # -- validation ------------------------------------------------------------------------------
+    def _check_params(self, n_samples: int) -> str:
+        if not (isinstance(self.n_components, (int, np.integer)) and self.n_components >= 1):
+            raise DataError(f"n_components={self.n_components!r} must be a positive integer")
+        if not self.dof > 0:
+            raise DataError(f"dof={self.dof} must be > 0 (1 is the Cauchy kernel of t-SNE)")
+        if self.early_exaggeration <= 0 or self.early_exaggeration_iter < 0 or self.n_iter < 0:
+            raise DataError("early_exaggeration must be > 0 and the iteration counts >= 0")
+        if not (self.learning_rate == "auto" or (np.isscalar(self.learning_rate) and self.learning_rate > 0)):
+            raise DataError(f"learning_rate={self.learning_rate!r} must be 'auto' or a positive number")
+        if n_samples < 3:
+            raise DataError(f"t-SNE needs at least 3 samples, got {n_samples}")
+        return resolve_method(self.method, n_samples, self.n_components)
+
+    def _learning_rate(self, n: int, exaggeration: float) -> float:
+        return max(n / exaggeration, 50.0) if self.learning_rate == "auto" else float(self.learning_rate)
+
+    def _params(self) -> EngineParams:
+        return EngineParams(self.theta, self.n_interpolation_points, self.min_num_intervals,
+                            self.ints_in_interval)
+
+    # -- fitting ---------------------------------------------------------------------------------
+    def fit(self, X, y=None, *, affinities: Affinities | None = None) -> "TSNE":
+        """Embed ``X`` (N, D) — or an (N, N) distance matrix when ``metric="precomputed"``.
+
+        ``affinities`` may be a prebuilt :class:`Affinities` (then ``X`` only feeds ``init``).
+        """
+        x = check_data(X, self.metric)
+        method = self._check_params(len(x))
+        n = len(x)
+        if affinities is None:
+            kind = self.affinity if self.affinity != "auto" else ("exact" if method == "exact" else "knn")
+            affinities = joint_probabilities(x, self.perplexity, method=kind, metric=self.metric)
+        P = affinities.P
+        rng = check_random_state(self.random_state)
+        y0 = initialization.initial_layout(self.init, x, self.n_components, self.metric, rng)
+        self.affinities_, self.method_ = affinities, method
+        self.embedding_, self.kl_divergence_, self.n_iter_ = self._optimize(y0, P, method)
+        self.learning_rate_ = self._learning_rate(n, 1.0)
+        self._x_fit = x
+        return self
+
+    def fit_transform(self, X, y=None, **kwargs) -> np.ndarray:
+        return self.fit(X, y, **kwargs).embedding_
+
+    def _optimize(self, y: np.ndarray, P: sp.csr_matrix, method: str) -> tuple[np.ndarray, float, int]:
+        n = len(y)
+        params = self._params()
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        opt = GradientDescent(max_step_norm=self.max_step_norm)
+        callbacks = list(self.callbacks or [])
+        done = 0
+        for exaggeration, n_iter, momentum in ((self.early_exaggeration, self.early_exaggeration_iter,
+                                                self.initial_momentum),
+                                               (1.0, self.n_iter, self.final_momentum)):
+            if n_iter == 0:
+                continue
+            Pe = P * exaggeration if exaggeration != 1 else P
+
+            def grad(yy: np.ndarray, with_kl: bool, Pe=Pe):
+                return kl_and_half_gradient(yy, Pe, method, self.dof, params, with_kl)
+
+            correct = (lambda kl, e=exaggeration: kl / e - np.log(e))
+            y, stopped = opt.run(y, grad, n_iter, self._learning_rate(n, exaggeration), momentum,
+                                 callbacks=callbacks, callbacks_every_iters=self.callbacks_every_iters,
+                                 iteration_offset=done, kl_correction=correct)
+            done += n_iter
+            if stopped:
+                break
+        kl, _ = kl_and_half_gradient(y, P, method, self.dof, params, True)
+        return y, float(kl), done
+
+    # -- new points ------------------------------------------------------------------------------
+    def transform(self, X, *, perplexity: float = 5.0, n_iter: int = 250, learning_rate: float = 0.1,
+                  momentum: float = 0.8, max_grad_norm: float = 0.25, k_init: int = 25) -> np.ndarray:
+        """Place new points into the fitted map, keeping the map fixed (Policar et al., openTSNE).
+
+        Each new point gets a point-wise normalised P over its ``3 * perplexity`` nearest training
+        points, starts at the median map position of its ``k_init`` nearest training points, and
+        is optimised against the fixed reference map by the same gradient (its own normaliser).
+        With ``metric="precomputed"``, ``X`` is a (Q, N_train) block of distances.
+
+        Returns
+        -------
+        ndarray (Q, n_components)
+        """
+        if not hasattr(self, "embedding_"):
+            raise DataError("this TSNE is not fitted yet; call fit(X) before transform(X_new)")
+        if self.metric == "precomputed":
+            xq = np.asarray(X, dtype=np.float64)
+            if xq.ndim != 2 or xq.shape[1] != len(self._x_fit):
+                raise DataError(f"metric='precomputed' transform needs distances to the {len(self._x_fit)} "
+                                f"training points, shape (Q, {len(self._x_fit)}); got {xq.shape}")
+            if not np.isfinite(xq).all():
+                raise DataError("input has NaN or inf; drop or impute them first")
+        else:
+            xq = check_data(X, self.metric)
+            if xq.shape[1] != self._x_fit.shape[1]:
+                raise DataError(f"X has {xq.shape[1]} features, the map was fitted on {self._x_fit.shape[1]}")
+        ref = self.embedding_
+        n_ref = len(ref)
+        k = min(n_ref, max(int(3 * perplexity), k_init))
+        idx, d = nearest_neighbors(self._x_fit, k, self.metric, query=xq)
+        cond = conditional_probabilities(d[:, :min(k, int(3 * perplexity))], perplexity)
+        kp = cond.shape[1]
+        P = sp.csr_matrix((cond.ravel(), (np.repeat(np.arange(len(xq)), kp), idx[:, :kp].ravel())),
+                          shape=(len(xq), n_ref))
+        y = np.ascontiguousarray(np.median(ref[idx[:, :k_init]], axis=1))
+        repulsion = self._reference_repulsion(ref)
+        opt = GradientDescent(max_step_norm=None, max_grad_norm=max_grad_norm)
+
+        def grad(yy: np.ndarray, with_kl: bool):
+            return None, transform_half_gradient(yy, ref, P, self.dof, repulsion)
+
+        radius = float(np.linalg.norm(ref, axis=1).max()) * 1.05
+        y, _ = opt.run(y, grad, n_iter, learning_rate, momentum, center=False, clip_radius=radius)
+        return y
+
+    def _reference_repulsion(self, ref: np.ndarray):
+        """A function y_new -> (R, Z_i) summing the Student-t forces over the fixed map points."""
+        params, dof = self._params(), float(self.dof)
+        if self.method_ == "fft":
+            from reprlab.embed._fft import InterpolationGrid
+
+            grid = InterpolationGrid(ref, dof, params.n_interpolation_points, params.min_num_intervals,
+                                     params.ints_in_interval, pad=0.05)
+            grid.fit_sources(ref)
+            return grid.evaluate
+        if self.method_ == "barnes_hut":
+            from reprlab.embed._kernels import bh_repulsive_forces, build_tree
+
+            _, half, children, mass, com, _ = build_tree(ref)
+            return lambda yy: bh_repulsive_forces(yy, half, children, mass, com, params.theta, dof, False)
+
+        def exact(yy: np.ndarray):
+            sq = ((yy[:, None, :] - ref[None, :, :]) ** 2).sum(-1)  # (Q, N)
+            base = 1.0 + sq / dof
+            w = base ** (-dof)
+            wq = w / base
+            return wq.sum(1, keepdims=True) * yy - wq @ ref, w.sum(1)
+
+        return exact
