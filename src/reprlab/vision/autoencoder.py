@@ -204,31 +204,27 @@ class AutoencoderObjective(Objective):
 
 
 @torch.no_grad()
-def encode_dataset(model: DeepAutoencoder, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Codes for every image of ``x`` (any shape flattening to ``input_dim``), ``(N, code_dim)``."""
+def _map_dataset(model: DeepAutoencoder, x: torch.Tensor, fn_name: str, batch_size: int) -> torch.Tensor:
+    """Apply ``model.<fn_name>`` in eval mode to every image of ``x``, batch by batch, on the model's device."""
     c = model.config
     flat = flatten_images(x, c.input_dim, bernoulli=c.output == "bernoulli", rescale=c.rescale)
     device = next(model.parameters()).device
+    fn = getattr(model, fn_name)
     was = model.training
     model.eval()
-    codes = torch.cat([model.encode(flat[i:i + batch_size].to(device)).cpu()
-                       for i in range(0, len(flat), batch_size)])
-    model.train(was)
-    return codes
-
-
-@torch.no_grad()
-def reconstruct_dataset(model: DeepAutoencoder, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Reconstructed pixels for every image of ``x``, ``(N, input_dim)``."""
-    c = model.config
-    flat = flatten_images(x, c.input_dim, bernoulli=c.output == "bernoulli", rescale=c.rescale)
-    device = next(model.parameters()).device
-    was = model.training
-    model.eval()
-    out = torch.cat([model.reconstruct(flat[i:i + batch_size].to(device)).cpu()
-                     for i in range(0, len(flat), batch_size)])
+    out = torch.cat([fn(flat[i:i + batch_size].to(device)).cpu() for i in range(0, len(flat), batch_size)])
     model.train(was)
     return out
+
+
+def encode_dataset(model: DeepAutoencoder, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Codes for every image of ``x`` (any shape flattening to ``input_dim``), ``(N, code_dim)``."""
+    return _map_dataset(model, x, "encode", batch_size)
+
+
+def reconstruct_dataset(model: DeepAutoencoder, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Reconstructed pixels for every image of ``x``, ``(N, input_dim)``."""
+    return _map_dataset(model, x, "reconstruct", batch_size)
 
 
 def default_hidden(input_dim: int) -> tuple[int, ...]:

@@ -33,32 +33,22 @@ def _print(evaluation: dict, out_dir: str) -> None:
     print(f"run directory: {out_dir}")
 
 
-def _autoencoder_train(args: argparse.Namespace) -> int:
-    from reprlab.vision.generative_runs import AutoencoderRun, run_autoencoder
-    cfg = config_from_args(AutoencoderRun, args, _data_defaults(args, AutoencoderRun, "runs/autoencoder"))
-    _print(run_autoencoder(cfg), cfg.train.output_dir)
-    return 0
+def _runner(run_cls_name: str, run_fn_name: str, run_dir: str):
+    """A CLI handler: build the run config named ``run_cls_name``, call ``run_fn_name``, print the result."""
+    def handler(args: argparse.Namespace) -> int:
+        from reprlab.vision import generative_runs
+
+        run_cls = getattr(generative_runs, run_cls_name)
+        cfg = config_from_args(run_cls, args, _data_defaults(args, run_cls, run_dir))
+        _print(getattr(generative_runs, run_fn_name)(cfg), cfg.train.output_dir)
+        return 0
+    return handler
 
 
-def _autoencoder_compare_init(args: argparse.Namespace) -> int:
-    from reprlab.vision.generative_runs import InitComparisonRun, run_init_comparison
-    cfg = config_from_args(InitComparisonRun, args, _data_defaults(args, InitComparisonRun, "runs/autoencoder-init"))
-    _print(run_init_comparison(cfg), cfg.train.output_dir)
-    return 0
-
-
-def _rbm_train(args: argparse.Namespace) -> int:
-    from reprlab.vision.generative_runs import RBMRun, run_rbm
-    cfg = config_from_args(RBMRun, args, _data_defaults(args, RBMRun, "runs/rbm"))
-    _print(run_rbm(cfg), cfg.train.output_dir)
-    return 0
-
-
-def _vae_train(args: argparse.Namespace) -> int:
-    from reprlab.vision.generative_runs import VAERun, run_vae
-    cfg = config_from_args(VAERun, args, _data_defaults(args, VAERun, "runs/vae"))
-    _print(run_vae(cfg), cfg.train.output_dir)
-    return 0
+_autoencoder_train = _runner("AutoencoderRun", "run_autoencoder", "runs/autoencoder")
+_autoencoder_compare_init = _runner("InitComparisonRun", "run_init_comparison", "runs/autoencoder-init")
+_rbm_train = _runner("RBMRun", "run_rbm", "runs/rbm")
+_vae_train = _runner("VAERun", "run_vae", "runs/vae")
 
 
 def _add(group: argparse._SubParsersAction, name: str, help_: str, handler, epilog: str) -> None:
