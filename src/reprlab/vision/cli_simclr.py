@@ -23,7 +23,7 @@ from typing import Any
 from reprlab.cli.common import add_config_args, config_from_args
 from reprlab.errors import DataError, MissingDataError
 from reprlab.train.config import TrainConfig
-from reprlab.transfer.evaluate import EvalConfig
+from reprlab.transfer import EvalConfig
 from reprlab.vision.augment import AugmentConfig
 from reprlab.vision.simclr import SimCLRConfig
 
@@ -147,7 +147,7 @@ def evaluate_run(run_dir: Path, eval_cfg: EvalConfig, feature_cache: dict[str, A
 
     from reprlab.io import write_json
     from reprlab.train import resolve_device
-    from reprlab.transfer.evaluate import evaluate_encoder
+    from reprlab.transfer import evaluate_encoder
     from reprlab.vision.augment import SimCLRAugment
     from reprlab.vision.backbones import build_backbone
 
