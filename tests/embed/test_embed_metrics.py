@@ -55,3 +55,19 @@ def test_trustworthiness_rejects_large_k(data):
     x, y, _ = data
     with pytest.raises(ValueError, match="k=150"):
         trustworthiness(x, y, 150)
+
+
+def test_knn_accuracy_caps_k_for_small_maps():
+    import numpy as np
+    import pytest
+
+    from reprlab.embed import knn_accuracy
+    from reprlab.errors import DataError
+
+    y = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [5.2, 5.0]])
+    labels = np.array([0, 0, 1, 1, 1])
+    # k=10 becomes 4: each class-1 point sees 2 of its own and 2 others -> tie to class 0 (smallest label)
+    assert knn_accuracy(y, labels, k=10) == knn_accuracy(y, labels, k=4)
+    assert knn_accuracy(y, labels, k=1) == 1.0
+    with pytest.raises(DataError, match="at least 2 points"):
+        knn_accuracy(y[:1], labels[:1])

@@ -63,6 +63,8 @@ def test_train_then_eval_from_the_command_line(tmp_path, capsys):
     assert main(["simclr", "report", str(run), "--fractions", "50%", "--steps", "2", "--no-baseline"]) == 0
     table = (run / "report.md").read_text()
     assert "| knn | 100% (19) |" in table and "| finetune | 50% (10) |" in table
+    assert "t-SNE map of h for 2000 test images: 2-D kNN accuracy" in table
+    assert (run / "tsne_h.png").stat().st_size > 1000
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reprlab.embed.affinity import nearest_neighbors
+from reprlab.errors import DataError
 
 
 def _ranks(x: np.ndarray, metric: str = "euclidean") -> np.ndarray:
@@ -64,8 +65,14 @@ def knn_preservation(x: np.ndarray, y: np.ndarray, k: int = 10, metric: str = "e
 
 
 def knn_accuracy(y: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
-    """Leave-one-out accuracy of a majority vote among each point's k nearest map neighbours."""
+    """Leave-one-out accuracy of a majority vote among each point's k nearest map neighbours.
+
+    ``k`` is capped at ``N - 1`` so small maps are scored over every other point.
+    """
     labels = np.asarray(labels)
+    if len(y) < 2:
+        raise DataError(f"knn_accuracy needs at least 2 points, got {len(y)}")
+    k = min(k, len(y) - 1)
     nn, _ = nearest_neighbors(np.asarray(y, float), k)
     classes, coded = np.unique(labels, return_inverse=True)
     votes = np.zeros((len(y), len(classes)))

@@ -232,10 +232,41 @@ def cmd_report(args: argparse.Namespace) -> int:
     for r in rows:
         sup = f"{r['supervised_accuracy']:.4f}" if "supervised_accuracy" in r else "—"
         lines.append(f"| {r['mode']} | {r['labels']} ({r['n_labelled']}) | {r['accuracy']:.4f} | {sup} | {r['seconds']} |")
+    if args.tsne:
+        acc = save_tsne_map(run_dir, args.tsne, seed=args.seed)
+        lines += ["", f"t-SNE map of h for {args.tsne} test images: 2-D kNN accuracy {acc:.4f} "
+                      "(tsne_h.png)"]
     with atomic_write(run_dir / "report.md") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
+
+
+def save_tsne_map(run_dir: Path, n_points: int = 2000, *, seed: int = 0) -> float:
+    """t-SNE (reprlab.embed) of the representation h of up to ``n_points`` test images, coloured by
+    class, saved as ``RUN_DIR/tsne_h.png``; returns the 2-D kNN accuracy of the map."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    from reprlab.embed import TSNE, knn_accuracy
+    from reprlab.io import save_figure
+    from reprlab.transfer import extract_features
+
+    cfg, objective = _read_run(run_dir)
+    test = load_split(cfg.data, "test", data_path=cfg.data_path, image_size=cfg.image_size)
+    pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n_points]
+    h, y = extract_features(objective.encoder, test.subset(pick))
+    perplexity = min(30.0, max(2.0, (len(h) - 1) / 3))  # the usual 30, lowered for tiny test sets
+    xy = TSNE(perplexity=perplexity, random_state=seed).fit_transform(h.numpy())
+    labels = y.numpy()
+    acc = knn_accuracy(xy, labels)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=3)
+    ax.set_title(f"SimCLR h, t-SNE of {len(xy)} test images: kNN acc {acc:.3f}", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    save_figure(fig, run_dir / "tsne_h.png")
+    return acc
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -266,6 +297,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--steps", type=int, default=300, help="fine-tuning steps per fraction")
     r.add_argument("--no-baseline", action="store_true", help="skip the supervised-from-scratch runs")
     r.add_argument("--device", help="auto | cpu | cuda")
+    r.add_argument("--tsne", type=int, default=2000, metavar="N",
+                   help="t-SNE map of h for N test images, saved as tsne_h.png (0: skip)")
     r.set_defaults(handler=cmd_report)
 
 
