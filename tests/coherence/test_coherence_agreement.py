@@ -38,8 +38,8 @@ def test_training_is_layer_local():
 
 def _train(tmp_path, agreement: str, steps: int) -> list[float]:
     from reprlab.coherence.batching import BatchedTensors, keep_batch
-    from reprlab.train import torch_threads
     from reprlab.data import load_dataset
+    from reprlab.train import torch_threads
     from reprlab.train import TrainConfig, Trainer
 
     data = load_dataset("digits")

@@ -167,10 +167,10 @@ def test_vector_imax_outputs_encode_disparity(tmp_path):
 
 @pytest.mark.slow
 def test_curved_surfaces_neighbour_variant_reaches_r_0_9(tmp_path):
-    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence
-    from reprlab.train import torch_threads
     from reprlab.coherence.contrastive import ContrastiveCoherenceConfig
+    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence
     from reprlab.coherence.stereograms import StereogramConfig
+    from reprlab.train import torch_threads
 
     cfg = IMAXRunConfig(data=StereogramConfig(n_patches=7, surface="curved"),
                         model=ContrastiveCoherenceConfig(variant="neighbours"), n_train=8192, n_test=2048)
@@ -188,8 +188,8 @@ def test_overlapping_patches_give_information_without_depth(tmp_path):
     """The NOTES.md pitfall shown on purpose: shared pixels, high I, no disparity."""
     from reprlab.coherence.contrastive import ContrastiveCoherenceConfig
     from reprlab.coherence.experiments import IMAXRunConfig, run_coherence
-    from reprlab.train import torch_threads
     from reprlab.coherence.stereograms import StereogramConfig
+    from reprlab.train import torch_threads
 
     cfg = IMAXRunConfig(data=StereogramConfig(overlap=15), model=ContrastiveCoherenceConfig(module="mlp"))
     cfg.train.output_dir = str(tmp_path / "run")

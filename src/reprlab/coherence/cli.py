@@ -37,8 +37,8 @@ def _imax_config(args: argparse.Namespace, output: str):
 
 def imax_train(args: argparse.Namespace) -> int:
     from reprlab.coherence.experiments import plot_disparity_scatter, run_coherence
-    from reprlab.train import torch_threads
     from reprlab.coherence.stereograms import plot_stereograms, random_dot_stereograms
+    from reprlab.train import torch_threads
 
     cfg = _imax_config(args, "runs/imax")
     out = _out_dir(cfg.train.output_dir)
@@ -170,8 +170,8 @@ def agreement_run(args: argparse.Namespace) -> int:
 def demo(out_dir: Path) -> str:
     """IMAX on planar stereograms (a few seconds): scatter PNG and one line with |r|."""
     from reprlab.coherence.experiments import IMAXRunConfig, plot_disparity_scatter, run_coherence
-    from reprlab.train import torch_threads
     from reprlab.coherence.stereograms import plot_stereograms, random_dot_stereograms
+    from reprlab.train import torch_threads
 
     out = Path(out_dir) / "coherence"
     cfg = IMAXRunConfig(n_train=4096, n_test=1024)
