@@ -57,3 +57,14 @@ def test_harness_upserts_rows(tmp_path):
     write_rows([row], table)  # same key: replaced, not duplicated
     text = table.read_text()
     assert text.count("| demo | sum |") == 1 and text.endswith("footer\n") and "intro" in text
+
+
+def test_demo_trainer_step_reaches_the_pca_optimum(tmp_path, capsys):
+    """The demo's own step: a linear autoencoder trained by the Trainer must reach PCA's error."""
+    import re
+
+    assert main(["demo", "-o", str(tmp_path), "--only", "trainer"]) == 0
+    summary = (tmp_path / "summary.txt").read_text()
+    ours, best = map(float, re.search(r"squared error ([\d.]+) vs PCA optimum ([\d.]+)", summary).groups())
+    assert best <= ours < 1.05 * best  # PCA is the optimum of a linear autoencoder (Baldi & Hornik 1989)
+    assert (tmp_path / "trainer" / "model.safetensors").is_file()

@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     for label, fn in steps:
         t0 = time.perf_counter()
         line = fn(out_dir)
-        summary.append(f"[{time.perf_counter() - t0:6.1f}s] {line}")
+        stamp = f"[{time.perf_counter() - t0:6.1f}s] "
+        summary.append(stamp + line.replace("\n", "\n" + " " * len(stamp)))  # a step may report several lines
         print(summary[-1], flush=True)
     (out_dir / "summary.txt").write_text("\n".join(summary) + "\n")
     print(f"demo outputs in {out_dir}/")

@@ -29,5 +29,4 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def demo(out_dir: Path) -> str:
-    lines = [m.demo(out_dir) for m in _modules() if hasattr(m, "demo")]
-    return "\n".join(lines) if lines else "vision: (no demo yet)"
+    return "\n".join(m.demo(out_dir) for m in _modules() if hasattr(m, "demo"))
