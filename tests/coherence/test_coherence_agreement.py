@@ -62,7 +62,11 @@ def test_mse_agreement_collapses_and_contrastive_does_not(tmp_path):
 
 @pytest.mark.slow
 def test_contrastive_probe_beats_untrained_on_fashion_mnist(tmp_path):
+    from reprlab.data import FASHION_MNIST_DIR
     from reprlab.train import torch_threads
+
+    if not FASHION_MNIST_DIR.is_dir():
+        pytest.skip("Fashion-MNIST is not installed (make data)")
 
     cfg = AgreementRunConfig(n_train=5000)
     cfg.train.output_dir = str(tmp_path / "c")
