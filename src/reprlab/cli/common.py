@@ -11,6 +11,22 @@ from reprlab.cli.config_io import load_config
 T = TypeVar("T")
 
 
+def command_group(sub: argparse._SubParsersAction, name: str, help: str, *,
+                  metavar: str = "VERB") -> argparse._SubParsersAction:
+    """The sub-commands of ``reprlab NAME``, creating the group if no domain has yet.
+
+    Two domains may add verbs to one group (e.g. ``experiment``): the second gets the first's.
+    """
+    if name in sub.choices:
+        for action in sub.choices[name]._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return action
+        raise RuntimeError(f"'reprlab {name}' exists but has no sub-commands")
+    group = sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_command", metavar=metavar)
+    group.required = True
+    return group
+
+
 def add_config_args(parser: argparse.ArgumentParser, *, output: bool = True) -> None:
     """Add the options every configurable command takes."""
     parser.add_argument("--config", metavar="FILE.toml", help="TOML file of config values")

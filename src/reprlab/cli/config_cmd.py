@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from typing import Any
 
-from reprlab.cli.common import add_config_args, config_from_args
+from reprlab.cli.common import add_config_args, command_group, config_from_args
 from reprlab.train.config import TrainConfig
 
 
@@ -41,9 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("config", help="show the resolved training configuration as TOML")
-    s = p.add_subparsers(dest="config_command", metavar="ACTION")
-    s.required = True
+    s = command_group(sub, "config", "show the resolved training configuration as TOML", metavar="ACTION")
     show = s.add_parser("show", help="print [train] settings after --config/--set (validates them)")
     add_config_args(show)
     show.set_defaults(handler=run)

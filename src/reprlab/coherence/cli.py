@@ -9,6 +9,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from reprlab.cli.common import command_group
+
 
 def _out_dir(cfg_train_output: str) -> Path:
     out = Path(cfg_train_output)
@@ -197,9 +199,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``imax``, ``cpc`` and ``agreement`` to the top-level parser."""
     from reprlab.cli.common import add_config_args
 
-    imax = sub.add_parser("imax", help="IMAX / contrastive coherence on random-dot stereograms")
-    verbs = imax.add_subparsers(dest="imax_command", metavar="VERB")
-    verbs.required = True
+    verbs = command_group(sub, "imax", "IMAX / contrastive coherence on random-dot stereograms")
     p = verbs.add_parser("train", help="train IMAX (or contrastive, --set objective=contrastive); "
                                        "writes disparity_scatter.png, stereograms.png, result.json")
     add_config_args(p)
@@ -231,9 +231,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=imax_stereograms)
 
-    cpc = sub.add_parser("cpc", help="Contrastive Predictive Coding (GRU context, k-step bilinear InfoNCE)")
-    verbs = cpc.add_subparsers(dest="cpc_command", metavar="VERB")
-    verbs.required = True
+    verbs = command_group(sub, "cpc", "Contrastive Predictive Coding (GRU context, k-step bilinear InfoNCE)")
     p = verbs.add_parser("train", help="train CPC on slow-factor signals (or --set text=FILE "
                                        "--set model.input=chars); probe the factors")
     add_config_args(p)

@@ -9,19 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
-def _experiment_subparsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """The ``experiment`` group's sub-parsers, creating the group if no other domain has yet."""
-    if "experiment" not in sub.choices:
-        parser = sub.add_parser("experiment", help="reproduce a figure or table from the source texts")
-        group = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT")
-        group.required = True
-        return group
-    parser = sub.choices["experiment"]
-    for action in parser._actions:  # another domain created the group: add to it
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    raise RuntimeError("the 'experiment' command has no sub-commands group")
+from reprlab.cli.common import command_group
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", metavar="LABELS.npy", help="colour the plot and report kNN accuracy")
     p.set_defaults(handler=run_tsne)
 
-    e = _experiment_subparsers(sub).add_parser(
+    experiments = command_group(sub, "experiment", "reproduce a figure or table from the source texts",
+                                metavar="EXPERIMENT")
+    e = experiments.add_parser(
         "maps", help="LLE vs SNE vs t-SNE maps of digits and Fashion-MNIST, with a metrics table")
     e.add_argument("--config", metavar="FILE.toml", help="TOML file of MapsConfig values")
     e.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from reprlab.cli.common import command_group
+
 DEMO_SENTENCES = ("she was born in june .", "june is my sister 's name .", "the meeting moved to july .")
 
 
@@ -56,9 +58,7 @@ def _params(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reprlab text ...`` sub-commands."""
-    text = sub.add_parser("text", help="Transformer encoders (BERT / RoBERTa / ALBERT)")
-    verbs = text.add_subparsers(dest="text_command", metavar="VERB")
-    verbs.required = True
+    verbs = command_group(sub, "text", "Transformer encoders (BERT / RoBERTa / ALBERT)")
     p = verbs.add_parser("params", help="parameter count of an encoder, component by component",
                          description="Print the parameter breakdown of an encoder preset, a TOML/JSON "
                                      "EncoderConfig file, or a HF checkpoint directory (config.json).")

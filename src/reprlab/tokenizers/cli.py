@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from reprlab.cli.common import command_group
+
 
 def _train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
@@ -48,9 +50,7 @@ def _encode(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reprlab tokenizer train`` and ``reprlab tokenizer encode``."""
-    p = sub.add_parser("tokenizer", help="train and apply WordPiece / BPE tokenizers")
-    verbs = p.add_subparsers(dest="verb", metavar="VERB")
-    verbs.required = True
+    verbs = command_group(sub, "tokenizer", "train and apply WordPiece / BPE tokenizers")
 
     t = verbs.add_parser("train", help="learn a vocabulary from text files")
     t.add_argument("files", nargs="+", metavar="FILES", help="UTF-8 text files or directories (one sentence per line)")

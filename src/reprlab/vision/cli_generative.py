@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from reprlab.cli.common import add_config_args, config_from_args
+from reprlab.cli.common import add_config_args, command_group, config_from_args
 
 
 def _data_defaults(args: argparse.Namespace, run_cls: type, run_dir: str) -> dict:
@@ -61,9 +61,7 @@ def _add(group: argparse._SubParsersAction, name: str, help_: str, handler, epil
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``autoencoder``, ``rbm`` and ``vae`` with their verbs."""
-    ae = sub.add_parser("autoencoder", help="deep autoencoders vs PCA (Hinton & Salakhutdinov 2006)")
-    ae_sub = ae.add_subparsers(dest="verb", metavar="VERB")
-    ae_sub.required = True
+    ae_sub = command_group(sub, "autoencoder", "deep autoencoders vs PCA (Hinton & Salakhutdinov 2006)")
     _add(ae_sub, "train", "train a deep autoencoder (optionally DBN/stacked-AE pretrained) and compare "
          "with PCA", _autoencoder_train,
          "example:\n  reprlab autoencoder train --data fashion-mnist -o runs/ae --set train.max_steps=2350\n"
@@ -72,16 +70,12 @@ def register(sub: argparse._SubParsersAction) -> None:
          _autoencoder_compare_init,
          "example:\n  reprlab autoencoder compare-init --data fashion-mnist -o runs/ae-init\n"
          "  --set 'variants=[\"sigmoid:small_gaussian\", \"relu:kaiming\"]'")
-    rbm = sub.add_parser("rbm", help="RBMs by CD-k/PCD with AIS log-likelihood; greedy DBN stacks")
-    rbm_sub = rbm.add_subparsers(dest="verb", metavar="VERB")
-    rbm_sub.required = True
+    rbm_sub = command_group(sub, "rbm", "RBMs by CD-k/PCD with AIS log-likelihood; greedy DBN stacks")
     _add(rbm_sub, "train", "train an RBM (or a DBN with --set widths=[...]) and report nats by AIS",
          _rbm_train,
          "example:\n  reprlab rbm train --data fashion-mnist --set model.n_hidden=500 --set model.persistent=true\n"
          "  reprlab rbm train --set 'widths=[64, 100, 100]'   # bound per added layer")
-    vae = sub.add_parser("vae", help="variational autoencoder with ELBO and IWAE (Kingma & Welling 2013)")
-    vae_sub = vae.add_subparsers(dest="verb", metavar="VERB")
-    vae_sub.required = True
+    vae_sub = command_group(sub, "vae", "variational autoencoder with ELBO and IWAE (Kingma & Welling 2013)")
     _add(vae_sub, "train", "train a VAE; test ELBO and IWAE log-likelihood; samples and latent maps",
          _vae_train,
          "example:\n  reprlab vae train --data fashion-mnist --set model.latent_dim=2 -o runs/vae2d")

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reprlab.cli.common import add_config_args, config_from_args
+from reprlab.cli.common import add_config_args, command_group, config_from_args
 from reprlab.errors import DataError, MissingDataError
 from reprlab.train.config import TrainConfig
 from reprlab.transfer import EvalConfig
@@ -270,9 +270,7 @@ def save_tsne_map(run_dir: Path, n_points: int = 2000, *, seed: int = 0) -> floa
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("simclr", help="SimCLR contrastive pretraining and its evaluations")
-    verbs = p.add_subparsers(dest="simclr_command", metavar="VERB")
-    verbs.required = True
+    verbs = command_group(sub, "simclr", "SimCLR contrastive pretraining and its evaluations")
 
     t = verbs.add_parser("train", help="contrastive pretraining (SimCLR) of an image encoder")
     t.add_argument("--data", help="digits | fashion-mnist | mnist | IDX directory | image folder "
