@@ -125,6 +125,9 @@ def test_truncated_and_corrupt_checkpoints_are_named(tmp_path):
     (ckpt / "trainer_state.json").write_text("{not json")
     with pytest.raises(CheckpointError, match=r"trainer_state.json: corrupt JSON"):
         Trainer(make_model(), cfg, toy_data()).fit()
+    (ckpt / "config.json").unlink()
+    with pytest.raises(CheckpointError, match=r"config.json: missing; the checkpoint is incomplete"):
+        Trainer(make_model(), cfg, toy_data()).fit()
 
 
 def test_pickle_is_refused(tmp_path):

@@ -146,8 +146,9 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def read_trainer_state(ckpt: Path) -> dict[str, Any]:
-    path = ckpt / "trainer_state.json"
+def read_checkpoint_json(ckpt: Path, name: str) -> dict[str, Any]:
+    """Read ``ckpt/name`` (``trainer_state.json`` or ``config.json``), naming the file and the fix on failure."""
+    path = ckpt / name
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -159,7 +160,7 @@ def read_trainer_state(ckpt: Path) -> dict[str, Any]:
 
 def load_checkpoint(ckpt: Path, module: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     """Restore weights and optimizer state from ``ckpt``; return the trainer state dict."""
-    state = read_trainer_state(ckpt)
+    state = read_checkpoint_json(ckpt, "trainer_state.json")
     load_module(module, ckpt / "model.safetensors")
     _optimizer_from_flat(optimizer, load_tensors(ckpt / "optimizer.safetensors"), state["optimizer"])
     return state

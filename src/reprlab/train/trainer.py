@@ -24,7 +24,7 @@ from reprlab.io import write_json
 from reprlab.train import distributed as dist_utils
 from reprlab.train.callbacks import Callback, JSONLLogger, ProgressBar, TensorBoardLogger
 from reprlab.train.checkpoint import (config_mismatch, latest_checkpoint, load_checkpoint,
-                                      save_checkpoint, save_module)
+                                      read_checkpoint_json, save_checkpoint, save_module)
 from reprlab.train.config import TrainConfig
 from reprlab.train.objective import LossOutput, Objective
 from reprlab.train.optim import build_optimizer, param_groups
@@ -132,13 +132,7 @@ class Trainer:
         if ckpt is None:
             log.info("resume: no checkpoint in %s, starting from step 0", self.run_dir)
             return
-        saved_cfg_path = ckpt / "config.json"
-        import json
-        try:
-            saved_cfg = json.loads(saved_cfg_path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise CheckpointError(f"{saved_cfg_path}: unreadable ({e}); delete {ckpt} to resume "
-                                  "from an earlier checkpoint") from None
+        saved_cfg = read_checkpoint_json(ckpt, "config.json")
         diffs = config_mismatch(saved_cfg.get("model", {}), self.model_config)
         if diffs:
             raise CheckpointError(f"{ckpt}: written for another model configuration: "
