@@ -35,6 +35,17 @@ def test_tsne_command_bad_input(tmp_path, capsys, content, args, match):
     assert match in capsys.readouterr().err
 
 
+def test_tsne_command_threads(tmp_path, capsys):
+    x = np.random.default_rng(0).normal(size=(60, 4))
+    np.save(tmp_path / "x.npy", x)
+    base = ["tsne", str(tmp_path / "x.npy"), "--perplexity", "5", "--n-iter", "20"]
+    assert main(base + ["-o", str(tmp_path / "a.npy"), "--n-jobs", "1"]) == 0
+    assert main(base + ["-o", str(tmp_path / "b.npy"), "--n-jobs", "2"]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+    assert main(base + ["-o", str(tmp_path / "c.npy"), "--n-jobs", "0"]) == 2
+    assert "n_jobs=0" in capsys.readouterr().err
+
+
 def test_tsne_command_missing_file(tmp_path, capsys):
     assert main(["tsne", str(tmp_path / "nope.npy"), "-o", str(tmp_path / "m.npy")]) == 2
     assert "no such file" in capsys.readouterr().err

@@ -6,20 +6,51 @@ Only loops that a profile showed to dominate live here, each a plain function ov
 - :func:`attractive_forces` — the sparse ``sum_j p_ij w_ij^{1/a} (y_i - y_j)`` term of the t-SNE gradient.
 - :func:`build_tree` / :func:`bh_repulsive_forces` — the Barnes-Hut space-partitioning tree (quadtree
   in 2-D, octree in 3-D, binary in 1-D) and its traversal (van der Maaten 2014).
+- :func:`interpolation_weights`, :func:`spread_charges`, :func:`gather_potentials` — the point-to-grid
+  and grid-to-point steps of FFT interpolation (:mod:`reprlab.embed._fft`).
+- :func:`gains_momentum_step` — the optimiser's update, one pass instead of a dozen numpy temporaries.
 
-Every function is compiled with ``cache=True`` so the JIT cost (a few seconds) is paid once per
-installation, not per process.
+Loops over points run on numba's threads (``prange``) where points are independent; each point's
+sum is taken in a fixed order, so results do not depend on the thread count. Every function is
+compiled with ``cache=True`` so the JIT cost (tens of seconds) is paid once per installation,
+not per process.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import numba
 import numpy as np
+
+from reprlab.errors import DataError
+from reprlab.train import torch_threads
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")  # no ZeroDivisionError checks
 
 
-@numba.njit(**_JIT)
+@contextmanager
+def kernel_threads(n_jobs: int | None) -> Iterator[None]:
+    """Threads for the numba kernels, scipy.fft and torch inside the block (sklearn's ``n_jobs``:
+    None keeps the current setting, -1 uses every core, k > 0 uses k)."""
+    if n_jobs is None:
+        yield
+        return
+    if n_jobs == 0:
+        raise DataError("n_jobs=0 is not allowed; use a positive count, -1 for all cores, or None")
+    cores = numba.config.NUMBA_NUM_THREADS
+    n = cores if n_jobs < 0 else min(int(n_jobs), cores)
+    old = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        with torch_threads(n):
+            yield
+    finally:
+        numba.set_num_threads(old)
+
+
+@numba.njit(parallel=True, **_JIT)
 def perplexity_search(sq_dist: np.ndarray, log_perplexity: float, tol: float = 1e-5,
                       max_iter: int = 200) -> np.ndarray:
     """Row-wise conditional probabilities p_{j|i} with entropy ``log_perplexity`` (nats).
@@ -29,7 +60,7 @@ def perplexity_search(sq_dist: np.ndarray, log_perplexity: float, tol: float = 1
     """
     n, k = sq_dist.shape
     out = np.zeros((n, k))
-    for i in range(n):
+    for i in numba.prange(n):
         row = sq_dist[i]
         # shift by the smallest finite distance: exp(-beta (d - d_min)) cannot underflow to all zeros
         d_min = np.inf
@@ -68,35 +99,54 @@ def perplexity_search(sq_dist: np.ndarray, log_perplexity: float, tol: float = 1
     return out
 
 
-@numba.njit(**_JIT)
+@numba.njit(parallel=True, **_JIT)
 def attractive_forces(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, y: np.ndarray,
                       y_ref: np.ndarray, dof: float, with_kl: bool) -> tuple:
     """``F_i = sum_j p_ij w_ij^{1/dof} (y_i - y_ref_j)`` over the sparse rows of P (CSR).
 
     Returns (forces (N, d), sum_p, sum_j p_ij log(p_ij / w_ij)); the KL terms only when ``with_kl``.
-    The Student-t weight is ``w = (1 + |y_i - y_j|^2 / dof)^(-dof)`` (Kobak et al. 2019).
+    The Student-t weight is ``w = (1 + |y_i - y_j|^2 / dof)^(-dof)`` (Kobak et al. 2019). Rows are
+    split over threads; each row is summed in order, so the result does not depend on the thread count.
     """
     n, d = y.shape
+    inv_dof = 1.0 / dof  # one division per edge (the other) is the loop's bottleneck
     forces = np.zeros((n, d))
     kl_parts = np.zeros(n)
     p_parts = np.zeros(n)
-    for i in range(n):
+    for i in numba.prange(n):
+        kl, ps = 0.0, 0.0
+        f0, f1 = 0.0, 0.0  # d == 2 (the common case) accumulates in registers
         for idx in range(indptr[i], indptr[i + 1]):
             j = indices[idx]
             pij = data[idx]
-            dist = 0.0
-            for a in range(d):
-                diff = y[i, a] - y_ref[j, a]
-                dist += diff * diff
-            base = 1.0 + dist / dof
-            w_pow = 1.0 / base  # w^{1/dof}
-            for a in range(d):
-                forces[i, a] += pij * w_pow * (y[i, a] - y_ref[j, a])
+            if d == 2:
+                d0, d1 = y[i, 0] - y_ref[j, 0], y[i, 1] - y_ref[j, 1]
+                base = 1.0 + (d0 * d0 + d1 * d1) * inv_dof
+                c = pij / base  # p_ij w^{1/dof}
+                f0 += c * d0
+                f1 += c * d1
+            else:
+                dist = 0.0
+                for a in range(d):
+                    diff = y[i, a] - y_ref[j, a]
+                    dist += diff * diff
+                base = 1.0 + dist * inv_dof
+                c = pij / base
+                for a in range(d):
+                    forces[i, a] += c * (y[i, a] - y_ref[j, a])
             if with_kl and pij > 0:
-                p_parts[i] += pij
-                # log w = -dof * log(base)
-                kl_parts[i] += pij * (np.log(pij) + dof * np.log(base))
-    return forces, p_parts.sum(), kl_parts.sum()
+                ps += pij
+                kl += pij * (np.log(pij) + dof * np.log(base))  # log w = -dof * log(base)
+        if d == 2:
+            forces[i, 0] = f0
+            forces[i, 1] = f1
+        kl_parts[i] = kl
+        p_parts[i] = ps
+    sum_p, sum_kl = 0.0, 0.0
+    for i in range(n):  # a plain loop: an array .sum() would become a thread-order-dependent parfor
+        sum_p += p_parts[i]
+        sum_kl += kl_parts[i]
+    return forces, sum_p, sum_kl
 
 
 # ------------------------------------------------------------------------------------------------
@@ -182,7 +232,7 @@ def build_tree(y: np.ndarray) -> tuple:
         cap *= 2
 
 
-@numba.njit(**_JIT)
+@numba.njit(parallel=True, **_JIT)
 def bh_repulsive_forces(y: np.ndarray, half: np.ndarray, children: np.ndarray, mass: np.ndarray,
                         com: np.ndarray, theta: float, dof: float, exclude_self: bool) -> tuple:
     """Barnes-Hut estimate of ``R_i = sum_j w_ij^{1+1/dof} (y_i - y_j)`` and ``Z_i = sum_j w_ij``.
@@ -196,7 +246,7 @@ def bh_repulsive_forces(y: np.ndarray, half: np.ndarray, children: np.ndarray, m
     rep = np.zeros((n, d))
     z = np.zeros(n)
     theta2 = theta * theta
-    for i in range(n):
+    for i in numba.prange(n):  # points are independent; each keeps its own stack
         stack = np.empty(64 * n_child + 64, dtype=np.int64)
         top = 0
         stack[top] = 0
@@ -235,3 +285,130 @@ def bh_repulsive_forces(y: np.ndarray, half: np.ndarray, children: np.ndarray, m
             zi -= 1.0
         z[i] = zi
     return rep, z
+
+
+# ------------------------------------------------------------------------------------------------
+# FFT interpolation (FIt-SNE): Lagrange weights of points in a grid, charge spreading and gathering.
+# ------------------------------------------------------------------------------------------------
+
+@numba.njit(**_JIT)
+def bounding_box(y: np.ndarray) -> tuple:
+    """(lower (d,), upper (d,)) corners of the points ``y`` (N, d), in one pass (numpy's axis-0
+    min and max of a tall (N, 2) array are each ~10x slower)."""
+    n, d = y.shape
+    lo = y[0].copy()
+    hi = y[0].copy()
+    for i in range(1, n):
+        for a in range(d):
+            v = y[i, a]
+            if v < lo[a]:
+                lo[a] = v
+            elif v > hi[a]:
+                hi[a] = v
+    return lo, hi
+
+
+@numba.njit(parallel=True, **_JIT)
+def interpolation_weights(y: np.ndarray, lower: np.ndarray, box: float, n_boxes: int, p: int,
+                          row_stride: int) -> tuple:
+    """Flat node indices (N, p^d) and Lagrange weights (N, p^d) of points ``y`` (N, d), d in {1, 2}.
+
+    The grid has ``n_boxes`` boxes of side ``box`` per axis from ``lower``, each with ``p`` nodes at
+    relative positions (k + 1/2)/p; node (a, b) of a 2-D grid has flat index ``a * row_stride + b``.
+    """
+    n, d = y.shape
+    q = p ** d
+    flat = np.empty((n, q), dtype=np.int64)
+    weights = np.empty((n, q))
+    for i in numba.prange(n):
+        lw = np.empty((d, p))
+        first = np.empty(d, dtype=np.int64)
+        for a in range(d):
+            rel = (y[i, a] - lower[a]) / box
+            b = min(max(int(np.floor(rel)), 0), n_boxes - 1)
+            u = rel - b
+            first[a] = b * p
+            for k in range(p):
+                w = 1.0
+                tk = (k + 0.5) / p
+                for j in range(p):
+                    if j != k:
+                        tj = (j + 0.5) / p
+                        w *= (u - tj) / (tk - tj)
+                lw[a, k] = w
+        if d == 1:
+            for k in range(p):
+                flat[i, k] = first[0] + k
+                weights[i, k] = lw[0, k]
+        else:
+            for k in range(p):
+                for j in range(p):
+                    flat[i, k * p + j] = (first[0] + k) * row_stride + first[1] + j
+                    weights[i, k * p + j] = lw[0, k] * lw[1, j]
+    return flat, weights
+
+
+@numba.njit(**_JIT)
+def spread_charges(flat: np.ndarray, weights: np.ndarray, charges: np.ndarray, grid: np.ndarray) -> None:
+    """Add each point's charges (N, C) to its nodes by its weights: ``grid`` is (C, size), in place."""
+    n, q = flat.shape
+    c_count = charges.shape[1]
+    for i in range(n):  # serial: concurrent points would race on shared nodes
+        for k in range(q):
+            node = flat[i, k]
+            w = weights[i, k]
+            for c in range(c_count):
+                grid[c, node] += w * charges[i, c]
+
+
+@numba.njit(parallel=True, **_JIT)
+def gather_potentials(flat: np.ndarray, weights: np.ndarray, potentials: np.ndarray) -> np.ndarray:
+    """Point potentials (N, C) interpolated from node potentials (C, size)."""
+    n, q = flat.shape
+    c_count = potentials.shape[0]
+    out = np.zeros((n, c_count))
+    for i in numba.prange(n):
+        for k in range(q):
+            node = flat[i, k]
+            w = weights[i, k]
+            for c in range(c_count):
+                out[i, c] += w * potentials[c, node]
+    return out
+
+
+@numba.njit(**_JIT)
+def _sign(v: float) -> float:
+    return 1.0 if v > 0 else (-1.0 if v < 0 else 0.0)
+
+
+@numba.njit(**_JIT)
+def gains_momentum_step(y: np.ndarray, grad: np.ndarray, update: np.ndarray, gains: np.ndarray,
+                        learning_rate: float, momentum: float, min_gain: float, max_step_norm: float,
+                        center: bool) -> None:
+    """One in-place step of :class:`reprlab.embed.optimizer.GradientDescent` (see its docstring)."""
+    n, d = y.shape
+    mean = np.zeros(d)
+    for i in range(n):
+        norm2 = 0.0
+        for a in range(d):
+            g = grad[i, a]
+            if _sign(g) != _sign(update[i, a]):
+                gains[i, a] += 0.2
+            else:
+                gains[i, a] = max(gains[i, a] * 0.8, min_gain)
+            u = momentum * update[i, a] - learning_rate * gains[i, a] * g
+            update[i, a] = u
+            norm2 += u * u
+        scale = 1.0
+        if norm2 > max_step_norm * max_step_norm:
+            scale = max_step_norm / np.sqrt(norm2)
+        for a in range(d):
+            update[i, a] *= scale
+            y[i, a] += update[i, a]
+            mean[a] += y[i, a]
+    if center:
+        for a in range(d):
+            mean[a] /= n
+        for i in range(n):
+            for a in range(d):
+                y[i, a] -= mean[a]

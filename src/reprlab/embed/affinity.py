@@ -119,12 +119,15 @@ def nearest_neighbors(x: np.ndarray, k: int, metric: str = "euclidean", query: n
     qry = ref if self_query else torch.from_numpy(qf.astype(np.float32))
     ref_sq = (ref * ref).sum(1)[None]  # (1, N)
     n_q = len(qry)
-    chunk = chunk or max(64, int(5e6 // max(len(ref), 1)))  # ~20 MB of float32 distances per block
+    chunk = chunk or max(64, int(16e6 // max(len(ref), 1)))  # ~64 MB of float32 distances per block
     out_idx = np.empty((n_q, k), dtype=np.int64)
     out_d = np.empty((n_q, k))
     for start in range(0, n_q, chunk):
         q = qry[start:start + chunk]
-        d = _chunk_sq_dist(q, ref, ref_sq, metric)  # (b, N)
+        if metric == "manhattan":
+            d = torch.cdist(q, ref, p=1)
+        else:  # |r|^2 - 2 q.r ranks like |q - r|^2 (the row constant |q|^2 is left out): one pass
+            d = torch.addmm(ref_sq, q, ref.T, alpha=-2.0)  # (b, N)
         if self_query:
             rows = torch.arange(len(q))
             d[rows, rows + start] = float("inf")

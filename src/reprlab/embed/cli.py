@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-iter", type=int, default=500, help="iterations after early exaggeration")
     p.add_argument("--dof", type=float, default=1.0, help="Student-t degrees of freedom (< 1: heavier tails)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                   help="threads (default: every core; FFT below 5,000 points: one); -1 = every core")
     p.add_argument("--plot", metavar="MAP.png", help="also save a scatter plot")
     p.add_argument("--labels", metavar="LABELS.npy", help="colour the plot and report kNN accuracy")
     p.set_defaults(handler=run_tsne)
@@ -74,7 +76,7 @@ def run_tsne(args: argparse.Namespace) -> int:
         if len(labels) != len(x):
             raise DataError(f"{args.labels}: {len(labels)} labels for {len(x)} rows of {args.input}")
     model = TSNE(args.n_components, perplexity=args.perplexity, method=args.method, metric=args.metric,
-                 n_iter=args.n_iter, dof=args.dof, random_state=args.seed)
+                 n_iter=args.n_iter, dof=args.dof, n_jobs=args.n_jobs, random_state=args.seed)
     y = model.fit_transform(x)
     out = Path(args.output)
     with atomic_path(out) as tmp:

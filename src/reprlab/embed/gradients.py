@@ -22,7 +22,9 @@ and openTSNE, in which ``learning_rate = N / exaggeration`` of Belkina et al. 20
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -103,27 +105,39 @@ def _attractive(y: np.ndarray, P: sp.csr_matrix, dof: float, y_ref: np.ndarray |
     return attractive_forces(P.indptr, P.indices, P.data, y, ref, float(dof), with_kl)
 
 
-def repulsive(y: np.ndarray, method: str, dof: float, params: EngineParams) -> tuple[np.ndarray, float]:
-    """(sum_j w_ij^{1+1/a} (y_i - y_j) (N, d), Z) by the chosen engine, all points vs all points."""
+Repulsion = Callable[[np.ndarray], tuple[np.ndarray, float]]
+
+
+def make_repulsion(method: str, dof: float = 1.0, params: EngineParams | None = None) -> Repulsion:
+    """``y -> (sum_j w_ij^{1+1/a} (y_i - y_j) (N, d), Z)`` by the chosen engine, all points vs all
+    (the FFT engine uses numba's current thread count for its transforms)."""
+    params = params or EngineParams()
+    dof = float(dof)
     if method == "barnes_hut":
         from reprlab.embed._kernels import bh_repulsive_forces, build_tree
 
-        _, half, children, mass, com, _ = build_tree(y)
-        rep, z = bh_repulsive_forces(y, half, children, mass, com, params.theta, float(dof), True)
-        return rep, float(z.sum())
+        def barnes_hut(y: np.ndarray) -> tuple[np.ndarray, float]:
+            _, half, children, mass, com, _ = build_tree(y)
+            rep, z = bh_repulsive_forces(y, half, children, mass, com, params.theta, dof, True)
+            return rep, float(z.sum())
+
+        return barnes_hut
     if method == "fft":
         from reprlab.embed._fft import fft_repulsive_forces
 
-        rep, z = fft_repulsive_forces(y, dof, params.n_interpolation_points, params.min_num_intervals,
-                                      params.ints_in_interval)
-        return rep, float(z.sum())
-    sq = squared_distances(y)  # (N, N); numpy: no thread start-up cost on small maps
-    base = 1.0 + sq / dof
-    w = base ** (-dof) if dof != 1.0 else 1.0 / base
-    np.fill_diagonal(w, 0.0)
-    wq = w / base
-    rep = wq.sum(1, keepdims=True) * y - wq @ y
-    return rep, float(w.sum())
+        workers = numba.get_num_threads()
+        return lambda y: fft_repulsive_forces(y, dof, params.n_interpolation_points, params.min_num_intervals,
+                                              params.ints_in_interval, workers)
+
+    def exact(y: np.ndarray) -> tuple[np.ndarray, float]:
+        sq = squared_distances(y)  # (N, N); numpy: no thread start-up cost on small maps
+        base = 1.0 + sq / dof
+        w = base ** (-dof) if dof != 1.0 else 1.0 / base
+        np.fill_diagonal(w, 0.0)
+        wq = w / base
+        return wq.sum(1, keepdims=True) * y - wq @ y, float(w.sum())
+
+    return exact
 
 
 def squared_distances(y: np.ndarray) -> np.ndarray:
@@ -135,17 +149,15 @@ def squared_distances(y: np.ndarray) -> np.ndarray:
     return sq
 
 
-def kl_and_half_gradient(y: np.ndarray, P: sp.csr_matrix, method: str, dof: float = 1.0,
-                         params: EngineParams | None = None, with_kl: bool = False
-                         ) -> tuple[float | None, np.ndarray]:
+def kl_and_half_gradient(y: np.ndarray, P: sp.csr_matrix, repulsion: Repulsion, dof: float = 1.0,
+                         with_kl: bool = False) -> tuple[float | None, np.ndarray]:
     """(KL or None, dC/dy / 4) for the embedding ``y`` (N, d) and sparse P (CSR, sums to s).
 
-    With exaggerated P (sum s != 1) the value returned is the KL of the exaggerated cost,
-    ``sum p log(p / w) + s log Z``; callers correct it.
+    ``repulsion`` comes from :func:`make_repulsion`. With exaggerated P (sum s != 1) the value
+    returned is the KL of the exaggerated cost, ``sum p log(p / w) + s log Z``; callers correct it.
     """
-    params = params or EngineParams()
     attr, sum_p, kl_part = _attractive(y, P, dof, None, with_kl)
-    rep, z = repulsive(y, method, dof, params)
+    rep, z = repulsion(y)
     grad = attr - rep / z
     kl = float(kl_part + sum_p * np.log(z)) if with_kl else None
     return kl, grad
@@ -155,8 +167,8 @@ def kl_gradient(y: np.ndarray, P, method: str = "exact", dof: float = 1.0,
                 params: EngineParams | None = None) -> tuple[float, np.ndarray]:
     """KL(P || Q) and the true gradient dC/dy (N, d) of the t-SNE cost by any engine."""
     P = sp.csr_matrix(P)
-    kl, half = kl_and_half_gradient(np.ascontiguousarray(y, dtype=np.float64), P, method, dof, params,
-                                    with_kl=True)
+    kl, half = kl_and_half_gradient(np.ascontiguousarray(y, dtype=np.float64), P,
+                                    make_repulsion(method, dof, params), dof, with_kl=True)
     return kl, 4.0 * half
 
 

@@ -30,14 +30,14 @@ def random(n_samples: int, n_components: int, random_state=None) -> np.ndarray:
 def pca(x: np.ndarray, n_components: int, random_state=None) -> np.ndarray:
     """Leading principal components of ``x`` (N, D), signs fixed, first std scaled to 1e-4."""
     xc = x - x.mean(0)
-    if xc.shape[1] > 2000 or xc.shape[0] > 20000:
+    if xc.shape[1] <= 1000:  # eigenvectors of the D x D scatter matrix: exact, O(N D^2)
+        _, vecs = np.linalg.eigh(xc.T @ xc)
+        y = xc @ vecs[:, ::-1][:, :n_components]
+    else:
         from sklearn.decomposition import PCA
 
         y = PCA(n_components, svd_solver="randomized", random_state=check_random_state(random_state)
                 ).fit_transform(xc)
-    else:
-        u, s, _ = np.linalg.svd(xc, full_matrices=False)
-        y = u[:, :n_components] * s[:n_components]
     # deterministic sign: the largest-magnitude entry of each column is positive
     signs = np.sign(y[np.abs(y).argmax(0), np.arange(y.shape[1])])
     return rescale(y * np.where(signs == 0, 1, signs))

@@ -1,7 +1,9 @@
-"""Locally Linear Embedding (standard and Hessian), as a function and a scikit-learn estimator.
+"""Locally Linear Embedding (standard, Hessian, modified), as a function and a scikit-learn estimator.
 
 Roweis & Saul (2000), "Nonlinear Dimensionality Reduction by Locally Linear Embedding",
-Science 290:2323-2326, https://doi.org/10.1126/science.290.5500.2323.
+Science 290:2323-2326, https://doi.org/10.1126/science.290.5500.2323. Modified LLE: Zhang & Wang
+(2006), "MLLE: Modified Locally Linear Embedding Using Multiple Weights", NIPS 19, which replaces
+the one weight vector per point with s_i vectors spanning the local Gram matrix's almost-null space.
 
 1. Reconstruct every point from its k nearest neighbours with weights summing to one,
    ``min_W sum_i |x_i - sum_j W_ij x_j|^2``; per point, solve ``(C + r I) w = 1`` with the local
@@ -75,18 +77,80 @@ def hessian_matrix(x: np.ndarray, nbrs: np.ndarray, n_components: int, tol: floa
     return sp.csr_matrix((block.ravel(), (rows, cols)), shape=(n, n))
 
 
+def modified_matrix(x: np.ndarray, nbrs: np.ndarray, n_components: int, reg: float = 1e-3,
+                    tol: float = 1e-12) -> sp.csr_matrix:
+    """Modified LLE's quadratic form (Zhang & Wang 2006, NIPS 19), batched over points.
+
+    Per point i, the local Gram matrix ``C_i = Z_i Z_i^T`` (``Z_i`` the neighbours minus x_i, k rows)
+    has eigenvalues ``l_1 >= ... >= l_k``. With ``rho_i = sum_{j>d} l_j / sum_{j<=d} l_j`` and
+    ``eta = median_i rho_i``, the "almost null" space is spanned by the last ``s_i`` eigenvectors
+    ``V_i`` (k, s_i), ``s_i`` the largest s whose tail/head eigenvalue ratio stays below eta. The
+    Householder reflection ``H_i`` with ``H_i V_i^T 1 = alpha_i 1``, ``alpha_i = |V_i^T 1| / sqrt(s_i)``,
+    gives s_i weight vectors ``W_i = V_i H_i + (1 - alpha_i) w_i 1^T``, each summing to one, from the
+    regularised barycentric weights w_i; ``M = sum_i S_i^T [-1; W_i] [-1; W_i]^T S_i`` with S_i
+    selecting (i, neighbours of i). Points are stacked as (N, k, k) arrays; a point's s_i columns
+    are kept by a mask, so every step is one batched LAPACK call or einsum.
+    """
+    n, k = nbrs.shape
+    dim = x.shape[1]
+    nev = min(dim, k)  # non-structural eigenvalues; the other k - nev are exactly zero
+    z = x[nbrs] - x[:, None, :]  # (N, k, D)
+    if k > dim:  # rank-deficient Gram matrix: the SVD of Z gives its eigenvalues more accurately
+        v, sv, _ = np.linalg.svd(z, full_matrices=True)  # v (N, k, k), sv (N, nev), descending
+        evals = sv ** 2
+    else:
+        lam, vecs = np.linalg.eigh(np.einsum("nkd,nld->nkl", z, z))  # ascending
+        evals, v = lam[:, ::-1], vecs[:, :, ::-1]  # (N, k), (N, k, k), descending
+    # regularised barycentric weights (C + r I)^-1 1 from the same eigen-decomposition
+    trace = evals.sum(1)
+    r = np.where(trace > 0, reg * trace, reg)  # (N,)
+    lam_all = np.zeros((n, k))
+    lam_all[:, :nev] = evals
+    proj = v.sum(1)  # (N, k) = V^T 1
+    w_reg = np.einsum("nkj,nj->nk", v, proj / (lam_all + r[:, None]))  # (N, k)
+    w_reg /= w_reg.sum(1, keepdims=True)
+    # size s_i of the almost-null space: eta is the median tail/head ratio at d
+    rho = evals[:, n_components:].sum(1) / evals[:, :n_components].sum(1)
+    eta = np.median(rho)
+    cum = np.cumsum(evals, 1)  # (N, nev)
+    tail_over_head = cum[:, -1:] / cum[:, :-1] - 1  # (N, nev-1): [j] = sum(l_{>j}) / sum(l_{<=j})
+    s = (tail_over_head < eta).sum(1) + (k - nev)  # (N,)
+    keep = (np.arange(k)[None, :] >= k - s[:, None]).astype(float)  # (N, k): the last s_i columns
+    vs = v * keep[:, None, :]  # (N, k, k), V_i padded with zero columns
+    vsum = vs.sum(1)  # (N, k) = V_i^T 1
+    alpha = np.linalg.norm(vsum, axis=1) / np.sqrt(np.maximum(s, 1))  # (N,); s_i = 0 adds nothing
+    h = alpha[:, None] * keep - vsum  # (N, k)
+    h_norm = np.linalg.norm(h, axis=1, keepdims=True)
+    h = np.where(h_norm < tol, 0.0, h / np.where(h_norm < tol, 1.0, h_norm))
+    w = (vs - 2 * np.einsum("nkj,nj->nk", vs, h)[:, :, None] * h[:, None, :]
+         + (1 - alpha)[:, None, None] * w_reg[:, :, None] * keep[:, None, :])  # (N, k, k)
+    w_hat = np.concatenate([-keep[:, None, :], w], axis=1)  # (N, k+1, k): row 0 is point i itself
+    block = w_hat @ w_hat.transpose(0, 2, 1)  # (N, k+1, k+1)
+    idx = np.concatenate([np.arange(n)[:, None], nbrs], axis=1)  # (N, k+1)
+    rows = np.broadcast_to(idx[:, :, None], block.shape).ravel()
+    cols = np.broadcast_to(idx[:, None, :], block.shape).ravel()
+    return sp.csr_matrix((block.ravel(), (rows, cols)), shape=(n, n))
+
+
 def locally_linear_embedding(x: np.ndarray, *, n_neighbors: int = 12, n_components: int = 2, reg: float = 1e-3,
-                             method: str = "standard", eigen_solver: str = "auto", random_state=None
-                             ) -> tuple[np.ndarray, float]:
+                             method: str = "standard", eigen_solver: str = "auto", modified_tol: float = 1e-12,
+                             random_state=None) -> tuple[np.ndarray, float]:
     """LLE of ``x`` (N, D); returns (embedding (N, n_components), reconstruction error).
 
     ``method="standard"`` is Roweis & Saul's; ``"hessian"`` is Hessian eigenmaps (Donoho & Grimes
-    2003), which needs ``n_neighbors > d (d + 3) / 2``. The error is the sum of the eigenvalues
+    2003), which needs ``n_neighbors > d (d + 3) / 2``; ``"modified"`` is Zhang & Wang's (2006)
+    multiple-weight LLE (:func:`modified_matrix`; ``modified_tol`` is the norm below which its
+    Householder vector counts as zero). The error is the sum of the eigenvalues
     kept, ``trace(Y^T M Y)`` for unit-norm eigenvector columns (sklearn's ``reconstruction_error_``).
     """
     n = len(x)
     if not 1 <= n_components < n:
         raise DataError(f"n_components={n_components} must be in [1, n_samples)")
+    if method == "modified" and n_neighbors <= n_components:
+        raise DataError(f"method='modified' needs n_neighbors > n_components, got n_neighbors={n_neighbors} "
+                        f"and n_components={n_components}: with no more neighbours than dimensions the "
+                        f"almost-null space is empty; raise n_neighbors to at least "
+                        f"{min(max(n_components + 1, 12), n - 1)} or lower n_components")
     if not n_components < n_neighbors < n:
         raise DataError(f"n_neighbors={n_neighbors} must satisfy n_components < n_neighbors < n_samples "
                         f"= {n}; try n_neighbors={min(max(n_components + 1, 12), n - 1)}")
@@ -103,8 +167,10 @@ def locally_linear_embedding(x: np.ndarray, *, n_neighbors: int = 12, n_componen
             raise DataError(f"method='hessian' needs n_neighbors > {need} for n_components={n_components}, "
                             f"got {n_neighbors}")
         M = hessian_matrix(x, nbrs, n_components)
+    elif method == "modified":
+        M = modified_matrix(x, nbrs, n_components, reg, modified_tol)
     else:
-        raise DataError(f"method={method!r} is not known; use 'standard' or 'hessian'")
+        raise DataError(f"method={method!r} is not known; use 'standard', 'hessian' or 'modified'")
     solver = eigen_solver if eigen_solver != "auto" else ("dense" if n <= 200 else "arpack")
     k = n_components + 1
     if solver == "dense":
@@ -125,18 +191,25 @@ def locally_linear_embedding(x: np.ndarray, *, n_neighbors: int = 12, n_componen
 
 
 class LLE(TransformerMixin, BaseEstimator):
-    """Locally Linear Embedding (Roweis & Saul 2000), standard or Hessian variant.
+    """Locally Linear Embedding (Roweis & Saul 2000): standard, Hessian or modified variant.
 
     Parameters
     ----------
     n_components : int, default 2
     n_neighbors : int, default 12
     reg : float, default 1e-3
-        Tikhonov regulariser of the local Gram matrices, relative to their trace.
-    method : {"standard", "hessian"}, default "standard"
-        Roweis & Saul's LLE, or Hessian eigenmaps (Donoho & Grimes 2003). ``transform`` always
-        uses barycentric weights.
+        Tikhonov regulariser of the local Gram matrices, relative to their trace. Modified LLE
+        uses it for its barycentric weights too (scikit-learn fixes that one at 1e-3 and
+        ignores ``reg``; the two agree at the default).
+    method : {"standard", "hessian", "modified"}, default "standard"
+        Roweis & Saul's LLE, Hessian eigenmaps (Donoho & Grimes 2003), or modified LLE (Zhang &
+        Wang 2006: several weight vectors per point, from the local Gram matrix's almost-null
+        eigenvectors; needs ``n_neighbors > n_components``). ``transform`` always uses
+        barycentric weights.
     eigen_solver : {"auto", "arpack", "dense"}, default "auto"
+    modified_tol : float, default 1e-12
+        Modified LLE only: a Householder vector shorter than this is treated as zero (the
+        reflection becomes the identity), as in scikit-learn.
     random_state : int, RandomState or None (ARPACK's start vector)
 
     Attributes
@@ -146,19 +219,21 @@ class LLE(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, n_components: int = 2, *, n_neighbors: int = 12, reg: float = 1e-3,
-                 method: str = "standard", eigen_solver: str = "auto", random_state=None):
+                 method: str = "standard", eigen_solver: str = "auto", modified_tol: float = 1e-12,
+                 random_state=None):
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.reg = reg
         self.method = method
         self.eigen_solver = eigen_solver
+        self.modified_tol = modified_tol
         self.random_state = random_state
 
     def fit(self, X, y=None) -> "LLE":
         x = check_data(X)
         self.embedding_, self.reconstruction_error_ = locally_linear_embedding(
             x, n_neighbors=self.n_neighbors, n_components=self.n_components, reg=self.reg, method=self.method,
-            eigen_solver=self.eigen_solver, random_state=self.random_state)
+            eigen_solver=self.eigen_solver, modified_tol=self.modified_tol, random_state=self.random_state)
         self._x_fit = x
         return self
 

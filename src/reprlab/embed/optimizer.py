@@ -19,6 +19,8 @@ from typing import Callable
 
 import numpy as np
 
+from reprlab.embed._kernels import gains_momentum_step
+
 log = logging.getLogger(__name__)
 
 # (iteration, kl_divergence, embedding) -> True to stop early
@@ -39,35 +41,29 @@ class GradientDescent:
             n_iter: int, learning_rate: float, momentum: float, *, center: bool = True,
             callbacks: list[Callback] = (), callbacks_every_iters: int = 50,
             iteration_offset: int = 0, kl_correction: Callable[[float], float] = lambda kl: kl,
-            clip_radius: float | None = None) -> tuple[np.ndarray, bool]:
-        """Run ``n_iter`` steps in place on ``y`` (N, d); return (y, stopped_by_callback).
+            clip_radius: float | None = None) -> tuple[np.ndarray, int]:
+        """Run up to ``n_iter`` steps in place on ``y`` (N, d); return (y, steps run).
 
-        ``gradient(y, with_kl)`` returns (kl or None, dC/dy in the no-factor-4 convention).
+        ``gradient(y, with_kl)`` returns (kl or None, dC/dy in the no-factor-4 convention). Every
+        ``callbacks_every_iters`` steps the callbacks get (iteration, KL at the step's start, y after
+        the step), as openTSNE's do; one returning True ends the run after that step.
         """
         if self.update is None:
             self.update = np.zeros_like(y)
             self.gains = np.ones_like(y)
+        max_step = np.inf if self.max_step_norm is None else float(self.max_step_norm)
         for it in range(n_iter):
             call = bool(callbacks) and (it + 1) % callbacks_every_iters == 0
             kl, grad = gradient(y, call)
             if self.max_grad_norm is not None:
                 norm = np.linalg.norm(grad, axis=1, keepdims=True)
                 grad = grad * np.minimum(1.0, self.max_grad_norm / (norm + 1e-6))
-            if call:
-                kl = kl_correction(kl)
-                if any(bool(cb(iteration_offset + it + 1, kl, y)) for cb in callbacks):
-                    log.info("optimisation stopped by a callback at iteration %d", iteration_offset + it + 1)
-                    return y, True
-            flipped = np.sign(grad) != np.sign(self.update)
-            self.gains = np.where(flipped, self.gains + 0.2, np.maximum(self.gains * 0.8, self.min_gain))
-            self.update = momentum * self.update - learning_rate * self.gains * grad
-            if self.max_step_norm is not None:
-                norm = np.linalg.norm(self.update, axis=1, keepdims=True)
-                self.update *= np.minimum(1.0, self.max_step_norm / np.maximum(norm, 1e-300))
-            y += self.update
-            if center:
-                y -= y.mean(0)
+            gains_momentum_step(y, np.ascontiguousarray(grad), self.update, self.gains, float(learning_rate),
+                                float(momentum), self.min_gain, max_step, center)
             if clip_radius is not None:
                 r = np.linalg.norm(y, axis=1, keepdims=True)
                 y *= np.minimum(1.0, clip_radius / np.maximum(r, 1e-300))
-        return y, False
+            if call and any(bool(cb(iteration_offset + it + 1, kl_correction(kl), y)) for cb in callbacks):
+                log.info("optimisation stopped by a callback at iteration %d", iteration_offset + it + 1)
+                return y, it + 1
+        return y, n_iter

@@ -19,19 +19,24 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
 from reprlab.embed import initialization
+from reprlab.embed._kernels import kernel_threads
 from reprlab.embed.affinity import (Affinities, check_data, conditional_probabilities,
                                     joint_probabilities, nearest_neighbors)
-from reprlab.embed.gradients import EngineParams, kl_and_half_gradient, resolve_method, transform_half_gradient
+from reprlab.embed.gradients import (EngineParams, kl_and_half_gradient, make_repulsion, resolve_method,
+                                     transform_half_gradient)
 from reprlab.embed.optimizer import Callback, GradientDescent
 from reprlab.errors import DataError
 
 log = logging.getLogger(__name__)
+
+SERIAL_BELOW = 5000  # n_jobs=None runs the FFT engine on one thread below this many points
 
 
 class TSNE(TransformerMixin, BaseEstimator):
@@ -70,6 +75,12 @@ class TSNE(TransformerMixin, BaseEstimator):
         Longest allowed step of one point per iteration.
     callbacks : list of callables ``(iteration, kl, embedding) -> bool``, optional
         Called every ``callbacks_every_iters`` iterations; returning True stops the run.
+    n_jobs : int or None, default None
+        Threads for the compiled kernels, the FFTs and the neighbour search; -1 is every core.
+        None: numba's setting (every core), except the FFT engine below 5,000 points, which runs
+        on one thread (its many short parallel steps cost more in thread wake-ups than they save:
+        2,000 points ran 1.1x faster on one thread than on two, while Barnes-Hut ran 1.7x faster
+        on two).
     random_state : int, RandomState or None
 
     Attributes
@@ -97,7 +108,7 @@ class TSNE(TransformerMixin, BaseEstimator):
                  theta: float = 0.5, n_interpolation_points: int = 3, min_num_intervals: int = 50,
                  ints_in_interval: float = 1.0, max_step_norm: float | None = 5.0,
                  callbacks: Sequence[Callback] | None = None, callbacks_every_iters: int = 50,
-                 random_state=None):
+                 n_jobs: int | None = None, random_state=None):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
@@ -118,6 +129,7 @@ class TSNE(TransformerMixin, BaseEstimator):
         self.max_step_norm = max_step_norm
         self.callbacks = callbacks
         self.callbacks_every_iters = callbacks_every_iters
+        self.n_jobs = n_jobs
         self.random_state = random_state
 
     # -- validation ------------------------------------------------------------------------------
@@ -137,6 +149,11 @@ class TSNE(TransformerMixin, BaseEstimator):
     def _learning_rate(self, n: int, exaggeration: float) -> float:
         return max(n / exaggeration, 50.0) if self.learning_rate == "auto" else float(self.learning_rate)
 
+    def _n_jobs(self, n_samples: int, method: str) -> int | None:
+        if self.n_jobs is None and method == "fft" and n_samples < SERIAL_BELOW:
+            return 1
+        return self.n_jobs
+
     def _params(self) -> EngineParams:
         return EngineParams(self.theta, self.n_interpolation_points, self.min_num_intervals,
                             self.ints_in_interval)
@@ -149,6 +166,10 @@ class TSNE(TransformerMixin, BaseEstimator):
         """
         x = check_data(X, self.metric)
         method = self._check_params(len(x))
+        with kernel_threads(self._n_jobs(len(x), method)):
+            return self._fit(x, method, affinities)
+
+    def _fit(self, x: np.ndarray, method: str, affinities: Affinities | None) -> "TSNE":
         n = len(x)
         if affinities is None:
             kind = self.affinity if self.affinity != "auto" else ("exact" if method == "exact" else "knn")
@@ -167,10 +188,14 @@ class TSNE(TransformerMixin, BaseEstimator):
 
     def _optimize(self, y: np.ndarray, P: sp.csr_matrix, method: str) -> tuple[np.ndarray, float, int]:
         n = len(y)
-        params = self._params()
-        y = np.ascontiguousarray(y, dtype=np.float64)
+        order = _locality_order(P)  # work in an order where neighbours sit close in memory
+        inverse = np.argsort(order)
+        P = P[order][:, order].tocsr()
+        P.sort_indices()
+        repulsion = make_repulsion(method, self.dof, self._params())
+        y = np.ascontiguousarray(y[order], dtype=np.float64)
         opt = GradientDescent(max_step_norm=self.max_step_norm)
-        callbacks = list(self.callbacks or [])
+        callbacks = [(lambda it, kl, e, cb=cb: cb(it, kl, e[inverse])) for cb in (self.callbacks or [])]
         done = 0
         for exaggeration, n_iter, momentum in ((self.early_exaggeration, self.early_exaggeration_iter,
                                                 self.initial_momentum),
@@ -180,17 +205,17 @@ class TSNE(TransformerMixin, BaseEstimator):
             Pe = P * exaggeration if exaggeration != 1 else P
 
             def grad(yy: np.ndarray, with_kl: bool, Pe=Pe):
-                return kl_and_half_gradient(yy, Pe, method, self.dof, params, with_kl)
+                return kl_and_half_gradient(yy, Pe, repulsion, self.dof, with_kl)
 
             correct = (lambda kl, e=exaggeration: kl / e - np.log(e))
-            y, stopped = opt.run(y, grad, n_iter, self._learning_rate(n, exaggeration), momentum,
-                                 callbacks=callbacks, callbacks_every_iters=self.callbacks_every_iters,
-                                 iteration_offset=done, kl_correction=correct)
-            done += n_iter
-            if stopped:
+            y, steps = opt.run(y, grad, n_iter, self._learning_rate(n, exaggeration), momentum,
+                               callbacks=callbacks, callbacks_every_iters=self.callbacks_every_iters,
+                               iteration_offset=done, kl_correction=correct)
+            done += steps
+            if steps < n_iter:  # a callback stopped the run
                 break
-        kl, _ = kl_and_half_gradient(y, P, method, self.dof, params, True)
-        return y, float(kl), done
+        kl, _ = kl_and_half_gradient(y, P, repulsion, self.dof, True)
+        return y[inverse], float(kl), done
 
     # -- new points ------------------------------------------------------------------------------
     def transform(self, X, *, perplexity: float = 5.0, n_iter: int = 250, learning_rate: float = 0.1,
@@ -208,6 +233,11 @@ class TSNE(TransformerMixin, BaseEstimator):
         """
         if not hasattr(self, "embedding_"):
             raise DataError("this TSNE is not fitted yet; call fit(X) before transform(X_new)")
+        with kernel_threads(self._n_jobs(len(self.embedding_), self.method_)):
+            return self._transform(X, perplexity, n_iter, learning_rate, momentum, max_grad_norm, k_init)
+
+    def _transform(self, X, perplexity: float, n_iter: int, learning_rate: float, momentum: float,
+                   max_grad_norm: float, k_init: int) -> np.ndarray:
         if self.metric == "precomputed":
             xq = np.asarray(X, dtype=np.float64)
             if xq.ndim != 2 or xq.shape[1] != len(self._x_fit):
@@ -245,7 +275,8 @@ class TSNE(TransformerMixin, BaseEstimator):
             from reprlab.embed._fft import InterpolationGrid
 
             grid = InterpolationGrid(ref, dof, params.n_interpolation_points, params.min_num_intervals,
-                                     params.ints_in_interval, pad=0.05)
+                                     params.ints_in_interval, pad=0.05,
+                                     workers=numba.get_num_threads())
             grid.fit_sources(ref)
             return grid.evaluate
         if self.method_ == "barnes_hut":
@@ -262,3 +293,16 @@ class TSNE(TransformerMixin, BaseEstimator):
             return wq.sum(1, keepdims=True) * yy - wq @ ref, w.sum(1)
 
         return exact
+
+
+def _locality_order(P: sp.csr_matrix) -> np.ndarray:
+    """A point order in which neighbours in P get nearby indices (reverse Cuthill-McKee).
+
+    The sparse attractive sum and the FFT grid loops then hit memory that is already in cache:
+    at 70,000 points the attractive sum runs ~1.8x faster. Dense (exact) P keeps its order.
+    """
+    if P.nnz > 0.25 * P.shape[0] ** 2:
+        return np.arange(P.shape[0])
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    return np.asarray(reverse_cuthill_mckee(P, symmetric_mode=True), dtype=np.int64)
