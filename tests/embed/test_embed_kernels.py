@@ -126,3 +126,9 @@ def test_callbacks_see_the_embedding_in_the_input_order(blobs):
                  callbacks_every_iters=20, random_state=0).fit(blobs)
     assert model.n_iter_ == 40
     np.testing.assert_array_equal(seen["y"], model.embedding_)
+
+
+def test_a_callback_stopping_on_the_last_exaggeration_step_ends_the_run(blobs):
+    model = TSNE(method="fft", early_exaggeration_iter=40, n_iter=100, callbacks=[lambda it, kl, e: it >= 40],
+                 callbacks_every_iters=20, random_state=0).fit(blobs)
+    assert model.n_iter_ == 40

@@ -9,6 +9,7 @@ Only loops that a profile showed to dominate live here, each a plain function ov
 - :func:`interpolation_weights`, :func:`spread_charges`, :func:`gather_potentials` — the point-to-grid
   and grid-to-point steps of FFT interpolation (:mod:`reprlab.embed._fft`).
 - :func:`gains_momentum_step` — the optimiser's update, one pass instead of a dozen numpy temporaries.
+- :func:`kernel_threads` — how many threads they (and scipy.fft and torch) run on, sklearn's ``n_jobs``.
 
 Loops over points run on numba's threads (``prange``) where points are independent; each point's
 sum is taken in a fixed order, so results do not depend on the thread count. Every function is
@@ -109,7 +110,7 @@ def attractive_forces(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
     split over threads; each row is summed in order, so the result does not depend on the thread count.
     """
     n, d = y.shape
-    inv_dof = 1.0 / dof  # one division per edge (the other) is the loop's bottleneck
+    inv_dof = 1.0 / dof  # multiply instead of dividing: one division per edge is left
     forces = np.zeros((n, d))
     kl_parts = np.zeros(n)
     p_parts = np.zeros(n)

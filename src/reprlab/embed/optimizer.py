@@ -36,13 +36,14 @@ class GradientDescent:
     max_grad_norm: float | None = None
     update: np.ndarray | None = field(default=None, repr=False)
     gains: np.ndarray | None = field(default=None, repr=False)
+    steps: int = 0  # steps taken over every run()
 
     def run(self, y: np.ndarray, gradient: Callable[[np.ndarray, bool], tuple[float | None, np.ndarray]],
             n_iter: int, learning_rate: float, momentum: float, *, center: bool = True,
             callbacks: list[Callback] = (), callbacks_every_iters: int = 50,
-            iteration_offset: int = 0, kl_correction: Callable[[float], float] = lambda kl: kl,
-            clip_radius: float | None = None) -> tuple[np.ndarray, int]:
-        """Run up to ``n_iter`` steps in place on ``y`` (N, d); return (y, steps run).
+            kl_correction: Callable[[float], float] = lambda kl: kl,
+            clip_radius: float | None = None) -> tuple[np.ndarray, bool]:
+        """Run up to ``n_iter`` steps in place on ``y`` (N, d); return (y, stopped_by_callback).
 
         ``gradient(y, with_kl)`` returns (kl or None, dC/dy in the no-factor-4 convention). Every
         ``callbacks_every_iters`` steps the callbacks get (iteration, KL at the step's start, y after
@@ -60,10 +61,11 @@ class GradientDescent:
                 grad = grad * np.minimum(1.0, self.max_grad_norm / (norm + 1e-6))
             gains_momentum_step(y, np.ascontiguousarray(grad), self.update, self.gains, float(learning_rate),
                                 float(momentum), self.min_gain, max_step, center)
+            self.steps += 1
             if clip_radius is not None:
                 r = np.linalg.norm(y, axis=1, keepdims=True)
                 y *= np.minimum(1.0, clip_radius / np.maximum(r, 1e-300))
-            if call and any(bool(cb(iteration_offset + it + 1, kl_correction(kl), y)) for cb in callbacks):
-                log.info("optimisation stopped by a callback at iteration %d", iteration_offset + it + 1)
-                return y, it + 1
-        return y, n_iter
+            if call and any(bool(cb(self.steps, kl_correction(kl), y)) for cb in callbacks):
+                log.info("optimisation stopped by a callback at iteration %d", self.steps)
+                return y, True
+        return y, False

@@ -196,7 +196,6 @@ class TSNE(TransformerMixin, BaseEstimator):
         y = np.ascontiguousarray(y[order], dtype=np.float64)
         opt = GradientDescent(max_step_norm=self.max_step_norm)
         callbacks = [(lambda it, kl, e, cb=cb: cb(it, kl, e[inverse])) for cb in (self.callbacks or [])]
-        done = 0
         for exaggeration, n_iter, momentum in ((self.early_exaggeration, self.early_exaggeration_iter,
                                                 self.initial_momentum),
                                                (1.0, self.n_iter, self.final_momentum)):
@@ -208,14 +207,13 @@ class TSNE(TransformerMixin, BaseEstimator):
                 return kl_and_half_gradient(yy, Pe, repulsion, self.dof, with_kl)
 
             correct = (lambda kl, e=exaggeration: kl / e - np.log(e))
-            y, steps = opt.run(y, grad, n_iter, self._learning_rate(n, exaggeration), momentum,
-                               callbacks=callbacks, callbacks_every_iters=self.callbacks_every_iters,
-                               iteration_offset=done, kl_correction=correct)
-            done += steps
-            if steps < n_iter:  # a callback stopped the run
+            y, stopped = opt.run(y, grad, n_iter, self._learning_rate(n, exaggeration), momentum,
+                                 callbacks=callbacks, callbacks_every_iters=self.callbacks_every_iters,
+                                 kl_correction=correct)
+            if stopped:
                 break
         kl, _ = kl_and_half_gradient(y, P, repulsion, self.dof, True)
-        return y[inverse], float(kl), done
+        return y[inverse], float(kl), opt.steps
 
     # -- new points ------------------------------------------------------------------------------
     def transform(self, X, *, perplexity: float = 5.0, n_iter: int = 250, learning_rate: float = 0.1,
