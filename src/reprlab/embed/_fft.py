@@ -137,12 +137,3 @@ class InterpolationGrid:
         flat, weights = self._source_loc if y is getattr(self, "_source", None) else self._locate(y)
         phi = gather_potentials(flat, weights, self.potentials)  # (N, 2 + d)
         return y * phi[:, 1:2] - phi[:, 2:], phi[:, 0]
-
-
-def fft_repulsive_forces(y: np.ndarray, dof: float = 1.0, n_interp: int = 3, min_intervals: int = 50,
-                         ints_in_interval: float = 1.0, workers: int = 1) -> tuple[np.ndarray, float]:
-    """(R (N, d), Z) for all points against each other, without the self terms w_ii = 1."""
-    grid = InterpolationGrid(y, dof, n_interp, min_intervals, ints_in_interval, workers=workers)
-    grid.fit_sources(y)
-    rep, z = grid.evaluate(y)
-    return rep, float(z.sum()) - len(y)

@@ -105,46 +105,64 @@ def _attractive(y: np.ndarray, P: sp.csr_matrix, dof: float, y_ref: np.ndarray |
     return attractive_forces(P.indptr, P.indices, P.data, y, ref, float(dof), with_kl)
 
 
-Repulsion = Callable[[np.ndarray], tuple[np.ndarray, float]]
+Repulsion = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def make_repulsion(method: str, dof: float = 1.0, params: EngineParams | None = None) -> Repulsion:
-    """``y -> (sum_j w_ij^{1+1/a} (y_i - y_j) (N, d), Z)`` by the chosen engine, all points vs all
-    (the FFT engine uses numba's current thread count for its transforms)."""
+def make_repulsion(method: str, dof: float = 1.0, params: EngineParams | None = None,
+                   reference: np.ndarray | None = None) -> Repulsion:
+    """``y -> (R (N, d), Z_i (N,))`` by the chosen engine, with ``R_i = sum_j w_ij^{1+1/a} (y_i - y_j)``
+    and ``Z_i = sum_j w_ij``: over all points of ``y`` (self excluded; Z = sum_i Z_i), or with
+    ``reference`` over those fixed points (new points placed into a map, each normalised alone).
+    The FFT engine uses numba's current thread count for its transforms."""
     params = params or EngineParams()
     dof = float(dof)
+    fixed = reference is not None
     if method == "barnes_hut":
         from reprlab.embed._kernels import bh_repulsive_forces, build_tree
 
-        def barnes_hut(y: np.ndarray) -> tuple[np.ndarray, float]:
-            _, half, children, mass, com, _ = build_tree(y)
-            rep, z = bh_repulsive_forces(y, half, children, mass, com, params.theta, dof, True)
-            return rep, float(z.sum())
+        tree = build_tree(reference) if fixed else None
+
+        def barnes_hut(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            _, half, children, mass, com, _ = tree if fixed else build_tree(y)
+            return bh_repulsive_forces(y, half, children, mass, com, params.theta, dof, not fixed)
 
         return barnes_hut
     if method == "fft":
-        from reprlab.embed._fft import fft_repulsive_forces
+        from reprlab.embed._fft import InterpolationGrid
 
+        grid_args = (dof, params.n_interpolation_points, params.min_num_intervals, params.ints_in_interval)
         workers = numba.get_num_threads()
-        return lambda y: fft_repulsive_forces(y, dof, params.n_interpolation_points, params.min_num_intervals,
-                                              params.ints_in_interval, workers)
+        if fixed:  # room around the map for new points
+            grid = InterpolationGrid(reference, *grid_args, pad=0.05, workers=workers)
+            grid.fit_sources(reference)
+            return grid.evaluate
 
-    def exact(y: np.ndarray) -> tuple[np.ndarray, float]:
-        sq = squared_distances(y)  # (N, N); numpy: no thread start-up cost on small maps
-        base = 1.0 + sq / dof
+        def fft(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            grid = InterpolationGrid(y, *grid_args, workers=workers)
+            grid.fit_sources(y)
+            rep, z = grid.evaluate(y)
+            return rep, z - 1.0  # without the self term w_ii = 1
+
+        return fft
+
+    def exact(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ref = reference if fixed else y
+        base = 1.0 + squared_distances(y, ref) / dof  # (N, M); numpy: no thread start-up cost on small maps
         w = base ** (-dof) if dof != 1.0 else 1.0 / base
-        np.fill_diagonal(w, 0.0)
+        if not fixed:
+            np.fill_diagonal(w, 0.0)
         wq = w / base
-        return wq.sum(1, keepdims=True) * y - wq @ y, float(w.sum())
+        return wq.sum(1, keepdims=True) * y - wq @ ref, w.sum(1)
 
     return exact
 
 
-def squared_distances(y: np.ndarray) -> np.ndarray:
-    """Exact (N, N) squared Euclidean distances of a low-dimensional map (no cancellation)."""
-    sq = np.zeros((len(y), len(y)))
+def squared_distances(y: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
+    """Exact (N, M) squared Euclidean distances of low-dimensional maps (no cancellation)."""
+    ref = y if ref is None else ref
+    sq = np.zeros((len(y), len(ref)))
     for a in range(y.shape[1]):
-        diff = y[:, a, None] - y[None, :, a]
+        diff = y[:, a, None] - ref[None, :, a]
         sq += diff * diff
     return sq
 
@@ -157,7 +175,8 @@ def kl_and_half_gradient(y: np.ndarray, P: sp.csr_matrix, repulsion: Repulsion, 
     returned is the KL of the exaggerated cost, ``sum p log(p / w) + s log Z``; callers correct it.
     """
     attr, sum_p, kl_part = _attractive(y, P, dof, None, with_kl)
-    rep, z = repulsion(y)
+    rep, z_i = repulsion(y)
+    z = float(z_i.sum())
     grad = attr - rep / z
     kl = float(kl_part + sum_p * np.log(z)) if with_kl else None
     return kl, grad
@@ -176,8 +195,8 @@ def transform_half_gradient(y_new: np.ndarray, y_ref: np.ndarray, P: sp.csr_matr
                             repulsion) -> np.ndarray:
     """dC/dy / 4 for new points against a fixed reference map; each new point is normalised alone.
 
-    ``P`` is (N_new, N_ref) with rows summing to one; ``repulsion(y_new) -> (R, Z_i)`` sums over
-    the reference points only (openTSNE's point-wise normalisation).
+    ``P`` is (N_new, N_ref) with rows summing to one; ``repulsion`` is :func:`make_repulsion` with
+    ``reference=y_ref``, summing over the reference points only (openTSNE's point-wise normalisation).
     """
     attr, _, _ = _attractive(y_new, P, dof, y_ref, False)
     rep, z = repulsion(y_new)

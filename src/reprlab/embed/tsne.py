@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -256,7 +255,7 @@ class TSNE(TransformerMixin, BaseEstimator):
         P = sp.csr_matrix((cond.ravel(), (np.repeat(np.arange(len(xq)), kp), idx[:, :kp].ravel())),
                           shape=(len(xq), n_ref))
         y = np.ascontiguousarray(np.median(ref[idx[:, :k_init]], axis=1))
-        repulsion = self._reference_repulsion(ref)
+        repulsion = make_repulsion(self.method_, self.dof, self._params(), reference=ref)
         opt = GradientDescent(max_step_norm=None, max_grad_norm=max_grad_norm)
 
         def grad(yy: np.ndarray, with_kl: bool):
@@ -265,32 +264,6 @@ class TSNE(TransformerMixin, BaseEstimator):
         radius = float(np.linalg.norm(ref, axis=1).max()) * 1.05
         y, _ = opt.run(y, grad, n_iter, learning_rate, momentum, center=False, clip_radius=radius)
         return y
-
-    def _reference_repulsion(self, ref: np.ndarray):
-        """A function y_new -> (R, Z_i) summing the Student-t forces over the fixed map points."""
-        params, dof = self._params(), float(self.dof)
-        if self.method_ == "fft":
-            from reprlab.embed._fft import InterpolationGrid
-
-            grid = InterpolationGrid(ref, dof, params.n_interpolation_points, params.min_num_intervals,
-                                     params.ints_in_interval, pad=0.05,
-                                     workers=numba.get_num_threads())
-            grid.fit_sources(ref)
-            return grid.evaluate
-        if self.method_ == "barnes_hut":
-            from reprlab.embed._kernels import bh_repulsive_forces, build_tree
-
-            _, half, children, mass, com, _ = build_tree(ref)
-            return lambda yy: bh_repulsive_forces(yy, half, children, mass, com, params.theta, dof, False)
-
-        def exact(yy: np.ndarray):
-            sq = ((yy[:, None, :] - ref[None, :, :]) ** 2).sum(-1)  # (Q, N)
-            base = 1.0 + sq / dof
-            w = base ** (-dof)
-            wq = w / base
-            return wq.sum(1, keepdims=True) * yy - wq @ ref, w.sum(1)
-
-        return exact
 
 
 def _locality_order(P: sp.csr_matrix) -> np.ndarray:
