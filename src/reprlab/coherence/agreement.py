@@ -31,7 +31,7 @@ from torch import nn
 
 from reprlab.coherence.infonce import critic_scores, info_nce_from_scores
 from reprlab.errors import ConfigError, DataError
-from reprlab.train import LossOutput, Objective, TrainConfig
+from reprlab.train import LossOutput, Objective, TrainConfig, batch_inputs
 
 AGREEMENTS = ("mse", "contrastive")
 
@@ -138,7 +138,7 @@ class AgreementObjective(Objective):
         return torch.cat([h.flatten(1) for h in self.representations(images)], dim=1)
 
     def forward(self, batch) -> LossOutput:
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        images = batch_inputs(batch)
         x = image_patches(images, self.config.grid)  # (B, P, C h w)
         total = images.new_zeros(())
         metrics: dict[str, object] = {}

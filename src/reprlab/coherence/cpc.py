@@ -29,7 +29,7 @@ from torch import nn
 
 from reprlab.coherence.infonce import info_nce_from_scores
 from reprlab.errors import ConfigError, DataError
-from reprlab.train import LossOutput, Objective, TrainConfig
+from reprlab.train import LossOutput, Objective, TrainConfig, batch_inputs
 
 
 @dataclass
@@ -132,7 +132,7 @@ class CPCObjective(Objective):
         self.model = CPCModel(config)
 
     def forward(self, batch) -> LossOutput:
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        x = batch_inputs(batch)
         z, c = self.model(x)
         loss, accs = cpc_loss(z, c, self.model.predictors, self.config.temperature)
         metrics: dict[str, object] = {f"acc_k{k}": a for k, a in enumerate(accs, start=1)}

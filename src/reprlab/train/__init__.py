@@ -6,7 +6,7 @@
 from reprlab.train.callbacks import Callback, JSONLLogger, LambdaCallback, ProgressBar
 from reprlab.train.config import TrainConfig
 from reprlab.train.distributed import all_gather_with_grad, is_main_process, resolve_device
-from reprlab.train.objective import LossOutput, Objective
+from reprlab.train.objective import LossOutput, Objective, batch_inputs
 from reprlab.train.optim import LAMB, LARS, build_optimizer, param_groups
 from reprlab.train.schedule import lr_factor
 from reprlab.train.seed import seed_everything
@@ -15,7 +15,7 @@ from reprlab.train.trainer import Trainer, TrainingDiverged, TrainResult, move_t
 
 __all__ = [
     "Callback", "JSONLLogger", "LambdaCallback", "ProgressBar", "TrainConfig", "LossOutput",
-    "Objective", "LAMB", "LARS", "build_optimizer", "param_groups", "lr_factor", "seed_everything",
+    "Objective", "batch_inputs", "LAMB", "LARS", "build_optimizer", "param_groups", "lr_factor", "seed_everything",
     "Trainer", "TrainingDiverged", "TrainResult", "train", "all_gather_with_grad",
     "is_main_process", "resolve_device", "move_to", "torch_threads",
 ]

@@ -34,6 +34,11 @@ class LossOutput:
     num_items: int | None = None
 
 
+def batch_inputs(batch: Any) -> Any:
+    """The inputs of a batch: the first element of an ``(x, y, ...)`` tuple or list, else the batch."""
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
 class Objective(nn.Module):
     """Base class for everything the Trainer can train.
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reprlab.errors import ConfigError, DataError
-from reprlab.train import LossOutput, Objective
+from reprlab.train import LossOutput, Objective, batch_inputs
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU, "linear": nn.Identity,
@@ -131,6 +131,13 @@ def flatten_images(x: torch.Tensor, input_dim: int, *, bernoulli: bool, rescale:
     return flat
 
 
+def flatten_for(config, x: torch.Tensor, what: str = "input") -> torch.Tensor:
+    """:func:`flatten_images` with a model config's ``input_dim``, ``output`` and ``rescale``
+    (autoencoder and VAE configs alike)."""
+    return flatten_images(x, config.input_dim, bernoulli=config.output == "bernoulli", rescale=config.rescale,
+                          what=what)
+
+
 class DeepAutoencoder(nn.Module):
     """Encoder MLP to a code, mirrored decoder MLP back to the input (Hinton & Salakhutdinov 2006).
 
@@ -185,10 +192,9 @@ class AutoencoderObjective(Objective):
         self.model = model if model is not None else DeepAutoencoder(config)
 
     def forward(self, batch: tuple[torch.Tensor, ...] | torch.Tensor) -> LossOutput:
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        x = batch_inputs(batch)
         c = self.config
-        x = flatten_images(x, c.input_dim, bernoulli=c.output == "bernoulli", rescale=c.rescale,
-                           what="training batch")  # (B, D)
+        x = flatten_for(c, x, "training batch")  # (B, D)
         inp = x
         if self.training and c.noise > 0:
             inp = x * (torch.rand_like(x) >= c.noise)  # masking noise (Vincent et al. 2008)
@@ -206,8 +212,7 @@ class AutoencoderObjective(Objective):
 @torch.no_grad()
 def _map_dataset(model: DeepAutoencoder, x: torch.Tensor, fn_name: str, batch_size: int) -> torch.Tensor:
     """Apply ``model.<fn_name>`` in eval mode to every image of ``x``, batch by batch, on the model's device."""
-    c = model.config
-    flat = flatten_images(x, c.input_dim, bernoulli=c.output == "bernoulli", rescale=c.rescale)
+    flat = flatten_for(model.config, x)
     device = next(model.parameters()).device
     fn = getattr(model, fn_name)
     was = model.training
@@ -235,6 +240,6 @@ def default_hidden(input_dim: int) -> tuple[int, ...]:
     return tuple(max(8, int(math.ceil(w * scale * 2))) for w in (1000, 500, 250))
 
 
-__all__ = ["AutoencoderConfig", "DeepAutoencoder", "AutoencoderObjective", "flatten_images",
+__all__ = ["AutoencoderConfig", "DeepAutoencoder", "AutoencoderObjective", "flatten_images", "flatten_for",
            "reconstruction_loss", "encode_dataset", "reconstruct_dataset", "init_linear",
            "ACTIVATIONS", "INITS", "default_hidden"]

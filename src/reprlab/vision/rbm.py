@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reprlab.errors import ConfigError, DataError
-from reprlab.train import LossOutput, Objective
+from reprlab.train import LossOutput, Objective, batch_inputs
 
 UNIT_TYPES = ("bernoulli", "gaussian")
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -213,7 +213,7 @@ class RBMObjective(Objective):
         return rbm.gibbs(rbm.sample_visible(h), k - 1)
 
     def forward(self, batch: tuple[torch.Tensor, ...] | torch.Tensor) -> LossOutput:
-        v = batch[0] if isinstance(batch, (tuple, list)) else batch
+        v = batch_inputs(batch)
         v = check_rbm_input(v, self.config, "training batch")  # (B, n_visible)
         a_h = self.rbm.hidden_input(v)  # (B, n_hidden), shared by F(v), CD's first step and the metric
         v_neg = self.negative_samples(a_h.detach())  # (B or n_chains, n_visible)

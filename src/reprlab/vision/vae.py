@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from reprlab.errors import ConfigError
-from reprlab.train import LossOutput, Objective
-from reprlab.vision.autoencoder import ACTIVATIONS, flatten_images, init_linear
+from reprlab.train import LossOutput, Objective, batch_inputs
+from reprlab.vision.autoencoder import ACTIVATIONS, flatten_for, init_linear
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -145,10 +145,9 @@ class VAEObjective(Objective):
         self.model = model if model is not None else VAE(config)
 
     def forward(self, batch: tuple[torch.Tensor, ...] | torch.Tensor) -> LossOutput:
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        x = batch_inputs(batch)
         c = self.config
-        x = flatten_images(x, c.input_dim, bernoulli=c.output == "bernoulli", rescale=c.rescale,
-                           what="training batch")  # (B, D)
+        x = flatten_for(c, x, "training batch")  # (B, D)
         recon, kl = self.model.elbo_terms(x)
         elbo = recon - kl  # (B,)
         loss = -elbo.mean()
@@ -166,8 +165,7 @@ def iwae_bound(model: VAE, x: torch.Tensor, k: int = 5000, *, chunk: int = 500,
     """
     if k < 1:
         raise ConfigError(f"iwae k={k}: need at least one importance sample")
-    c = model.config
-    x = flatten_images(x, c.input_dim, bernoulli=c.output == "bernoulli", rescale=c.rescale)
+    x = flatten_for(model.config, x)
     x = x.to(model.to_mu.weight)
     mu, logvar = model.encode(x)  # (N, L)
     std = (0.5 * logvar).exp()
@@ -192,8 +190,7 @@ def evaluate_vae(model: VAE, x: torch.Tensor, *, k: int = 5000, batch_size: int 
     g = torch.Generator().manual_seed(seed)
     was = model.training
     model.eval()
-    c = model.config
-    flat = flatten_images(x, c.input_dim, bernoulli=c.output == "bernoulli", rescale=c.rescale)
+    flat = flatten_for(model.config, x)
     flat = flat.to(model.to_mu.weight)
     recon, kl, iwae = [], [], []
     for i in range(0, len(flat), batch_size):
@@ -211,9 +208,7 @@ def evaluate_vae(model: VAE, x: torch.Tensor, *, k: int = 5000, batch_size: int 
 @torch.no_grad()
 def interpolate(model: VAE, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 8) -> torch.Tensor:
     """Decoded means along the straight line between the posterior means of two images, ``(steps, D)``."""
-    c = model.config
-    pair = flatten_images(torch.stack([x_a, x_b]), c.input_dim, bernoulli=c.output == "bernoulli",
-                          rescale=c.rescale).to(model.to_mu.weight)
+    pair = flatten_for(model.config, torch.stack([x_a, x_b])).to(model.to_mu.weight)
     mu, _ = model.encode(pair)  # (2, L)
     t = torch.linspace(0, 1, steps, device=mu.device).unsqueeze(1)  # (steps, 1)
     return model.mean_image((1 - t) * mu[0] + t * mu[1])
