@@ -29,6 +29,24 @@ def _write_json(path: Path, data: object) -> None:
     write_json(path, data)
 
 
+def _run(cfg, threads: int | None, run):
+    """Make the run's output directory, then ``run(cfg, out)`` on ``threads`` torch threads:
+    (output directory, what ``run`` returned)."""
+    from reprlab.train import torch_threads
+
+    out = _out_dir(cfg.train.output_dir)
+    with torch_threads(threads):
+        return out, run(cfg, out)
+
+
+def _write_table(rows, path: Path) -> None:
+    from reprlab.coherence.experiments import markdown_table
+
+    table = markdown_table(rows)
+    path.write_text(table + "\n")
+    print(table)
+
+
 # ------------------------------------------------------------------------------ imax
 def _imax_config(args: argparse.Namespace, output: str):
     from reprlab.coherence.experiments import IMAXRunConfig
@@ -40,13 +58,13 @@ def _imax_config(args: argparse.Namespace, output: str):
 def imax_train(args: argparse.Namespace) -> int:
     from reprlab.coherence.experiments import plot_disparity_scatter, run_coherence
     from reprlab.coherence.stereograms import plot_stereograms, random_dot_stereograms
-    from reprlab.train import torch_threads
+
+    def run(cfg, out: Path):
+        plot_stereograms(random_dot_stereograms(4, cfg.data, seed=cfg.seed), out / "stereograms.png")
+        return run_coherence(cfg)[0]
 
     cfg = _imax_config(args, "runs/imax")
-    out = _out_dir(cfg.train.output_dir)
-    with torch_threads(args.threads):
-        plot_stereograms(random_dot_stereograms(4, cfg.data, seed=cfg.seed), out / "stereograms.png")
-        result, _ = run_coherence(cfg)
+    out, result = _run(cfg, args.threads, run)
     plot_disparity_scatter(result, out / "disparity_scatter.png")
     _write_json(out / "result.json", result.summary())
     print(f"{cfg.objective} on {cfg.data.surface} stereograms ({cfg.model.variant}): |r| = {result.abs_r:.3f}, "
@@ -56,30 +74,19 @@ def imax_train(args: argparse.Namespace) -> int:
 
 
 def imax_compare(args: argparse.Namespace) -> int:
-    from reprlab.coherence.experiments import compare_imax_contrastive, markdown_table
-    from reprlab.train import torch_threads
+    from reprlab.coherence.experiments import compare_imax_contrastive
 
-    cfg = _imax_config(args, "runs/imax-compare")
-    out = _out_dir(cfg.train.output_dir)
-    with torch_threads(args.threads):
-        rows = compare_imax_contrastive(cfg, out)
-    table = markdown_table(rows)
-    (out / "compare.md").write_text(table + "\n")
-    print(table)
+    out, rows = _run(_imax_config(args, "runs/imax-compare"), args.threads, compare_imax_contrastive)
+    _write_table(rows, out / "compare.md")
     return 0
 
 
 def imax_nonlinear(args: argparse.Namespace) -> int:
-    from reprlab.coherence.experiments import markdown_table, nonlinearity_study
-    from reprlab.train import torch_threads
+    from reprlab.coherence.experiments import nonlinearity_study
 
-    cfg = _imax_config(args, "runs/imax-nonlinear")
-    out = _out_dir(cfg.train.output_dir)
-    with torch_threads(args.threads):
-        rows = nonlinearity_study(cfg, tuple(args.depths), out)
-    table = markdown_table(rows)
-    (out / "nonlinear.md").write_text(table + "\n")
-    print(table)
+    out, rows = _run(_imax_config(args, "runs/imax-nonlinear"), args.threads,
+                     lambda cfg, out: nonlinearity_study(cfg, tuple(args.depths), out))
+    _write_table(rows, out / "nonlinear.md")
     return 0
 
 
@@ -110,12 +117,9 @@ def imax_stereograms(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------- cpc
 def cpc_train(args: argparse.Namespace) -> int:
     from reprlab.coherence.cpc import CPCRunConfig, run_cpc
-    from reprlab.train import torch_threads
 
     cfg = _config(CPCRunConfig, args)
-    out = _out_dir(cfg.train.output_dir)
-    with torch_threads(args.threads):
-        result, _ = run_cpc(cfg)
+    out, result = _run(cfg, args.threads, lambda cfg, out: run_cpc(cfg)[0])
     _write_json(out / "result.json", dataclasses.asdict(result))
     _plot_cpc(result, out / "cpc_accuracy.png")
     accs = ", ".join(f"k={k}: {a:.2f}" for k, a in enumerate(result.accuracy_per_step, start=1))
@@ -154,12 +158,9 @@ def _plot_cpc(result, path: Path) -> None:
 # ------------------------------------------------------------------------- agreement
 def agreement_run(args: argparse.Namespace) -> int:
     from reprlab.coherence.agreement import AgreementRunConfig, run_agreement
-    from reprlab.train import torch_threads
 
     cfg = _config(AgreementRunConfig, args)
-    out = _out_dir(cfg.train.output_dir)
-    with torch_threads(args.threads):
-        result, _ = run_agreement(cfg)
+    out, result = _run(cfg, args.threads, lambda cfg, out: run_agreement(cfg)[0])
     _write_json(out / "result.json", dataclasses.asdict(result))
     print(f"{result.agreement} agreement on {cfg.dataset}: probe accuracy {result.probe_accuracy:.3f} "
           f"(untrained {result.probe_accuracy_untrained:.3f}); activation variance per layer "
