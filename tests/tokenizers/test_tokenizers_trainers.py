@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reprlab.errors import ConfigError, DataError
 from reprlab.tokenizers import BPETokenizer, WordPieceTokenizer, train_bpe, train_wordpiece
 from reprlab.tokenizers.evaluation import unigram_log_likelihood
 
@@ -18,8 +19,10 @@ SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 def test_seed_bpe_example_merges_and_counts():
     tok = train_bpe(SEED_CORPUS, vocab_size=18)
     assert tok.merges_with_counts == SEED_MERGES
-    # 10 letters + 8 merges = the seed's 18-token vocabulary; </w> is the extra boundary symbol
-    assert set(tok.vocab) - {"</w>"} == set("lowernstid") | {"st", "est", "est</w>", "lo", "low", "ne",
+    # 10 letters + 8 merges = the seed's 18-token vocabulary; </w> (the boundary symbol) and the
+    # special token <unk> come on top
+    assert list(tok.vocab)[0] == "<unk>"
+    assert set(tok.vocab) - {"</w>", "<unk>"} == set("lowernstid") | {"st", "est", "est</w>", "lo", "low", "ne",
                                                              "west</w>", "newest</w>"}
 
 
@@ -202,3 +205,56 @@ def test_bpe_overlong_word_is_chunked_not_quadratic():
     enc = tok.encode("ab" * 15_000 + " cast")  # 30,000 characters: three chunks of 10,000
     assert enc.offsets[-1][1] == 30_005
     assert tok.decode(enc.ids) == "ab" * 15_000 + " cast"
+
+
+@pytest.mark.parametrize("kind", ["wordpiece", "bpe", "byte-level"])
+def test_one_twenty_megabyte_word_trains_in_linear_time_and_memory(kind, monkeypatch, caplog):
+    """Issue 13.10: one 20 MB "word" without whitespace took minutes and ~1 GB (the merge loop
+    rewrote a 20M-symbol word at every merge). Words longer than ``max_word_chars`` are left out
+    of training; the merge loop must only ever see the ordinary words (counted, not timed)."""
+    import logging
+    import time
+    import tracemalloc
+
+    from reprlab.tokenizers import trainers
+
+    symbols = []
+
+    def counting_learn_merges(state, **kwargs):
+        symbols.append(sum(map(len, state.words)))
+        assert symbols[-1] < 1000, f"the merge loop got {symbols[-1]} symbols: the huge word was not left out"
+        return real(state, **kwargs)
+
+    real = trainers.learn_merges
+    monkeypatch.setattr(trainers, "learn_merges", counting_learn_merges)
+    word = "abcdefghij" * 2_000_000  # 20 MB
+    lines = [word, "the lower newest widest low", "lowest newer"] * 2
+    train = {"wordpiece": lambda: train_wordpiece(lines, 80, method="frequency"),
+             "bpe": lambda: train_bpe(lines, 40),
+             "byte-level": lambda: train_bpe(lines, 300, byte_level=True)}[kind]
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    with caplog.at_level(logging.WARNING, logger="reprlab.tokenizers.trainers"):
+        tok = train()
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert symbols and symbols[0] < 1000
+    assert elapsed < 30, elapsed  # about 1 s; minutes before
+    assert peak < 250e6, peak  # the text is 20 MB; ~1 GB before
+    assert "left 1 word longer than" in caplog.text and "max_word_chars" in caplog.text
+    assert not any(len(t) > 30 for t in tok.vocab)
+    assert tok.encode("lowest").ids  # still a working tokenizer
+
+
+def test_max_word_chars_keeps_words_up_to_the_limit():
+    counts = {"a" * 12: 5, "b" * 13: 5, "ac": 3}
+    tok = train_bpe(counts, 30, max_word_chars=12)
+    assert "a" * 12 + "</w>" in tok.vocab and not any("b" in t for t in tok.vocab)
+    assert tok.encode("bac").tokens == ["<unk>", "ac</w>"]
+    wp = train_wordpiece(counts, 40, max_word_chars=12, method="frequency")
+    assert {"a", "##a", "##c"} <= set(wp.vocab) and not any("b" in t for t in wp.vocab)
+    with pytest.raises(ConfigError, match="max_word_chars=0 must be a positive"):
+        train_bpe(counts, 30, max_word_chars=0)
+    with pytest.raises(DataError, match="every word is longer than max_word_chars=1"):
+        train_wordpiece(counts, 40, max_word_chars=1)

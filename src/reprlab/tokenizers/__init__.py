@@ -6,7 +6,7 @@ decoder`` (:class:`Tokenizer`), returning :class:`Encoding` objects. Trainers ar
 ``"likelihood"``). See docs/tokenizers.md.
 
 Names are imported lazily (PEP 562) so that ``reprlab --help``, which imports this package's
-``cli`` module, does not pay for ``regex``/``numpy``.
+``cli`` module, does not pay for the Unicode tables or ``numpy``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "BPETokenizer": "bpe", "Encoding": "encoding", "UnigramScore": "evaluation",
+    "BPETokenizer": "bpe", "ROBERTA_SPECIAL_TOKENS": "bpe", "BatchEncoding": "encoding", "Encoding": "encoding", "UnigramScore": "evaluation",
     "unigram_log_likelihood": "evaluation", "load_tokenizer": "loading", "BPE": "models",
     "WordPiece": "models", "read_vocab": "models", "BertNormalizer": "normalizers",
     "BertPreTokenizer": "pre_tokenizers", "ByteLevel": "pre_tokenizers", "WhitespaceSplit": "pre_tokenizers",

@@ -19,17 +19,30 @@ def _train(args: argparse.Namespace) -> int:
     if args.kind == "bpe" and args.method not in (None, "frequency"):
         raise ConfigError(f"--method {args.method} applies to --kind wordpiece; BPE merges by frequency")
     lines = iter_lines(args.files)
+    extra = {} if args.special_tokens is None else {"special_tokens": _token_list(args.special_tokens)}
+    if args.max_word_chars is not None:
+        extra["max_word_chars"] = args.max_word_chars
     with tqdm(total=args.vocab_size, desc=f"{args.kind} merges", unit="tok", disable=args.quiet) as bar:
         if args.kind == "wordpiece":
             tok = train_wordpiece(lines, args.vocab_size, method=args.method or "likelihood",
                                   lowercase=args.lowercase, min_frequency=args.min_frequency,
-                                  limit_alphabet=args.limit_alphabet, progress=bar.update)
+                                  limit_alphabet=args.limit_alphabet, progress=bar.update, **extra)
         else:
-            tok = train_bpe(lines, args.vocab_size, min_frequency=args.min_frequency,
-                            byte_level=args.byte_level, limit_alphabet=args.limit_alphabet, progress=bar.update)
+            tok = train_bpe(lines, args.vocab_size, min_frequency=args.min_frequency, byte_level=args.byte_level,
+                            limit_alphabet=args.limit_alphabet, progress=bar.update, **extra)
     out = tok.save_pretrained(args.output)
     print(f"{args.kind} vocabulary of {tok.vocab_size} tokens written to {out}/")
     return 0
+
+
+def _token_list(text: str) -> list[str]:
+    from reprlab.errors import ConfigError
+
+    tokens = [t.strip() for t in text.split(",")]
+    if not all(tokens):
+        raise ConfigError(f"--special-tokens {text!r} has an empty entry; separate tokens with commas, "
+                          "e.g. --special-tokens '<s>,<pad>,</s>,<unk>,<mask>'")
+    return tokens
 
 
 def _encode(args: argparse.Namespace) -> int:
@@ -62,6 +75,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--byte-level", action="store_true", help="GPT-2 byte-level BPE")
     t.add_argument("--min-frequency", type=int, default=0, metavar="N")
     t.add_argument("--limit-alphabet", type=int, metavar="N", help="keep only the N most frequent characters")
+    t.add_argument("--special-tokens", metavar="A,B,...",
+                   help="comma-separated special tokens, first in the vocabulary (default: BERT's five for "
+                        "wordpiece, <unk> for classic BPE, none for byte-level; RoBERTa: '<s>,<pad>,</s>,<unk>,<mask>')")
+    t.add_argument("--max-word-chars", type=int, metavar="N",
+                   help="leave longer words out of training (default 100 for wordpiece, 1000 for bpe)")
     t.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write the tokenizer to")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     t.set_defaults(handler=_train)

@@ -1,11 +1,14 @@
 """``Encoding``: the result of tokenizing one text (or a text pair), plus truncation and padding.
 
 Field names follow HF tokenizers' ``Encoding`` (``ids``, ``type_ids``, ``tokens``, ``offsets``,
-``attention_mask``, ``special_tokens_mask``, ``word_ids``).
+``attention_mask``, ``special_tokens_mask``, ``word_ids``). :class:`BatchEncoding` holds a padded
+batch as ``(B, T)`` tensors under transformers' names (``input_ids``, ``token_type_ids``,
+``attention_mask``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -110,3 +113,64 @@ def truncation_lengths(n1: int, n2: int | None, budget: int, strategy: str) -> t
     else:
         long_ = budget - short
     return (short, long_) if n1 <= n2 else (long_, short)
+
+
+TensorType = Literal["pt", "np"]
+MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
+
+
+class BatchEncoding(Mapping):
+    """A padded batch as arrays, like HF's ``BatchEncoding``: ``model(**batch)`` passes the inputs.
+
+    Keys (and attributes) ``input_ids``, ``token_type_ids``, ``attention_mask``: tensors (or NumPy
+    arrays) of shape ``(B, T)``. ``special_tokens_mask`` (1 for added and padding tokens), also
+    ``(B, T)``, is an attribute only, not a model input. ``batch[i]`` with an integer is row
+    ``i``'s :class:`Encoding`; :meth:`word_ids` gives a row's word indices, as in HF.
+    """
+
+    def __init__(self, encodings: list[Encoding], tensor_type: TensorType):
+        lengths = {len(e) for e in encodings}
+        if len(lengths) > 1:
+            raise ConfigError(f"return_tensors needs rows of one length, got lengths {sorted(lengths)}; "
+                              "pass padding=True (or 'max_length' with max_length)")
+        if tensor_type == "pt":
+            import torch
+
+            def array(rows):  # (B, T)
+                return torch.tensor(rows, dtype=torch.long).reshape(len(rows), -1)
+        else:
+            import numpy as np
+
+            def array(rows):  # (B, T)
+                return np.asarray(rows, dtype=np.int64).reshape(len(rows), -1)
+        self.encodings = encodings
+        self.input_ids = array([e.ids for e in encodings])
+        self.token_type_ids = array([e.type_ids for e in encodings])
+        self.attention_mask = array([e.attention_mask for e in encodings])
+        self.special_tokens_mask = array([e.special_tokens_mask for e in encodings])
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            return self.encodings[key]
+        if key not in MODEL_INPUTS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self):
+        return iter(MODEL_INPUTS)
+
+    def __len__(self) -> int:
+        return len(MODEL_INPUTS)
+
+    def __repr__(self) -> str:
+        return f"BatchEncoding(rows={len(self.encodings)}, shape={tuple(self.input_ids.shape)})"
+
+    def word_ids(self, batch_index: int = 0) -> list[int | None]:
+        """Word index of each token of row ``batch_index`` (``None`` for added and padding tokens)."""
+        return self.encodings[batch_index].word_ids
+
+    def to(self, device) -> "BatchEncoding":
+        """Move the tensors to ``device`` (PyTorch only); returns ``self``."""
+        for name in (*MODEL_INPUTS, "special_tokens_mask"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self

@@ -148,7 +148,7 @@ class BPE:
         Symbol appended to every word before merging (classic ``"</w>"``); ``None`` for byte-level.
     unk_token : str or None
         Emitted for a symbol missing from the vocabulary; ``None`` drops such symbols.
-    max_word_chars : int
+    chunk_chars : int
         Longer words (a 10 MB line without spaces) are segmented in independent chunks of this
         many characters, which bounds memory; no natural word comes near it.
     """
@@ -157,7 +157,7 @@ class BPE:
     merges: list[tuple[str, str]]
     end_of_word: str | None = "</w>"
     unk_token: str | None = None
-    max_word_chars: int = 10_000
+    chunk_chars: int = 10_000
     _cache: dict[str, Pieces] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -167,7 +167,7 @@ class BPE:
         hit = self._cache.get(word)
         if hit is not None:
             return hit
-        if len(word) > self.max_word_chars:
+        if len(word) > self.chunk_chars:
             return self._segment_chunks(word)
         pieces = self._segment(word, self.end_of_word)
         if len(self._cache) >= CACHE_LIMIT:
@@ -179,7 +179,7 @@ class BPE:
         ids: list[int] = []
         tokens: list[str] = []
         spans: list[tuple[int, int]] = []
-        eow, step = self.end_of_word, self.max_word_chars
+        eow, step = self.end_of_word, self.chunk_chars
         for start in range(0, len(word), step):
             last = start + step >= len(word)  # only the word's last chunk ends the word
             c_ids, c_tokens, c_spans = self._segment(word[start:start + step], eow if last else None)

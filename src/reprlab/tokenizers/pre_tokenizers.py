@@ -7,6 +7,9 @@
 * :class:`ByteLevel` — GPT-2's regular expression, then every UTF-8 byte of a word is written as
   one printable character (Radford et al., 2019, "Language Models are Unsupervised Multitask
   Learners", the ``bytes_to_unicode`` table), so any text is covered by 256 base symbols.
+
+Whitespace, punctuation, letters and numbers are HF's classes for every code point
+(:mod:`reprlab.tokenizers.unicode`), not those of Python's or the ``regex`` module's tables.
 """
 
 from __future__ import annotations
@@ -15,19 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
-import regex
-
-from reprlab.tokenizers.normalizers import WHITESPACE
+from reprlab.tokenizers.unicode import bert_word_pattern, gpt2_pattern, whitespace_word_pattern
 
 Span = tuple[int, int]
-
-_WS = regex.escape(WHITESPACE)
-# ASCII punctuation by BERT's definition (includes $ + < = > ^ ` | ~, which Unicode files as S*).
-_PUNCT = r"\p{P}!-/:-@\[-`{-~"
-BERT_WORD = regex.compile(rf"[^{_WS}{_PUNCT}]+|[{_PUNCT}]")
-WHITESPACE_WORD = regex.compile(rf"[^{_WS}]+")
-GPT2_PATTERN = regex.compile(
-    r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
 
 
 @dataclass(frozen=True)
@@ -36,10 +29,10 @@ class BertPreTokenizer:
 
     def split(self, text: str) -> list[tuple[str, int, int]]:
         """``(word, start, end)`` for every word of ``text`` (spans index ``text``)."""
-        return [(m.group(), m.start(), m.end()) for m in BERT_WORD.finditer(text)]
+        return [(m.group(), m.start(), m.end()) for m in bert_word_pattern().finditer(text)]
 
     def words(self, text: str) -> list[str]:
-        return BERT_WORD.findall(text)
+        return bert_word_pattern().findall(text)
 
 
 @dataclass(frozen=True)
@@ -47,10 +40,10 @@ class WhitespaceSplit:
     """Split on whitespace only."""
 
     def split(self, text: str) -> list[tuple[str, int, int]]:
-        return [(m.group(), m.start(), m.end()) for m in WHITESPACE_WORD.finditer(text)]
+        return [(m.group(), m.start(), m.end()) for m in whitespace_word_pattern().finditer(text)]
 
     def words(self, text: str) -> list[str]:
-        return WHITESPACE_WORD.findall(text)
+        return whitespace_word_pattern().findall(text)
 
 
 @lru_cache(maxsize=1)
@@ -84,7 +77,7 @@ class ByteLevel:
         if self.add_prefix_space and not text.startswith(" "):
             text, shift = " " + text, 1
         table = latin1_to_gpt2()
-        for m in GPT2_PATTERN.finditer(text):
+        for m in gpt2_pattern().finditer(text):
             word = m.group().encode("utf-8").decode("latin-1").translate(table)
             # character (of ``text``) of every byte symbol, so piece spans map back to characters
             chars = tuple(max(m.start() + i - shift, 0) for i, ch in enumerate(m.group())
@@ -99,7 +92,7 @@ class ByteLevel:
         if self.add_prefix_space and not text.startswith(" "):
             text = " " + text
         table = latin1_to_gpt2()
-        return [w.encode("utf-8").decode("latin-1").translate(table) for w in GPT2_PATTERN.findall(text)]
+        return [w.encode("utf-8").decode("latin-1").translate(table) for w in gpt2_pattern().findall(text)]
 
 
 @lru_cache(maxsize=1)

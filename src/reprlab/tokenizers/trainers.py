@@ -16,6 +16,13 @@ alphabet order is
   worked example of the seed text exactly: on {lower:2, newest:6, widest:3, low:5} with 18 tokens
   the merges are (s,t)=9, (e,st)=9, (est,</w>)=9, (l,o)=7, (lo,w)=7, (n,e)=6, (w,est</w>)=6,
   (ne,west</w>)=6.
+
+Words longer than ``max_word_chars`` characters are left out of training, with a warning
+(SentencePiece skips over-long sentences the same way). A merge rewrites every word that holds its
+pair, so one 20 MB "word" without whitespace cost minutes and a gigabyte; with the limit the cost
+is linear in the corpus. WordPiece's default is BERT's ``max_input_chars_per_word`` (100): longer
+words encode as ``[UNK]`` anyway. BPE's default is 1,000 characters; BPE still encodes longer words
+(in chunks).
 """
 
 from __future__ import annotations
@@ -28,13 +35,15 @@ from reprlab.errors import ConfigError, DataError
 from reprlab.tokenizers.bpe import BPETokenizer
 from reprlab.tokenizers.merges import MergeState, learn_merges
 from reprlab.tokenizers.normalizers import BertNormalizer
-from reprlab.tokenizers.pre_tokenizers import (GPT2_PATTERN, BertPreTokenizer, WhitespaceSplit, latin1_to_gpt2,
-                                                bytes_to_unicode)
+from reprlab.tokenizers.pre_tokenizers import BertPreTokenizer, WhitespaceSplit, bytes_to_unicode, latin1_to_gpt2
+from reprlab.tokenizers.unicode import check_text, gpt2_pattern
 from reprlab.tokenizers.wordpiece import BERT_SPECIAL_TOKENS, WordPieceTokenizer
 
 log = logging.getLogger(__name__)
 
 AlphabetOrder = Literal["codepoint", "frequency"]
+WORDPIECE_MAX_WORD_CHARS = 100  # BERT's max_input_chars_per_word: longer words encode as [UNK]
+BPE_MAX_WORD_CHARS = 1000
 Progress = Callable[[int], None]
 
 
@@ -44,6 +53,7 @@ def count_words(texts: Iterable[str], split: Callable[[str], list[str]]) -> Coun
     for text in texts:
         if not isinstance(text, str):
             raise DataError(f"expected text lines (str), got {type(text).__name__}")
+        check_text(text)
         counts.update(split(text))
     counts.pop("", None)
     if not counts:
@@ -60,6 +70,29 @@ def _word_counts(texts: Iterable[str] | dict[str, int], split: Callable[[str], l
     if isinstance(texts, str):
         texts = [texts]
     return count_words(texts, split)
+
+
+def _check_max_word_chars(max_word_chars: int) -> None:
+    if not isinstance(max_word_chars, int) or max_word_chars < 1:
+        raise ConfigError(f"max_word_chars={max_word_chars!r} must be a positive number of characters")
+
+
+def _without_long_words(counts: Counter, max_word_chars: int) -> Counter:
+    """``counts`` without the words longer than ``max_word_chars`` (module docstring), with a warning."""
+    long = [w for w in counts if len(w) > max_word_chars]
+    if long:
+        occurrences = sum(counts[w] for w in long)
+        longest = max(map(len, long))
+        for w in long:
+            del counts[w]
+        log.warning("left %d word%s longer than max_word_chars=%d characters out of training (%d occurrence%s, "
+                    "the longest %d characters); raise max_word_chars to keep them", len(long),
+                    "" if len(long) == 1 else "s", max_word_chars, occurrences, "" if occurrences == 1 else "s",
+                    longest)
+    if not counts:
+        raise DataError(f"every word is longer than max_word_chars={max_word_chars} characters; raise "
+                        "max_word_chars or split the text into words")
+    return counts
 
 
 def _alphabet(char_counts: Counter, order: AlphabetOrder, limit: int | None, initial: Sequence[str]) -> list[str]:
@@ -81,9 +114,9 @@ def _check_size(vocab_size: int, base: int, what: str) -> None:
 
 
 def train_bpe(texts: Iterable[str] | dict[str, int], vocab_size: int, *, min_frequency: int = 0,
-              end_of_word: str = "</w>", byte_level: bool = False, special_tokens: Sequence[str] = (),
+              end_of_word: str = "</w>", byte_level: bool = False, special_tokens: Sequence[str] | None = None,
               alphabet_order: AlphabetOrder | None = None, limit_alphabet: int | None = None,
-              progress: Progress | None = None) -> BPETokenizer:
+              max_word_chars: int = BPE_MAX_WORD_CHARS, progress: Progress | None = None) -> BPETokenizer:
     """Learn BPE merges (Sennrich et al., 2016, https://arxiv.org/abs/1508.07909).
 
     Repeatedly merge the most frequent adjacent pair of symbols, counted over the corpus's word
@@ -103,8 +136,17 @@ def train_bpe(texts: Iterable[str] | dict[str, int], vocab_size: int, *, min_fre
         Classic BPE's end-of-word symbol, appended to every word as a separate symbol.
     byte_level : bool
         GPT-2 byte-level BPE: 256 byte symbols, GPT-2 regex pre-tokenization, no end-of-word symbol.
+    special_tokens : sequence of str, optional
+        Placed first in the vocabulary, matched literally in text and never merged; default
+        ``("<unk>",)`` for classic BPE (unseen characters become ``<unk>``), none for byte-level.
+        RoBERTa-style models use :data:`~reprlab.tokenizers.bpe.ROBERTA_SPECIAL_TOKENS`
+        (``<s> <pad> </s> <unk> <mask>``); with ``<s>`` and ``</s>`` present, ``encode`` adds them.
     alphabet_order : {"frequency", "codepoint"}, optional
         Tie-break order (module docstring); default ``"frequency"`` classic, ``"codepoint"`` byte-level.
+    limit_alphabet : int, optional
+        Classic BPE: keep only the most frequent characters.
+    max_word_chars : int
+        Longer words are left out of training (module docstring); default 1,000.
 
     Returns
     -------
@@ -113,13 +155,17 @@ def train_bpe(texts: Iterable[str] | dict[str, int], vocab_size: int, *, min_fre
     """
     if vocab_size < 1:
         raise ConfigError(f"vocab_size must be positive, got {vocab_size}")
+    _check_max_word_chars(max_word_chars)
+    if special_tokens is None:
+        special_tokens = () if byte_level else ("<unk>",)
     order = alphabet_order or ("codepoint" if byte_level else "frequency")
     if byte_level:  # count raw GPT-2 words, then spell only the distinct ones in byte symbols
         table = latin1_to_gpt2()
-        raw = _word_counts(texts, GPT2_PATTERN.findall) if not isinstance(texts, dict) else Counter(texts)
+        raw = _word_counts(texts, gpt2_pattern().findall) if not isinstance(texts, dict) else Counter(texts)
+        raw = _without_long_words(raw, max_word_chars)
         counts = Counter({w.encode("utf-8").decode("latin-1").translate(table): c for w, c in raw.items()})
     else:
-        counts = _word_counts(texts, WhitespaceSplit().words)
+        counts = _without_long_words(_word_counts(texts, WhitespaceSplit().words), max_word_chars)
     specials = list(dict.fromkeys(special_tokens))
     if byte_level:
         table = bytes_to_unicode()
@@ -156,7 +202,8 @@ def train_wordpiece(texts: Iterable[str] | dict[str, int], vocab_size: int, *,
                     method: Literal["likelihood", "frequency"] = "likelihood", lowercase: bool = True,
                     strip_accents: bool | None = None, min_frequency: int = 0, limit_alphabet: int | None = None,
                     initial_alphabet: Sequence[str] = (), special_tokens: Sequence[str] = BERT_SPECIAL_TOKENS,
-                    continuing_subword_prefix: str = "##", progress: Progress | None = None) -> WordPieceTokenizer:
+                    continuing_subword_prefix: str = "##", max_word_chars: int = WORDPIECE_MAX_WORD_CHARS,
+                    progress: Progress | None = None) -> WordPieceTokenizer:
     """Learn a WordPiece vocabulary (``##`` continuation pieces) for :class:`WordPieceTokenizer`.
 
     Words come from BERT's normalizer and pre-tokenizer. Each word is spelled ``w ##o ##r ##d``;
@@ -175,6 +222,9 @@ def train_wordpiece(texts: Iterable[str] | dict[str, int], vocab_size: int, *,
         Pairs rarer than this are never merged.
     limit_alphabet : int, optional
         Keep only the most frequent characters.
+    max_word_chars : int
+        Longer words are left out of training (module docstring); default 100, BERT's
+        ``max_input_chars_per_word``, beyond which a word encodes as ``[UNK]``.
 
     Returns
     -------
@@ -185,9 +235,10 @@ def train_wordpiece(texts: Iterable[str] | dict[str, int], vocab_size: int, *,
     missing = [t for t in ("[UNK]", "[CLS]", "[SEP]") if t not in special_tokens]
     if missing:
         raise ConfigError(f"special_tokens lacks {', '.join(missing)}; a BERT WordPiece vocabulary needs them")
+    _check_max_word_chars(max_word_chars)
     normalizer = BertNormalizer(lowercase=lowercase, strip_accents=strip_accents)
     pre = BertPreTokenizer()
-    counts = _word_counts(texts, lambda t: pre.words(normalizer(t)))
+    counts = _without_long_words(_word_counts(texts, lambda t: pre.words(normalizer(t))), max_word_chars)
     char_counts: Counter = Counter()
     for w, c in counts.items():
         for ch in w:

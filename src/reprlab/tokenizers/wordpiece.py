@@ -1,10 +1,11 @@
 """``WordPieceTokenizer``: BERT's tokenizer assembled from the pipeline parts.
 
 ``BertNormalizer`` -> ``BertPreTokenizer`` -> ``WordPiece`` -> ``[CLS] A [SEP] (B [SEP])`` ->
-``WordPieceDecoder``. A saved directory holds ``vocab.txt`` and ``tokenizer_config.json``; the
-JSON uses the key names of HF ``BertTokenizer`` (``do_lower_case``, ``strip_accents``,
-``tokenize_chinese_chars``, ...) so HF's ``BertTokenizerFast.from_pretrained(dir)`` reads the same
-directory.
+``WordPieceDecoder``. A saved directory holds ``vocab.txt``, ``tokenizer.json`` (HF tokenizers'
+serialization of the same pipeline), ``tokenizer_config.json`` with the key names of HF
+``BertTokenizer`` (``do_lower_case``, ``strip_accents``, ``tokenize_chinese_chars``, ...) and
+``special_tokens_map.json``, so ``tokenizers.Tokenizer.from_file`` and
+``transformers.AutoTokenizer.from_pretrained(dir)`` read it as it is (:mod:`.hf_files`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from pathlib import Path
 from typing import Sequence
 
 from reprlab.errors import ConfigError, DataError, MissingDataError
-from reprlab.io import atomic_write, write_json
+from reprlab.io import atomic_write
+from reprlab.tokenizers.hf_files import CONFIG_FILE, added_tokens, ordered_vocab, tokenizer_json, write_hf_files
 from reprlab.tokenizers.models import WordPiece, read_vocab
 from reprlab.tokenizers.normalizers import BertNormalizer
 from reprlab.tokenizers.pre_tokenizers import BertPreTokenizer
 from reprlab.tokenizers.tokenizer import TemplateProcessing, Tokenizer, WordPieceDecoder
 
 BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-CONFIG_FILE = "tokenizer_config.json"
 
 
 class WordPieceTokenizer(Tokenizer):
@@ -115,21 +116,45 @@ class WordPieceTokenizer(Tokenizer):
                 kwargs[key] = cfg[key]
         return cls.from_vocab(d / "vocab.txt", **kwargs)
 
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``vocab.txt`` (ids = line numbers) and ``tokenizer_config.json`` atomically."""
+    def save_pretrained(self, directory: str | Path, *, model_max_length: int | None = 512) -> Path:
+        """Write a directory that this class, HF ``tokenizers`` and ``transformers`` all load.
+
+        Files (each written atomically): ``vocab.txt`` (ids = line numbers), ``tokenizer.json``,
+        ``tokenizer_config.json`` and ``special_tokens_map.json`` (:mod:`.hf_files`).
+
+        Parameters
+        ----------
+        directory : path
+            Created if missing; a model directory may be given (``Encoder.to_hf`` output).
+        model_max_length : int, optional
+            transformers' ``model_max_length`` (the model's position limit).
+        """
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         write_vocab(d / "vocab.txt", self.vocab)
         p = self.parameters
-        write_json(d / CONFIG_FILE, {
+        config = {
             "reprlab_kind": "wordpiece", "tokenizer_class": "BertTokenizer",
             "do_lower_case": p["lowercase"], "strip_accents": p["strip_accents"],
             "tokenize_chinese_chars": p["handle_chinese_chars"],
             "max_input_chars_per_word": p["max_input_chars_per_word"],
             "unk_token": p["unk_token"], "cls_token": p["cls_token"], "sep_token": p["sep_token"],
             "pad_token": p["pad_token"], "mask_token": p["mask_token"], "never_split": p["never_split"],
-            "clean_up_tokenization_spaces": p["cleanup"], "model_max_length": 512})
+            "clean_up_tokenization_spaces": p["cleanup"]}
+        write_hf_files(d, self.to_hf_json(), config, model_max_length)
         return d
+
+    def to_hf_json(self) -> dict:
+        """This tokenizer as HF ``tokenizers``' ``tokenizer.json`` object."""
+        p = self.parameters
+        model = {"type": "WordPiece", "unk_token": p["unk_token"], "continuing_subword_prefix": "##",
+                 "max_input_chars_per_word": p["max_input_chars_per_word"], "vocab": ordered_vocab(self.vocab)}
+        normalizer = {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": p["handle_chinese_chars"],
+                      "strip_accents": p["strip_accents"], "lowercase": p["lowercase"]}
+        return tokenizer_json(model, normalizer=normalizer, pre_tokenizer={"type": "BertPreTokenizer"},
+                              post_processor=self.post_processor.to_hf(),
+                              decoder={"type": "WordPiece", "prefix": "##", "cleanup": p["cleanup"]},
+                              added=added_tokens(self.vocab, self.special_tokens, p["never_split"]))
 
 
 def write_vocab(path: Path, vocab: dict[str, int] | Sequence[str]) -> None:
