@@ -1,11 +1,13 @@
 """Tokenizer benchmarks: encode throughput and trainer time, ours vs HF tokenizers / transformers.
 
 Encoding: ~1 MB of WordNet glosses (the bundled corpus sample, repeated, when WordNet is not
-installed) with the uncased all-MiniLM-L6-v2 vocabulary (bert-base-uncased). Each timed call
-builds a fresh tokenizer, so our word -> pieces cache starts cold every time.
+installed) with the uncased all-MiniLM-L6-v2 vocabulary (bert-base-uncased), and with an 8k
+byte-level BPE trained here on the same text. Each timed call builds a fresh tokenizer, so our
+word -> pieces cache starts cold every time.
 References: HF ``tokenizers.BertWordPieceTokenizer`` (Rust; ``encode`` one text at a time is
-single-threaded, ``encode_batch`` uses all cores) and transformers' pure-Python
-``BertTokenizerLegacy`` (transformers 5.x has no other pure-Python BERT tokenizer).
+single-threaded, ``encode_batch`` uses all cores), ``tokenizers.ByteLevelBPETokenizer`` reading our
+``vocab.json`` + ``merges.txt``, and transformers' pure-Python ``BertTokenizerLegacy``
+(transformers 5.x has no other pure-Python BERT tokenizer).
 
 Trainers: WordNet glosses (8.8 MB), WordPiece by frequency vs HF ``WordPieceTrainer`` and byte-level
 BPE vs HF ``ByteLevelBPETokenizer.train`` at 8k and 30k tokens; WordPiece by likelihood is timed
@@ -85,6 +87,23 @@ def bench_encode(rows: list, quick: bool) -> None:
     rows.append(compare("tokenizers", f"encode one text at a time vs pure Python, {case}", ours_single,
                         python_single, reference_name="transformers BertTokenizerLegacy (pure Python)",
                         repeats=2, warmup=0, quality=same))
+
+    import tempfile
+
+    from reprlab.tokenizers import BPETokenizer, train_bpe
+    with tempfile.TemporaryDirectory() as d:
+        train_bpe(lines, 8000, byte_level=True).save_pretrained(d)
+
+        def ours_bytes():
+            return [e.ids for e in BPETokenizer.from_pretrained(d).encode_batch(lines)]
+
+        def rust_bytes():
+            ref = tokenizers.ByteLevelBPETokenizer(f"{d}/vocab.json", f"{d}/merges.txt")
+            return [e.ids for e in ref.encode_batch(lines)]
+
+        rows.append(compare("tokenizers", f"encode_batch byte-level BPE 8k, {case}", ours_bytes, rust_bytes,
+                            reference_name="HF ByteLevelBPETokenizer.encode_batch (Rust, 2 threads)",
+                            repeats=repeats, quality=same))
 
 
 def bench_train(rows: list, quick: bool) -> None:

@@ -174,3 +174,32 @@ def test_cli_trains_a_roberta_style_directory_hf_loads(tmp_path, capsys):
     assert main(["tokenizer", "train", "--special-tokens", "<s>,,x", "--vocab-size", "300", "-q", str(corpus),
                  "-o", str(tmp_path / "bad")]) == 2
     assert "empty entry" in capsys.readouterr().err
+
+
+def test_model_directory_with_tokenizer_loads_in_transformers(trained, tmp_path, monkeypatch):
+    """What a model export does (Encoder.to_hf, then tokenizer.save_pretrained into the same
+    directory): AutoTokenizer + AutoModel load it, and HF's hidden states on HF's batch equal ours
+    on our BatchEncoding."""
+    import torch
+
+    from reprlab.text import Encoder, EncoderConfig
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    tok = trained["wordpiece"][0]
+    torch.manual_seed(0)
+    encoder = Encoder(EncoderConfig.preset("tiny", vocab_size=tok.vocab_size)).eval()
+    model_dir = encoder.to_hf(tmp_path / "model")
+    tok.save_pretrained(model_dir, model_max_length=encoder.config.max_position)
+    hf_tok = transformers.AutoTokenizer.from_pretrained(str(model_dir))
+    hf_model = transformers.AutoModel.from_pretrained(str(model_dir)).eval()
+    texts = ["Héllo wörld, naïve café!", "the lowest newest", ("a pair", "of texts 🤗")]
+    ours = tok.encode_batch(texts, padding=True, return_tensors="pt")
+    theirs = hf_tok(texts[:2], padding=True, return_tensors="pt")
+    assert hf_tok.model_max_length == encoder.config.max_position
+    pair = hf_tok("a pair", "of texts 🤗")["input_ids"]
+    assert ours.input_ids[2, :len(pair)].tolist() == pair
+    assert ours.input_ids[:2, :theirs["input_ids"].shape[1]].tolist() == theirs["input_ids"][:2].tolist()
+    with torch.no_grad():
+        mine = encoder(**ours).last_hidden_state
+        ref = hf_model(**{k: ours[k] for k in ours}).last_hidden_state
+    real = ours.attention_mask.bool()  # our encoder zeroes padding positions; HF leaves them
+    assert torch.allclose(mine[real], ref[real], atol=1e-5)

@@ -217,10 +217,24 @@ def test_byte_level_encodes_every_code_point_as_hf(byte_level_pair):
         assert (a.ids, a.offsets) == (b.ids, [tuple(o) for o in b.offsets]), text[:40]
 
 
-def test_byte_level_split_spans_every_astral_and_bmp_variant():
-    """The BMP-only pattern is only used on texts without astral characters, and agrees there."""
-    pattern = uni.gpt2_pattern()
-    bmp_text = "".join(chr(c) for c in range(0x20, 0xD800, 7))
-    assert pattern.select(bmp_text) is pattern.bmp and pattern.select(bmp_text + "\U0001f600") is pattern.full
-    assert pattern.bmp.findall(bmp_text) == pattern.full.findall(bmp_text)
+def test_astral_stand_ins_split_as_the_full_classes():
+    """Astral characters are matched through BMP stand-ins of their class; the result must be what
+    the patterns with the full (astral) classes give, on text mixing astral characters of every class."""
+    import random
+    import re
+
+    def full(template, **classes):
+        return re.compile(template.format(**{k: uni.char_class(v, bmp=False) for k, v in classes.items()}))
+
+    gpt2 = full(r"'s|'t|'re|'ve|'m|'ll|'d| ?[{L}]+| ?[{N}]+| ?[^{s}{L}{N}]+|[{s}]+(?![^{s}])|[{s}]+",
+                L=tables.BYTE_LETTER, N=tables.BYTE_NUMBER, s=tables.BYTE_SPACE)
+    bert = full("[^{ws}{p}]+|[{p}]", ws=tables.SPLIT_WHITESPACE, p=tables.BERT_PUNCTUATION)
+    rng = random.Random(0)
+    pool = ["a", "1", "!", " ", "'s", "\U0001d400", "\U0001f917", "\U000104a0", "\U00011d50", "\U0001e95e",
+            "\U00010100", "\U000e0100", "\U0010fffd", "\U00020000", "\U0001f600", "\u00e9", "\u3000"]
+    for _ in range(300):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(1, 30)))
+        assert uni.gpt2_pattern().findall(text) == gpt2.findall(text), ascii(text)
+        assert uni.bert_word_pattern().findall(text) == bert.findall(text), ascii(text)
+        assert uni.bert_word_pattern().spans(text) == [m.span() for m in bert.finditer(text)]
     assert ByteLevel().words("a\U0001f600b") == ["a", "ðŁĺĢ", "b"]

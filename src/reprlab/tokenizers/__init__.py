@@ -15,7 +15,8 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "BPETokenizer": "bpe", "ROBERTA_SPECIAL_TOKENS": "bpe", "BatchEncoding": "encoding", "Encoding": "encoding", "UnigramScore": "evaluation",
+    "BPETokenizer": "bpe", "ROBERTA_SPECIAL_TOKENS": "bpe", "BatchEncoding": "encoding", "Encoding": "encoding",
+    "UnigramScore": "evaluation",
     "unigram_log_likelihood": "evaluation", "load_tokenizer": "loading", "BPE": "models",
     "WordPiece": "models", "read_vocab": "models", "BertNormalizer": "normalizers",
     "BertPreTokenizer": "pre_tokenizers", "ByteLevel": "pre_tokenizers", "WhitespaceSplit": "pre_tokenizers",

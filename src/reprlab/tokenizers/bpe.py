@@ -83,7 +83,8 @@ class BPETokenizer(Tokenizer):
     special_tokens : sequence of str
         Tokens matched literally in raw text and skipped by ``decode``.
     cls_token, sep_token : str
-        With both in the vocabulary, texts are wrapped as RoBERTa does (``<s> A </s>``).
+        With both among ``special_tokens`` (and in the vocabulary), texts are wrapped as RoBERTa
+        does (``<s> A </s>``).
     pad_token, mask_token : str
         Padding (``encode_batch(padding=...)``) and masking tokens, if in the vocabulary.
     merge_counts : list of int, optional
@@ -104,8 +105,9 @@ class BPETokenizer(Tokenizer):
         if not byte_level and unk_token not in vocab:
             log.warning("classic BPE without %r in its vocabulary: characters outside the alphabet are dropped",
                         unk_token)
+        wrap = all(t in special_tokens and t in vocab for t in (cls_token, sep_token))
         template = (TemplateProcessing.roberta((cls_token, vocab[cls_token]), (sep_token, vocab[sep_token]))
-                    if cls_token in vocab and sep_token in vocab else TemplateProcessing())
+                    if wrap else TemplateProcessing())
         specials = list(dict.fromkeys([*special_tokens, *(t for t in (unk_token, cls_token, sep_token, pad_token,
                                                                      mask_token) if t is not None and t in vocab)]))
         super().__init__(BPE(vocab, self.merges, end_of_word=eow, unk_token=unk_token),
@@ -158,7 +160,8 @@ class BPETokenizer(Tokenizer):
         added = added_tokens(self.vocab, self.special_tokens)
         if self.byte_level:
             flags = {"add_prefix_space": p["add_prefix_space"], "trim_offsets": False, "use_regex": True}
-            return tokenizer_json({**model, "vocab": ordered_vocab(self.vocab), "merges": [list(m) for m in self.merges]},
+            merges = [list(m) for m in self.merges]
+            return tokenizer_json({**model, "vocab": ordered_vocab(self.vocab), "merges": merges},
                                   pre_tokenizer={"type": "ByteLevel", **flags},
                                   post_processor=self.post_processor.to_hf() or {"type": "ByteLevel", **flags},
                                   decoder={"type": "ByteLevel", **flags}, added=added)

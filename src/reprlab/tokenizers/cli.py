@@ -76,8 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--min-frequency", type=int, default=0, metavar="N")
     t.add_argument("--limit-alphabet", type=int, metavar="N", help="keep only the N most frequent characters")
     t.add_argument("--special-tokens", metavar="A,B,...",
-                   help="comma-separated special tokens, first in the vocabulary (default: BERT's five for "
-                        "wordpiece, <unk> for classic BPE, none for byte-level; RoBERTa: '<s>,<pad>,</s>,<unk>,<mask>')")
+                   help="comma-separated special tokens, first in the vocabulary (default: BERT's five "
+                        "for wordpiece, <unk> for classic BPE, none for byte-level; RoBERTa: "
+                        "'<s>,<pad>,</s>,<unk>,<mask>')")
     t.add_argument("--max-word-chars", type=int, metavar="N",
                    help="leave longer words out of training (default 100 for wordpiece, 1000 for bpe)")
     t.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write the tokenizer to")

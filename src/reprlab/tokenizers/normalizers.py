@@ -26,9 +26,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from reprlab.tokenizers.unicode import (bert_unchanged, combining_class, in_ranges, is_bert_whitespace, is_chinese_char,
-                                        is_control, is_nonspacing_mark, lowercase, nfd,
-                                        reorder_sensitive_pattern, surrogate_error)
+from reprlab.tokenizers.unicode import (bert_unchanged, combining_class, in_ranges, is_bert_whitespace,
+                                        has_reorder_sensitive, is_chinese_char, is_control, is_nonspacing_mark,
+                                        lowercase, nfd, reorder_sensitive_pattern, surrogate_error)
 
 # ASCII characters whose output differs from ``str.lower`` of themselves: controls (removed) and
 # tab/newline/carriage return (become spaces). Everything else in ASCII maps 1:1.
@@ -117,7 +117,7 @@ class BertNormalizer:
                 identity = False
                 alignment.extend([i] * len(out))
         normalized = "".join(pieces)
-        if self.strips_accents and not text.isascii() and reorder_sensitive_pattern().search(text):
+        if self.strips_accents and not text.isascii() and has_reorder_sensitive(text):
             return self._splice_exact(text, pieces, normalized, alignment)
         return normalized, (None if identity else alignment)
 
@@ -208,7 +208,7 @@ class BertNormalizer:
         if text.isascii() and self.clean_text and not _ASCII_CONTROL.search(text):
             out = text.translate(_ASCII_SPACES)
             return out.lower() if self.lowercase else out
-        if self.strips_accents and not text.isascii() and reorder_sensitive_pattern().search(text):
+        if self.strips_accents and not text.isascii() and has_reorder_sensitive(text):
             return self.normalize(text)[0]
         table = self._table
         char = self.char

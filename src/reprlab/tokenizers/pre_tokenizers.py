@@ -29,7 +29,7 @@ class BertPreTokenizer:
 
     def split(self, text: str) -> list[tuple[str, int, int]]:
         """``(word, start, end)`` for every word of ``text`` (spans index ``text``)."""
-        return [(m.group(), m.start(), m.end()) for m in bert_word_pattern().finditer(text)]
+        return [(text[s:e], s, e) for s, e in bert_word_pattern().spans(text)]
 
     def words(self, text: str) -> list[str]:
         return bert_word_pattern().findall(text)
@@ -40,7 +40,7 @@ class WhitespaceSplit:
     """Split on whitespace only."""
 
     def split(self, text: str) -> list[tuple[str, int, int]]:
-        return [(m.group(), m.start(), m.end()) for m in whitespace_word_pattern().finditer(text)]
+        return [(text[s:e], s, e) for s, e in whitespace_word_pattern().spans(text)]
 
     def words(self, text: str) -> list[str]:
         return whitespace_word_pattern().findall(text)
@@ -77,12 +77,13 @@ class ByteLevel:
         if self.add_prefix_space and not text.startswith(" "):
             text, shift = " " + text, 1
         table = latin1_to_gpt2()
-        for m in gpt2_pattern().finditer(text):
-            word = m.group().encode("utf-8").decode("latin-1").translate(table)
+        for start, end in gpt2_pattern().spans(text):
+            piece = text[start:end]
+            word = piece.encode("utf-8").decode("latin-1").translate(table)
             # character (of ``text``) of every byte symbol, so piece spans map back to characters
-            chars = tuple(max(m.start() + i - shift, 0) for i, ch in enumerate(m.group())
+            chars = tuple(max(start + i - shift, 0) for i, ch in enumerate(piece)
                           for _ in range(len(ch.encode("utf-8"))))
-            yield word, max(m.start() - shift, 0), m.end() - shift, chars
+            yield word, max(start - shift, 0), end - shift, chars
 
     def split(self, text: str) -> list[tuple[str, int, int, tuple[int, ...]]]:
         """``(byte-word, start, end, char_of_byte)``; spans are character offsets into ``text``."""

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Literal, Protocol, Sequence
-
-import re
 
 from reprlab.errors import ConfigError, DataError
 from reprlab.tokenizers.encoding import BatchEncoding, Encoding, TensorType, truncation_lengths
@@ -351,9 +350,15 @@ class Tokenizer:
         add_special_tokens : bool
             Apply the post-processor template (``[CLS] A [SEP] B [SEP]``).
         """
-        with gc_paused():
+        collecting = gc.isenabled()  # paused as in gc_paused (inline: this runs once per text)
+        if collecting:
+            gc.disable()
+        try:
             first = self._sequence(text)
             second = self._sequence(pair) if pair is not None else None
+        finally:
+            if collecting:
+                gc.enable()
         if truncation:
             if max_length is None:
                 raise ConfigError("truncation needs max_length; pass max_length=N (e.g. 512)")

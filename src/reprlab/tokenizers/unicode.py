@@ -23,10 +23,10 @@ With tokenizers 0.23.3, against Python 3.11 (``unicodedata`` 14.0) and ``regex``
 * Oniguruma's ``\\p{L}`` has 17,144 fewer letters and ``\\p{N}`` 336 fewer numbers than ``regex``'s.
 
 Lookups use :func:`bisect.bisect_right` on flattened half-open ranges; the patterns are compiled for
-the standard ``re`` module from explicit character classes, once for texts within the Basic
-Multilingual Plane (a bitmap per class, faster than ``regex``'s ``\\p{..}``) and once for texts with
-astral characters. Strings with lone surrogates cannot be given to HF at all (a Rust ``str`` cannot
-hold them); :func:`check_text` refuses them with a clear error instead.
+the standard ``re`` module from explicit character classes (bitmaps, faster than ``regex``'s
+``\\p{..}``), with astral characters matched through stand-ins (:class:`UnicodePattern`). Strings
+with lone surrogates cannot be given to HF at all (a Rust ``str`` cannot hold them);
+:func:`check_text` refuses them with a clear error instead.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator
+from typing import Callable
 
 from reprlab.errors import DataError
 from reprlab.tokenizers import _unicode_data as _tables
@@ -150,48 +150,69 @@ def onig_class(ranges: Ranges) -> str:
 
 @dataclass(frozen=True)
 class UnicodePattern:
-    """A splitting pattern compiled twice: for texts within the BMP (fast bitmaps) and for any text.
+    """A splitting pattern over HF's character classes; astral characters go through BMP stand-ins.
 
-    ``re`` stores the BMP part of a character class as a bitmap but checks astral ranges one by
-    one, after every bitmap miss; texts without astral characters, the vast majority, skip them.
+    ``re`` stores the Basic Multilingual Plane part of a character class as a bitmap but checks
+    astral ranges one by one after every bitmap miss, which made the full classes twice as slow as
+    ``regex`` on text with emoji. So ``pattern`` holds only the BMP part, and in a text with astral
+    characters each one is first replaced by a BMP character of the same class (``stand_in``);
+    the lengths stay equal, so the spans index the original text.
     """
 
-    bmp: re.Pattern
-    full: re.Pattern
+    pattern: re.Pattern
+    stand_in: Callable[[re.Match], str]
 
-    def select(self, text: str) -> re.Pattern:
-        return self.bmp if text.isascii() or _ASTRAL.search(text) is None else self.full
+    def _target(self, text: str) -> str:
+        if text.isascii() or _ASTRAL.search(text) is None:
+            return text
+        return _ASTRAL.sub(self.stand_in, text)
 
     def findall(self, text: str) -> list[str]:
-        return self.select(text).findall(text)
+        """The matched substrings of ``text``."""
+        target = self._target(text)
+        if target is text:
+            return self.pattern.findall(text)
+        return [text[m.start():m.end()] for m in self.pattern.finditer(target)]
 
-    def finditer(self, text: str) -> Iterator[re.Match]:
-        return self.select(text).finditer(text)
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """``(start, end)`` of every match in ``text``."""
+        return [m.span() for m in self.pattern.finditer(self._target(text))]
 
 
-def _compile(template: str, **classes: Ranges) -> UnicodePattern:
-    """``template`` with ``{name}`` replaced by the class body of each named range set."""
-    return UnicodePattern(*(re.compile(template.format(**{k: char_class(v, bmp=bmp) for k, v in classes.items()}))
-                            for bmp in (True, False)))
+def _compile(template: str, stand_in: Callable[[str], str], **classes: Ranges) -> UnicodePattern:
+    """``template`` with ``{name}`` replaced by the BMP class body of each named range set."""
+    pattern = re.compile(template.format(**{k: char_class(v, bmp=True) for k, v in classes.items()}))
+    return UnicodePattern(pattern, lambda m: stand_in(m.group()))
+
+
+def _no_astral(ranges: Ranges) -> Ranges:
+    assert not ranges or ranges[-1] <= 0x10000, "an astral character in a class with no stand-in"
+    return ranges
 
 
 @lru_cache(maxsize=None)
 def bert_word_pattern() -> UnicodePattern:
     """BERT's pre-tokenizer: runs of non-space non-punctuation characters, or one punctuation character."""
-    return _compile("[^{ws}{p}]+|[{p}]", ws=_tables.SPLIT_WHITESPACE, p=_tables.BERT_PUNCTUATION)
+    return _compile("[^{ws}{p}]+|[{p}]", lambda ch: "!" if is_punctuation(ch) else "a",
+                    ws=_no_astral(_tables.SPLIT_WHITESPACE), p=_tables.BERT_PUNCTUATION)
 
 
 @lru_cache(maxsize=None)
 def whitespace_word_pattern() -> UnicodePattern:
     """Runs of characters that are not ``char::is_whitespace``."""
-    return _compile("[^{ws}]+", ws=_tables.SPLIT_WHITESPACE)
+    return _compile("[^{ws}]+", lambda ch: "a", ws=_no_astral(_tables.SPLIT_WHITESPACE))
+
+
+def _gpt2_stand_in(ch: str) -> str:
+    # "a", "1" and "!" are a letter, a number and neither; none can complete a contraction ('s ...)
+    return "a" if in_ranges(_tables.BYTE_LETTER, ch) else "1" if in_ranges(_tables.BYTE_NUMBER, ch) else "!"
 
 
 @lru_cache(maxsize=None)
 def gpt2_pattern() -> UnicodePattern:
     """GPT-2's pre-tokenization pattern with HF's (Oniguruma's) ``\\p{L}``, ``\\p{N}`` and ``\\s``."""
     return _compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?[{L}]+| ?[{N}]+| ?[^{s}{L}{N}]+|[{s}]+(?![^{s}])|[{s}]+",
-                    L=_tables.BYTE_LETTER, N=_tables.BYTE_NUMBER, s=_tables.BYTE_SPACE)
+                    _gpt2_stand_in, L=_tables.BYTE_LETTER, N=_tables.BYTE_NUMBER, s=_no_astral(_tables.BYTE_SPACE))
 
 
 def _ranges(points) -> Ranges:
@@ -225,12 +246,27 @@ def bert_unchanged() -> Ranges:
 
 
 @lru_cache(maxsize=None)
-def reorder_sensitive_pattern() -> re.Pattern:
+def _reorder_sensitive() -> tuple[Ranges, re.Pattern, re.Pattern]:
     """Characters whose decomposition holds a non-starter that accent stripping keeps.
 
     Only around those can NFD's canonical reordering of a whole text (which HF applies) differ from
-    decomposing character by character: the marks it moves are otherwise all removed.
+    decomposing character by character: the marks it moves are otherwise all removed. Returns the
+    ranges, a pattern for all of them and one for their BMP part only (a bitmap: fast to search).
     """
     kept = {c for c in _tables.COMBINING_CLASS if not in_ranges(_tables.NONSPACING_MARK, chr(c))}
-    sensitive = kept | {c for c, d in _tables.NFD_MAP.items() if any(ord(x) in kept for x in d)}
-    return re.compile("[" + char_class(_ranges(sensitive), bmp=False) + "]")
+    ranges = _ranges(kept | {c for c, d in _tables.NFD_MAP.items() if any(ord(x) in kept for x in d)})
+    return (ranges, re.compile("[" + char_class(ranges, bmp=False) + "]"),
+            re.compile("[" + char_class(ranges, bmp=True) + "]"))
+
+
+def reorder_sensitive_pattern() -> re.Pattern:
+    """Matches the characters around which canonical reordering matters (:func:`_reorder_sensitive`)."""
+    return _reorder_sensitive()[1]
+
+
+def has_reorder_sensitive(text: str) -> bool:
+    """True if ``text`` holds a character of :func:`reorder_sensitive_pattern` (fast for any text)."""
+    ranges, _, bmp = _reorder_sensitive()
+    if bmp.search(text) is not None:
+        return True
+    return any(in_ranges(ranges, m.group()) for m in _ASTRAL.finditer(text))
