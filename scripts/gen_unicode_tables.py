@@ -183,6 +183,10 @@ def main() -> None:
     hangul = range(0xAC00, 0xD7A4)
     assert all(bert["nfd"][c] == hangul_nfd(c) for c in hangul), "HF decomposes Hangul differently"
     nfd_map = {c: s for c, s in mapping(bert["nfd"]).items() if c not in hangul}
+    # Only around these can canonical reordering of the whole text change what accent stripping
+    # keeps: the non-starters it keeps, and the characters that decompose into one of them.
+    kept = {c for c in ccc if c not in bert["marks"]}
+    sensitive = kept | {c for c, d in nfd_map.items() if any(ord(x) in kept for x in d)}
     parts = [
         f'"""HF tokenizers {tokenizers.__version__}: Unicode classification of its BERT normalizer and\n'
         "pre-tokenizer and of its byte-level pre-tokenizer, probed over every code point.\n\n"
@@ -205,6 +209,8 @@ def main() -> None:
         literal_map("LOWER_MAP", mapping(bert["lower"]), "Rust char::to_lowercase where it is not the identity"),
         literal_map("COMBINING_CLASS", dict(sorted(ccc.items())), "canonical combining class of the "
                     "non-starters of HF's NFD (canonical reordering)"),
+        literal_ranges("REORDER_SENSITIVE", sensitive, "non-starters that strip_accents keeps, and the "
+                       "characters decomposing into one: where canonical reordering matters"),
         literal_ranges("BYTE_LETTER", byte["letter"], "\\p{L} of the GPT-2 pattern in HF's ByteLevel "
                        "pre-tokenizer (Oniguruma)"),
         literal_ranges("BYTE_NUMBER", byte["number"], "\\p{N} of the GPT-2 pattern"),

@@ -31,7 +31,7 @@ from typing import Sequence
 
 from reprlab.errors import ConfigError, DataError, MissingDataError
 from reprlab.io import atomic_write
-from reprlab.tokenizers.hf_files import CONFIG_FILE, added_tokens, ordered_vocab, tokenizer_json, write_hf_files
+from reprlab.tokenizers.hf_files import CONFIG_FILE, added_tokens, ordered_vocab, tokenizer_json
 from reprlab.tokenizers.models import BPE
 from reprlab.tokenizers.pre_tokenizers import ByteLevel, WhitespaceSplit, byte_decode
 from reprlab.tokenizers.tokenizer import TemplateProcessing, Tokenizer
@@ -124,22 +124,15 @@ class BPETokenizer(Tokenizer):
         counts = self.merge_counts or [None] * len(self.merges)
         return [(a, b, c) for (a, b), c in zip(self.merges, counts)]
 
-    def save_pretrained(self, directory: str | Path, *, model_max_length: int | None = None) -> Path:
-        """Write ``vocab.json``, ``merges.txt`` and the HF files (:mod:`.hf_files`), each atomically.
-
-        Parameters
-        ----------
-        directory : path
-            Created if missing; a model directory may be given (``Encoder.to_hf`` output).
-        model_max_length : int, optional
-            transformers' ``model_max_length`` (the model's position limit).
-        """
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        with atomic_write(d / "vocab.json") as f:
+    def save_vocabulary(self, directory: Path) -> None:
+        """Write ``vocab.json`` and ``merges.txt`` (HF's BPE files) atomically."""
+        with atomic_write(directory / "vocab.json") as f:
             json.dump(self.vocab, f, ensure_ascii=False)
-        with atomic_write(d / "merges.txt") as f:
+        with atomic_write(directory / "merges.txt") as f:
             f.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in self.merges))
+
+    def hf_config(self) -> dict:
+        """``tokenizer_config.json``: transformers' keys plus reprlab's parameters and merge counts."""
         p = self.parameters
         config = {"reprlab_kind": "bpe", "reprlab_parameters": p, "merge_counts": self.merge_counts,
                   "tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False}
@@ -148,8 +141,7 @@ class BPETokenizer(Tokenizer):
                 config[key] = p[key]
         if "cls_token" in config and "sep_token" in config:
             config["bos_token"], config["eos_token"] = config["cls_token"], config["sep_token"]
-        write_hf_files(d, self.to_hf_json(), config, model_max_length)
-        return d
+        return config
 
     def to_hf_json(self) -> dict:
         """This tokenizer as HF ``tokenizers``' ``tokenizer.json`` object (see the module docstring)."""

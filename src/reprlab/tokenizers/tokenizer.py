@@ -11,10 +11,12 @@ import logging
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Literal, Protocol, Sequence
 
 from reprlab.errors import ConfigError, DataError
 from reprlab.tokenizers.encoding import BatchEncoding, Encoding, TensorType, truncation_lengths
+from reprlab.tokenizers.hf_files import write_hf_files
 from reprlab.tokenizers.models import Pieces, WordPiece
 from reprlab.tokenizers.pre_tokenizers import BertPreTokenizer, WhitespaceSplit
 from reprlab.tokenizers.unicode import check_text
@@ -22,6 +24,7 @@ from reprlab.tokenizers.unicode import check_text
 log = logging.getLogger(__name__)
 
 Padding = Literal["longest", "max_length"] | bool
+_NO_FILES = "a bare Tokenizer has no file format; save a WordPieceTokenizer or BPETokenizer"
 
 
 @contextmanager
@@ -421,6 +424,39 @@ class Tokenizer:
             raise ConfigError(f"padding needs the pad token {self.pad_token!r} in the vocabulary; add it "
                               "(train with it among special_tokens) or pass another pad_token")
         enc.pad(length, self.model.vocab[self.pad_token], self.pad_token)
+
+    # -- files --------------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path, *, model_max_length: int | None = None) -> Path:
+        """Write a directory that this package, HF ``tokenizers`` and ``transformers`` all load.
+
+        The subclass's vocabulary files (:meth:`save_vocabulary`), then ``tokenizer.json``,
+        ``tokenizer_config.json`` and ``special_tokens_map.json`` (:mod:`.hf_files`), each
+        written atomically.
+
+        Parameters
+        ----------
+        directory : path
+            Created if missing; a model directory may be given (``Encoder.to_hf`` output).
+        model_max_length : int, optional
+            transformers' ``model_max_length``: the model's position limit.
+        """
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.save_vocabulary(d)
+        write_hf_files(d, self.to_hf_json(), self.hf_config(), model_max_length)
+        return d
+
+    def save_vocabulary(self, directory: Path) -> None:
+        """Write the vocabulary files (subclasses)."""
+        raise NotImplementedError(_NO_FILES)
+
+    def hf_config(self) -> dict:
+        """``tokenizer_config.json``'s content (subclasses)."""
+        raise NotImplementedError(_NO_FILES)
+
+    def to_hf_json(self) -> dict:
+        """``tokenizer.json``'s content (subclasses)."""
+        raise NotImplementedError(_NO_FILES)
 
     # -- decoding -----------------------------------------------------------------------------
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:

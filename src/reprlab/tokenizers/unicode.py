@@ -215,16 +215,6 @@ def gpt2_pattern() -> UnicodePattern:
                     _gpt2_stand_in, L=_tables.BYTE_LETTER, N=_tables.BYTE_NUMBER, s=_no_astral(_tables.BYTE_SPACE))
 
 
-def _ranges(points) -> Ranges:
-    flat: list[int] = []
-    for c in sorted(points):
-        if flat and flat[-1] == c:
-            flat[-1] = c + 1
-        else:
-            flat += [c, c + 1]
-    return tuple(flat)
-
-
 @lru_cache(maxsize=None)
 def bert_unchanged() -> Ranges:
     """Characters that every setting of BERT's normalizer leaves as they are (most of Unicode).
@@ -253,8 +243,7 @@ def _reorder_sensitive() -> tuple[Ranges, re.Pattern, re.Pattern]:
     decomposing character by character: the marks it moves are otherwise all removed. Returns the
     ranges, a pattern for all of them and one for their BMP part only (a bitmap: fast to search).
     """
-    kept = {c for c in _tables.COMBINING_CLASS if not in_ranges(_tables.NONSPACING_MARK, chr(c))}
-    ranges = _ranges(kept | {c for c, d in _tables.NFD_MAP.items() if any(ord(x) in kept for x in d)})
+    ranges = _tables.REORDER_SENSITIVE
     return (ranges, re.compile("[" + char_class(ranges, bmp=False) + "]"),
             re.compile("[" + char_class(ranges, bmp=True) + "]"))
 

@@ -16,7 +16,7 @@ from typing import Sequence
 
 from reprlab.errors import ConfigError, DataError, MissingDataError
 from reprlab.io import atomic_write
-from reprlab.tokenizers.hf_files import CONFIG_FILE, added_tokens, ordered_vocab, tokenizer_json, write_hf_files
+from reprlab.tokenizers.hf_files import CONFIG_FILE, added_tokens, ordered_vocab, tokenizer_json
 from reprlab.tokenizers.models import WordPiece, read_vocab
 from reprlab.tokenizers.normalizers import BertNormalizer
 from reprlab.tokenizers.pre_tokenizers import BertPreTokenizer
@@ -116,33 +116,20 @@ class WordPieceTokenizer(Tokenizer):
                 kwargs[key] = cfg[key]
         return cls.from_vocab(d / "vocab.txt", **kwargs)
 
-    def save_pretrained(self, directory: str | Path, *, model_max_length: int | None = 512) -> Path:
-        """Write a directory that this class, HF ``tokenizers`` and ``transformers`` all load.
+    def save_vocabulary(self, directory: Path) -> None:
+        """Write ``vocab.txt`` (ids = line numbers) atomically."""
+        write_vocab(directory / "vocab.txt", self.vocab)
 
-        Files (each written atomically): ``vocab.txt`` (ids = line numbers), ``tokenizer.json``,
-        ``tokenizer_config.json`` and ``special_tokens_map.json`` (:mod:`.hf_files`).
-
-        Parameters
-        ----------
-        directory : path
-            Created if missing; a model directory may be given (``Encoder.to_hf`` output).
-        model_max_length : int, optional
-            transformers' ``model_max_length`` (the model's position limit).
-        """
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        write_vocab(d / "vocab.txt", self.vocab)
+    def hf_config(self) -> dict:
+        """``tokenizer_config.json``: HF ``BertTokenizer``'s keys (read back by :meth:`from_pretrained`)."""
         p = self.parameters
-        config = {
-            "reprlab_kind": "wordpiece", "tokenizer_class": "BertTokenizer",
-            "do_lower_case": p["lowercase"], "strip_accents": p["strip_accents"],
-            "tokenize_chinese_chars": p["handle_chinese_chars"],
-            "max_input_chars_per_word": p["max_input_chars_per_word"],
-            "unk_token": p["unk_token"], "cls_token": p["cls_token"], "sep_token": p["sep_token"],
-            "pad_token": p["pad_token"], "mask_token": p["mask_token"], "never_split": p["never_split"],
-            "clean_up_tokenization_spaces": p["cleanup"]}
-        write_hf_files(d, self.to_hf_json(), config, model_max_length)
-        return d
+        return {"reprlab_kind": "wordpiece", "tokenizer_class": "BertTokenizer",
+                "do_lower_case": p["lowercase"], "strip_accents": p["strip_accents"],
+                "tokenize_chinese_chars": p["handle_chinese_chars"],
+                "max_input_chars_per_word": p["max_input_chars_per_word"],
+                "unk_token": p["unk_token"], "cls_token": p["cls_token"], "sep_token": p["sep_token"],
+                "pad_token": p["pad_token"], "mask_token": p["mask_token"], "never_split": p["never_split"],
+                "clean_up_tokenization_spaces": p["cleanup"], "model_max_length": 512}
 
     def to_hf_json(self) -> dict:
         """This tokenizer as HF ``tokenizers``' ``tokenizer.json`` object."""
