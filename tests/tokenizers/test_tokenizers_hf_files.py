@@ -150,7 +150,8 @@ def test_encode_batch_returns_padded_tensors_like_hf(uncased_vocab, monkeypatch)
     n = len(pair["input_ids"])
     assert batch.token_type_ids[2, :n].tolist() == pair["token_type_ids"]
     assert batch.word_ids(2) == ours.encode("pair", "of texts").word_ids + [None] * (batch.input_ids.shape[1] - n)
-    assert batch.special_tokens_mask.shape == batch.input_ids.shape and len(batch) == 3
+    assert batch.special_tokens_mask.shape == batch.input_ids.shape and len(batch.encodings) == 3
+    assert len(batch) == 3 and list(batch.keys()) == ["input_ids", "token_type_ids", "attention_mask"]  # keys, as HF
     assert batch[0].tokens[0] == "[CLS]"  # an int index gives that row's Encoding, as HF
     numpy_batch = ours.encode_batch(texts, padding=True, return_tensors="np")
     assert numpy_batch.input_ids.tolist() == batch.input_ids.tolist()

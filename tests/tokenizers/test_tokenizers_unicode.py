@@ -194,6 +194,8 @@ def test_lone_surrogates_are_refused_like_hf(uncased_vocab, byte_level_pair):
         BertNormalizer()("a\ud800")
     with pytest.raises(DataError, match="lone surrogate"):
         train_bpe(["fine", "not \udc80 fine"], 300, byte_level=True)
+    with pytest.raises(DataError, match="lone surrogate U\\+DC80"):
+        train_bpe({"fine": 2, "not\udc80": 1}, 300, byte_level=True)
     assert wordpiece.encode("\U0001f917").tokens == hf.encode("\U0001f917").tokens  # a real pair is fine
 
 

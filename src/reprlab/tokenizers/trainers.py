@@ -63,6 +63,8 @@ def count_words(texts: Iterable[str], split: Callable[[str], list[str]]) -> Coun
 
 def _word_counts(texts: Iterable[str] | dict[str, int], split: Callable[[str], list[str]]) -> Counter:
     if isinstance(texts, dict):  # already counted: {word: count}
+        for w in texts:
+            check_text(w)
         counts = Counter({w: int(c) for w, c in texts.items() if w and c > 0})
         if not counts:
             raise DataError("the word counts are empty; pass at least one word with a positive count")
@@ -161,8 +163,7 @@ def train_bpe(texts: Iterable[str] | dict[str, int], vocab_size: int, *, min_fre
     order = alphabet_order or ("codepoint" if byte_level else "frequency")
     if byte_level:  # count raw GPT-2 words, then spell only the distinct ones in byte symbols
         table = latin1_to_gpt2()
-        raw = _word_counts(texts, gpt2_pattern().findall) if not isinstance(texts, dict) else Counter(texts)
-        raw = _without_long_words(raw, max_word_chars)
+        raw = _without_long_words(_word_counts(texts, gpt2_pattern().findall), max_word_chars)
         counts = Counter({w.encode("utf-8").decode("latin-1").translate(table): c for w, c in raw.items()})
     else:
         counts = _without_long_words(_word_counts(texts, WhitespaceSplit().words), max_word_chars)
