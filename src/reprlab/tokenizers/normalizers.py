@@ -27,8 +27,9 @@ import re
 from dataclasses import dataclass, field
 
 from reprlab.tokenizers.unicode import (bert_unchanged, combining_class, in_ranges, is_bert_whitespace,
-                                        has_reorder_sensitive, is_chinese_char, is_control, is_nonspacing_mark,
-                                        lowercase, nfd, reorder_sensitive_pattern, surrogate_error)
+                                        is_chinese_char, is_control, is_nonspacing_mark,
+                                        is_reorder_sensitive, lowercase, nfd, reorder_sensitive_pattern,
+                                        surrogate_error)
 
 # ASCII characters whose output differs from ``str.lower`` of themselves: controls (removed) and
 # tab/newline/carriage return (become spaces). Everything else in ASCII maps 1:1.
@@ -63,10 +64,17 @@ class BertNormalizer:
         return self.lowercase if self.strip_accents is None else self.strip_accents
 
     def char(self, ch: str) -> str:
-        """The normalized form ``f(ch)`` of one character (cached)."""
+        """The normalized form ``f(ch)`` of one character (cached).
+
+        When stripping accents, reorder-sensitive characters are never cached, so that every text
+        holding one reaches the cache-miss branch of :meth:`normalize`, which then re-normalizes
+        their runs exactly; other texts pay nothing for the check.
+        """
         out = self._table.get(ord(ch))
         if out is None:
-            out = self._table[ord(ch)] = self._compute(ch)
+            out = self._compute(ch)
+            if not (self.strips_accents and is_reorder_sensitive(ch)):
+                self._table[ord(ch)] = out
         return out
 
     def _compute(self, ch: str) -> str:
@@ -106,10 +114,12 @@ class BertNormalizer:
         pieces: list[str] = []
         alignment: list[int] = []
         identity = True
+        reorder = False
         for i, ch in enumerate(text):
             out = table.get(ord(ch))
-            if out is None:
+            if out is None:  # first sight of ch, or a reorder-sensitive character (never cached)
                 out = self.char(ch)
+                reorder = reorder or (self.strips_accents and is_reorder_sensitive(ch))
             pieces.append(out)
             if len(out) == 1:
                 alignment.append(i)
@@ -117,7 +127,7 @@ class BertNormalizer:
                 identity = False
                 alignment.extend([i] * len(out))
         normalized = "".join(pieces)
-        if self.strips_accents and not text.isascii() and has_reorder_sensitive(text):
+        if reorder:
             return self._splice_exact(text, pieces, normalized, alignment)
         return normalized, (None if identity else alignment)
 
@@ -208,8 +218,8 @@ class BertNormalizer:
         if text.isascii() and self.clean_text and not _ASCII_CONTROL.search(text):
             out = text.translate(_ASCII_SPACES)
             return out.lower() if self.lowercase else out
-        if self.strips_accents and not text.isascii() and has_reorder_sensitive(text):
-            return self.normalize(text)[0]
         table = self._table
-        char = self.char
-        return "".join([table.get(ord(ch)) or char(ch) for ch in text])
+        pieces = [table.get(ord(ch)) for ch in text]
+        if None in pieces:  # unseen or reorder-sensitive characters: the full path
+            return self.normalize(text)[0]
+        return "".join(pieces)

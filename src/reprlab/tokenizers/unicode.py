@@ -235,27 +235,16 @@ def bert_unchanged() -> Ranges:
     return tuple(out + [position, 0x110000]) if position < 0x110000 else tuple(out)
 
 
-@lru_cache(maxsize=None)
-def _reorder_sensitive() -> tuple[Ranges, re.Pattern, re.Pattern]:
-    """Characters whose decomposition holds a non-starter that accent stripping keeps.
+def is_reorder_sensitive(ch: str) -> bool:
+    """A character whose decomposition holds a non-starter that accent stripping keeps.
 
     Only around those can NFD's canonical reordering of a whole text (which HF applies) differ from
-    decomposing character by character: the marks it moves are otherwise all removed. Returns the
-    ranges, a pattern for all of them and one for their BMP part only (a bitmap: fast to search).
+    decomposing character by character: the marks it moves are otherwise all removed.
     """
-    ranges = _tables.REORDER_SENSITIVE
-    return (ranges, re.compile("[" + char_class(ranges, bmp=False) + "]"),
-            re.compile("[" + char_class(ranges, bmp=True) + "]"))
+    return in_ranges(_tables.REORDER_SENSITIVE, ch)
 
 
+@lru_cache(maxsize=None)
 def reorder_sensitive_pattern() -> re.Pattern:
-    """Matches the characters around which canonical reordering matters (:func:`_reorder_sensitive`)."""
-    return _reorder_sensitive()[1]
-
-
-def has_reorder_sensitive(text: str) -> bool:
-    """True if ``text`` holds a character of :func:`reorder_sensitive_pattern` (fast for any text)."""
-    ranges, _, bmp = _reorder_sensitive()
-    if bmp.search(text) is not None:
-        return True
-    return any(in_ranges(ranges, m.group()) for m in _ASTRAL.finditer(text))
+    """Matches the characters of :func:`is_reorder_sensitive`."""
+    return re.compile("[" + char_class(_tables.REORDER_SENSITIVE, bmp=False) + "]")
