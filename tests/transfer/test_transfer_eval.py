@@ -15,7 +15,7 @@ from reprlab.train import TrainConfig
 from reprlab.transfer import (class_balanced_indices, classifier_accuracy, extract_features,
                               fit_classifier, knn_accuracy, knn_predict, linear_probe, parse_fraction)
 from reprlab.transfer.evaluate import EvalConfig
-from tests.vision.simclr_reference import knn_loop
+from tests.vision.contrastive.simclr_reference import knn_loop
 
 
 def _blobs(n=120, d=5, classes=3, seed=0, spread=0.3):

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reprlab.errors import ConfigError, DataError
-from reprlab.vision.losses import NTXentLoss, info_nce, nt_xent
-from tests.vision.simclr_reference import nt_xent_loop
+from reprlab.vision.contrastive.losses import NTXentLoss, info_nce, nt_xent
+from tests.vision.contrastive.simclr_reference import nt_xent_loop
 
 
 @settings(max_examples=15, deadline=None)

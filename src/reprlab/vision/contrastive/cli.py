@@ -24,8 +24,8 @@ from reprlab.cli.common import add_config_args, command_group, config_from_args
 from reprlab.errors import DataError, MissingDataError
 from reprlab.train.config import TrainConfig
 from reprlab.transfer import EvalConfig
-from reprlab.vision.augment import AugmentConfig
-from reprlab.vision.simclr import SimCLRConfig
+from reprlab.vision.contrastive.augment import AugmentConfig
+from reprlab.vision.contrastive.simclr import SimCLRConfig
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -124,7 +124,7 @@ def _read_run(run_dir: Path) -> tuple[SimCLRRunConfig, Any]:
     """Rebuild the run's config and its trained :class:`SimCLRObjective` from ``run_dir``."""
     from reprlab.cli.config_io import from_dict
     from reprlab.train.checkpoint import load_module
-    from reprlab.vision.simclr import SimCLRObjective
+    from reprlab.vision.contrastive.simclr import SimCLRObjective
 
     cfg_path = run_dir / "simclr.json"
     if not cfg_path.is_file():
@@ -148,8 +148,8 @@ def evaluate_run(run_dir: Path, eval_cfg: EvalConfig, feature_cache: dict[str, A
     from reprlab.io import write_json
     from reprlab.train import resolve_device
     from reprlab.transfer import evaluate_encoder
-    from reprlab.vision.augment import SimCLRAugment
-    from reprlab.vision.backbones import build_backbone
+    from reprlab.vision.contrastive.augment import SimCLRAugment
+    from reprlab.vision.contrastive.backbones import build_backbone
 
     cfg, objective = _read_run(run_dir)
     device = resolve_device(eval_cfg.device)
@@ -175,7 +175,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from reprlab.io import write_json
     from reprlab.train import Trainer
-    from reprlab.vision.simclr import SimCLRObjective
+    from reprlab.vision.contrastive.simclr import SimCLRObjective
 
     defaults: dict[str, Any] = {}
     if args.data:
@@ -310,7 +310,7 @@ def save_views_figure(x, path: Path, config: AugmentConfig | None = None, n_imag
     import torch
 
     from reprlab.io import save_figure
-    from reprlab.vision.augment import SimCLRAugment
+    from reprlab.vision.contrastive.augment import SimCLRAugment
 
     aug = SimCLRAugment(config)
     gen = torch.Generator().manual_seed(seed)
@@ -352,7 +352,7 @@ def demo(out_dir: Path) -> str:
     from reprlab.data import load_dataset
     from reprlab.train import Trainer, torch_threads
     from reprlab.transfer import extract_features, linear_probe
-    from reprlab.vision.simclr import SimCLRObjective
+    from reprlab.vision.contrastive.simclr import SimCLRObjective
 
     out = Path(out_dir) / "simclr"
     train, test = load_dataset("digits", "train"), load_dataset("digits", "test")

@@ -19,14 +19,14 @@ from reprlab.data import ArrayDataset, load_dataset
 from reprlab.errors import ConfigError
 from reprlab.io import write_json
 from reprlab.train import TrainConfig, Trainer
-from reprlab.vision import generative_eval as ev
-from reprlab.vision.ais import ais_log_partition, average_log_likelihood
-from reprlab.vision.autoencoder import (AutoencoderConfig, AutoencoderObjective, DeepAutoencoder,
+from reprlab.vision.generative import evaluation as ev
+from reprlab.vision.generative.ais import ais_log_partition, average_log_likelihood
+from reprlab.vision.generative.autoencoder import (AutoencoderConfig, AutoencoderObjective, DeepAutoencoder,
                                         encode_dataset, reconstruct_dataset)
-from reprlab.vision.rbm import RBMConfig, RBMObjective
-from reprlab.vision.stacked import (DBNConfig, DBNStack, StackedAEConfig, dbn_log_likelihood_bound,
+from reprlab.vision.generative.rbm import RBMConfig, RBMObjective
+from reprlab.vision.generative.stacked import (DBNConfig, DBNStack, StackedAEConfig, dbn_log_likelihood_bound,
                                     pretrain_dbn, pretrain_stacked_autoencoder)
-from reprlab.vision.vae import VAEConfig, VAEObjective, evaluate_vae, interpolate, latent_grid
+from reprlab.vision.generative.vae import VAEConfig, VAEObjective, evaluate_vae, interpolate, latent_grid
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def _fit_input_dim(model: AutoencoderConfig, ds: ArrayDataset) -> AutoencoderCon
     d = int(ds.x[0].numel())
     if model.input_dim == 784 and d != 784 and model.hidden == (1000, 500, 250):
         log.info("data has %d pixels: scaling the default 784-1000-500-250 widths", d)
-        from reprlab.vision.autoencoder import default_hidden
+        from reprlab.vision.generative.autoencoder import default_hidden
         return dataclasses.replace(model, input_dim=d, hidden=default_hidden(d))
     return model
 

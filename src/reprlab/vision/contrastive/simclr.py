@@ -3,7 +3,7 @@
 Chen, Kornblith, Norouzi & Hinton (2020), "A Simple Framework for Contrastive Learning of Visual
 Representations", https://arxiv.org/abs/2002.05709. For a batch of N images, two random views
 ``x~_i = t(x), x~_j = t'(x)`` pass through the encoder ``h = f(x~)`` (e.g. a ResNet) and a small MLP
-projection head ``z = g(h)``; the NT-Xent loss (eq. 1, :func:`reprlab.vision.losses.nt_xent`)
+projection head ``z = g(h)``; the NT-Xent loss (eq. 1, :func:`reprlab.vision.contrastive.losses.nt_xent`)
 pulls the two views of each image together against the other 2N - 2 views. After pretraining
 the head is dropped: ``h`` is the representation, evaluated by a linear classifier on frozen
 features (:mod:`reprlab.transfer.probe`) or by fine-tuning with few labels
@@ -28,9 +28,9 @@ from torch import nn
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective
 from reprlab.train.distributed import rank
-from reprlab.vision.augment import AugmentConfig, SimCLRAugment, TwoViews, check_images
-from reprlab.vision.backbones import build_backbone
-from reprlab.vision.losses import nt_xent
+from reprlab.vision.contrastive.augment import AugmentConfig, SimCLRAugment, TwoViews, check_images
+from reprlab.vision.contrastive.backbones import build_backbone
+from reprlab.vision.contrastive.losses import nt_xent
 
 
 @dataclass

@@ -12,7 +12,7 @@ from PIL import Image
 
 from reprlab.cli.main import main
 from reprlab.errors import DataError, MissingDataError
-from reprlab.vision.cli_simclr import load_image_folder, load_split, save_views_figure
+from reprlab.vision.contrastive.cli import load_image_folder, load_split, save_views_figure
 
 
 def _image_folder(root, n_per_class=6, size=10, mode="L"):

@@ -1,4 +1,4 @@
-"""``reprlab autoencoder|rbm|vae``: reconstruction and generative models (registered by vision.cli).
+"""``reprlab autoencoder|rbm|vae``: reconstruction and generative models (registered by reprlab.vision.cli).
 
 Every command takes ``--config FILE.toml``, ``--set key=value``, ``--device``, ``-o DIR`` and
 ``--resume`` and writes a run directory: ``config.json``, ``metrics.jsonl``, ``checkpoint-*/``,
@@ -36,7 +36,7 @@ def _print(evaluation: dict, out_dir: str) -> None:
 def _runner(run_cls_name: str, run_fn_name: str, run_dir: str):
     """A CLI handler: build the run config named ``run_cls_name``, call ``run_fn_name``, print the result."""
     def handler(args: argparse.Namespace) -> int:
-        from reprlab.vision import generative_runs
+        from reprlab.vision.generative import runs as generative_runs
 
         run_cls = getattr(generative_runs, run_cls_name)
         cfg = config_from_args(run_cls, args, _data_defaults(args, run_cls, run_dir))
@@ -94,10 +94,10 @@ def _demo(out: Path) -> str:
 
     from reprlab.data import ArrayDataset, load_dataset
     from reprlab.train import TrainConfig, Trainer
-    from reprlab.vision import generative_eval as ev
-    from reprlab.vision.ais import ais_log_partition, average_log_likelihood
-    from reprlab.vision.autoencoder import AutoencoderConfig, AutoencoderObjective, reconstruct_dataset
-    from reprlab.vision.rbm import RBMConfig, RBMObjective
+    from reprlab.vision.generative import evaluation as ev
+    from reprlab.vision.generative.ais import ais_log_partition, average_log_likelihood
+    from reprlab.vision.generative.autoencoder import AutoencoderConfig, AutoencoderObjective, reconstruct_dataset
+    from reprlab.vision.generative.rbm import RBMConfig, RBMObjective
 
     train, test = load_dataset("digits"), load_dataset("digits", "test")
     torch.manual_seed(0)

@@ -10,9 +10,9 @@ import torch
 from reprlab.data import load_dataset
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import TrainConfig, Trainer, TrainingDiverged
-from reprlab.vision.autoencoder import (AutoencoderConfig, AutoencoderObjective, DeepAutoencoder,
+from reprlab.vision.generative.autoencoder import (AutoencoderConfig, AutoencoderObjective, DeepAutoencoder,
                                         reconstruct_dataset, reconstruction_loss)
-from reprlab.vision.generative_eval import (code_probe, pca_reconstruction,
+from reprlab.vision.generative.evaluation import (code_probe, pca_reconstruction,
                                             squared_error_per_image)
 
 

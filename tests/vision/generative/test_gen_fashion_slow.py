@@ -12,8 +12,8 @@ import torch
 from reprlab.data import load_dataset
 from reprlab.errors import MissingDataError
 from reprlab.train import TrainConfig, Trainer
-from reprlab.vision.autoencoder import AutoencoderConfig, AutoencoderObjective, reconstruct_dataset
-from reprlab.vision.generative_eval import pca_reconstruction, squared_error_per_image
+from reprlab.vision.generative.autoencoder import AutoencoderConfig, AutoencoderObjective, reconstruct_dataset
+from reprlab.vision.generative.evaluation import pca_reconstruction, squared_error_per_image
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ code layer and a mirrored decoder, trained to minimise the cross-entropy
 With sigmoid units and a naive small-Gaussian initialisation the deep net trained end to end
 barely learns (the 2006 paper needed RBM pretraining); ReLU with He initialisation trains directly.
 A shallow autoencoder (no hidden layers) with masking noise is the denoising autoencoder of
-Vincent et al. (2008), the building block of :class:`reprlab.vision.stacked.StackedAutoencoder`.
+Vincent et al. (2008), the building block of :class:`reprlab.vision.generative.stacked.StackedAutoencoder`.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from torch import nn
 
 from reprlab.errors import ConfigError
 from reprlab.train import LossOutput, Objective, batch_inputs
-from reprlab.vision.autoencoder import ACTIVATIONS, flatten_for, init_linear
+from reprlab.vision.generative.autoencoder import ACTIVATIONS, flatten_for, init_linear
 
 _LOG_2PI = math.log(2 * math.pi)
 

@@ -28,10 +28,10 @@ from torch import nn
 from reprlab.data import ArrayDataset
 from reprlab.errors import ConfigError
 from reprlab.train import TrainConfig, Trainer, TrainResult
-from reprlab.vision.autoencoder import (AutoencoderConfig, AutoencoderObjective, DeepAutoencoder,
+from reprlab.vision.generative.autoencoder import (AutoencoderConfig, AutoencoderObjective, DeepAutoencoder,
                                         encode_dataset)
-from reprlab.vision.rbm import RBM, RBMConfig, RBMObjective
-from reprlab.vision.vae import gaussian_log_density
+from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective
+from reprlab.vision.generative.vae import gaussian_log_density
 
 log = logging.getLogger(__name__)
 
