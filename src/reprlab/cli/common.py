@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reprlab.cli.config_io import load_config
+from reprlab.config import load_config
 
 T = TypeVar("T")
 

@@ -100,7 +100,7 @@ def run_tsne(args: argparse.Namespace) -> int:
 
 
 def run_maps(args: argparse.Namespace) -> int:
-    from reprlab.cli.config_io import load_config
+    from reprlab.config import load_config
     from reprlab.embed.experiment import MapsConfig, run_maps as run
 
     cfg = load_config(MapsConfig, args.config, list(args.overrides), None)

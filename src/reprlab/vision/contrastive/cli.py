@@ -122,7 +122,7 @@ def load_split(spec: str, split: str, *, data_path: str | None = None, image_siz
 # ----------------------------------------------------------------------------- run directories
 def _read_run(run_dir: Path) -> tuple[SimCLRRunConfig, Any]:
     """Rebuild the run's config and its trained :class:`SimCLRObjective` from ``run_dir``."""
-    from reprlab.cli.config_io import from_dict
+    from reprlab.config import from_dict
     from reprlab.train.checkpoint import load_module
     from reprlab.vision.contrastive.simclr import SimCLRObjective
 
