@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import sys
 import types
 import typing
@@ -87,7 +88,7 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     if origin is typing.Literal:
         if value in get_args(tp):
             return value
-        raise ConfigError(f"{where}={value!r}: choose one of {', '.join(map(repr, get_args(tp)))}")
+        raise _choice_error(where, value, get_args(tp))
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}={value!r}: expected a list, e.g. [0.9, 0.999]")
@@ -121,10 +122,49 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
+def _choice_error(where: str, value: Any, choices: tuple[Any, ...]) -> ConfigError:
+    return ConfigError(f"{where}={value!r}: choose one of {', '.join(map(repr, choices))}")
+
+
+@functools.cache
+def _choice_fields(cls: type) -> dict[str, tuple[tuple[Any, ...], bool]]:
+    """``{field: (allowed values, is a list of them)}`` for the ``Literal[...]`` fields of ``cls``.
+
+    Covers ``Literal[...]``, ``Literal[...] | None`` and lists/tuples of ``Literal[...]``.
+    """
+    out = {}
+    for name, tp in get_type_hints(cls).items():
+        many = get_origin(tp) in (list, tuple)
+        if many:
+            args = get_args(tp)
+            tp = args[0] if args else Any
+        args = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
+        literals = [a for a in args if get_origin(a) is typing.Literal]
+        if literals:
+            choices = tuple(v for a in literals for v in get_args(a)) + ((None,) if type(None) in args else ())
+            out[name] = (choices, many)
+    return out
+
+
+def check_choices(config: Any, prefix: str = "") -> None:
+    """Raise :class:`ConfigError` when a ``Literal``-typed field of dataclass ``config`` is off its list.
+
+    The TOML/``--set`` loader checks these types already; a config's ``__post_init__`` calls this so
+    a config built in Python gets the same one-line error (``prefix`` names its table, e.g. ``train.``).
+    """
+    for name, (choices, many) in _choice_fields(type(config)).items():
+        value = getattr(config, name)
+        for i, v in enumerate(value if many else [value]):
+            if v not in choices:
+                raise _choice_error(f"{prefix}{name}[{i}]" if many else f"{prefix}{name}", v, choices)
+
+
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
     """Build dataclass ``cls`` from a nested dict, rejecting unknown keys and wrong types."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"from_dict needs a dataclass, got {cls!r}")
     hints = get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
     kwargs = {}
     for key, value in data.items():
         full = f"{where}.{key}" if where else key
@@ -157,3 +197,6 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
 
 def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
+
+
+__all__ = ["read_toml", "parse_overrides", "merge", "from_dict", "load_config", "to_dict", "check_choices"]

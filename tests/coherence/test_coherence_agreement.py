@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from reprlab.coherence.agreement import (AgreementConfig, AgreementObjective, AgreementRunConfig,
-                                         activation_variance, image_patches, run_agreement)
+from reprlab.coherence.agreement import AgreementConfig, AgreementObjective, activation_variance, image_patches
+from reprlab.coherence.runs import AgreementRunConfig, run_agreement
+from reprlab.data import DataSpec
 from reprlab.errors import ConfigError, DataError
 
 from .coherence_reference import patches_reference
@@ -68,15 +69,15 @@ def test_contrastive_probe_beats_untrained_on_fashion_mnist(tmp_path):
     if not FASHION_MNIST_DIR.is_dir():
         pytest.skip("Fashion-MNIST is not installed (make data)")
 
-    cfg = AgreementRunConfig(n_train=5000)
+    cfg = AgreementRunConfig(data=DataSpec("fashion-mnist", limit=5000))
     cfg.train.output_dir = str(tmp_path / "c")
     with torch_threads(1):
-        res, _ = run_agreement(cfg)
+        res = run_agreement(cfg)
     assert res.probe_accuracy > res.probe_accuracy_untrained
-    cfg = AgreementRunConfig(model=AgreementConfig(agreement="mse"), n_train=5000)
+    cfg = AgreementRunConfig(model=AgreementConfig(agreement="mse"), data=DataSpec("fashion-mnist", limit=5000))
     cfg.train.output_dir = str(tmp_path / "m")
     with torch_threads(1):
-        mse, _ = run_agreement(cfg)
+        mse = run_agreement(cfg)
     assert mse.probe_accuracy < res.probe_accuracy - 0.2
 
 

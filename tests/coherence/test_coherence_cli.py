@@ -47,8 +47,8 @@ def test_cpc_and_agreement_tiny_runs(tmp_path, capsys):
                  "--set", "n_train=32", "--set", "n_test=16", "--set", "length=64", "--set", "train.batch_size=8"]) == 0
     assert (tmp_path / "cpc" / "cpc_accuracy.png").exists()
     assert "linear probe R^2 of frequency" in capsys.readouterr().out
-    assert main(["agreement", "-o", str(tmp_path / "ag"), "--set", "dataset='digits'", "--set", "train.max_steps=5",
-                 "--set", "n_train=128", "--set", "n_test=64", "--set", "train.batch_size=32",
+    assert main(["agreement", "-o", str(tmp_path / "ag"), "--data", "digits", "--set", "train.max_steps=5",
+                 "--set", "data.limit=128", "--set", "n_test=64", "--set", "train.batch_size=32",
                  "--set", "model.widths=[8]", "--set", "model.hidden=16"]) == 0
     assert "probe accuracy" in capsys.readouterr().out
 

@@ -21,16 +21,35 @@ def digits():
     return d.data[keep] + rng.normal(0, 1e-3, (500, 64)), d.target[keep]
 
 
+@pytest.mark.slow
 def test_tsne_matches_opentsne_on_digits_subset(digits):
+    """Ours against openTSNE (Barnes-Hut, same settings), both started from the same random layouts.
+
+    One run is one sample of a chaotic optimisation. From 12 shared starts both libraries land on
+    maps whose 2-D kNN accuracy spreads with sd ~0.005 (KL ~0.008), and one pair of runs differs by
+    sd 0.008 in kNN accuracy (0.013 in KL, 2.5% of it), so a bar of 0.01 (or 2%) on a single run
+    fails about one time in ten — as our PCA-started run did on one CPU (0.950 vs 0.966) after
+    passing on another. Means over eight shared starts differ by sd ~0.003 (KL ~0.005): the bars
+    below hold them with about three standard errors to spare. The 12-start means were equal
+    within those (ours/openTSNE: KL 0.526/0.529, trustworthiness 0.9879/0.9876, kNN 0.960/0.959).
+    About 25 s on two cores, hence slow.
+    """
     openTSNE = pytest.importorskip("openTSNE")
     x, labels = digits
-    ours = TSNE(method="barnes_hut", initial_momentum=0.8, random_state=0).fit(x)
-    ref = openTSNE.TSNE(negative_gradient_method="bh", initial_momentum=0.8, random_state=0, n_jobs=1).fit(x)
-    ref = np.asarray(ref)
-    # the bar: no worse than 2% above openTSNE's cost and 2% below its trustworthiness
-    assert ours.kl_divergence_ <= 1.02 * openTSNE_kl(x, ref)
-    assert trustworthiness(x, ours.embedding_, 10) >= 0.98 * trustworthiness(x, ref, 10)
-    assert knn_accuracy(ours.embedding_, labels) >= knn_accuracy(ref, labels) - 0.01
+    kl, trust, acc = [], [], []
+    for seed in range(8):
+        start = np.random.default_rng(seed).normal(0, 1e-4, (len(x), 2))
+        ours = TSNE(method="barnes_hut", initial_momentum=0.8, init=start, random_state=0, n_jobs=1).fit(x).embedding_
+        ref = np.asarray(openTSNE.TSNE(negative_gradient_method="bh", initial_momentum=0.8, initialization=start.copy(),
+                                       random_state=0, n_jobs=1).fit(x))
+        kl.append((openTSNE_kl(x, ours), openTSNE_kl(x, ref)))
+        trust.append((trustworthiness(x, ours, 10), trustworthiness(x, ref, 10)))
+        acc.append((knn_accuracy(ours, labels), knn_accuracy(ref, labels)))
+    (kl_ours, kl_ref), (t_ours, t_ref), (acc_ours, acc_ref) = (np.mean(v, axis=0) for v in (kl, trust, acc))
+    # the bar: on average no worse than 2% above openTSNE's cost, 2% below its trustworthiness, 0.01 below its kNN
+    assert kl_ours <= 1.02 * kl_ref, kl
+    assert t_ours >= 0.98 * t_ref, trust
+    assert acc_ours >= acc_ref - 0.01, acc
 
 
 def openTSNE_kl(x, y):

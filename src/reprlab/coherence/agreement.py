@@ -23,15 +23,14 @@ block-diagonal gradient, which is exactly separate per-layer training run in loc
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from reprlab.coherence.infonce import critic_scores, info_nce_from_scores
 from reprlab.errors import ConfigError, DataError
-from reprlab.train import LossOutput, Objective, TrainConfig, batch_inputs
+from reprlab.train import LossOutput, Objective, batch_inputs
 
 AGREEMENTS = ("mse", "contrastive")
 
@@ -170,52 +169,5 @@ def probe_accuracy(objective: AgreementObjective, train_x: torch.Tensor, train_y
     return float(clf.score(scaler.transform(fte), test_y.numpy()))
 
 
-def _agreement_train_defaults() -> TrainConfig:
-    return TrainConfig(output_dir="runs/agreement", max_steps=600, batch_size=256, optimizer="adamw",
-                       lr=3e-3, save_every=None, log_every=50, progress=False)
-
-
-@dataclass
-class AgreementRunConfig:
-    """``reprlab agreement``: data, model and training."""
-
-    model: AgreementConfig = field(default_factory=AgreementConfig)
-    dataset: str = "fashion-mnist"  # any reprlab.data.load_dataset name (digits: 8x8, use grid=2)
-    n_train: int = 10000  # training images (first n of the train split); also the probe's train set
-    n_test: int = 2000  # probe test images (first n of the test split)
-    train: TrainConfig = field(default_factory=_agreement_train_defaults)
-
-
-@dataclass
-class AgreementResult:
-    """Probe accuracy and activation variance per layer, trained vs the untrained stack."""
-
-    agreement: str
-    probe_accuracy: float
-    probe_accuracy_untrained: float
-    variance: list[float]
-    variance_untrained: list[float]
-    seconds: float
-
-
-def run_agreement(cfg: AgreementRunConfig) -> tuple[AgreementResult, AgreementObjective]:
-    """Train the layer-local stack through the Trainer and probe it against its untrained copy."""
-    from reprlab.coherence.batching import BatchedTensors, keep_batch
-    from reprlab.data import load_dataset
-    from reprlab.train import Trainer
-
-    tr, te = load_dataset(cfg.dataset, split="train"), load_dataset(cfg.dataset, split="test")
-    xtr, ytr, xte, yte = tr.x[:cfg.n_train], tr.y[:cfg.n_train], te.x[:cfg.n_test], te.y[:cfg.n_test]
-    torch.manual_seed(cfg.train.seed)
-    objective = AgreementObjective(cfg.model, tuple(xtr.shape[1:]))
-    acc0, var0 = probe_accuracy(objective, xtr, ytr, xte, yte), activation_variance(objective, xte)
-    t0 = time.perf_counter()
-    Trainer(objective, cfg.train, BatchedTensors(xtr, ytr), collate_fn=keep_batch).fit()
-    seconds = time.perf_counter() - t0
-    acc, var = probe_accuracy(objective, xtr, ytr, xte, yte), activation_variance(objective, xte)
-    return AgreementResult(cfg.model.agreement, acc, acc0, var, var0, seconds), objective
-
-
 __all__ = ["AgreementConfig", "AgreementLayer", "AgreementObjective", "agreement_loss", "image_patches",
-           "activation_variance", "probe_accuracy", "AGREEMENTS", "AgreementRunConfig",
-           "AgreementResult", "run_agreement"]
+           "activation_variance", "probe_accuracy", "AGREEMENTS"]

@@ -1,4 +1,7 @@
-"""Image data sets: sklearn's bundled digits, and MNIST-format IDX files (Fashion-MNIST, MNIST)."""
+"""Image data sets: sklearn's bundled digits, and MNIST-format IDX files (Fashion-MNIST, MNIST).
+
+The loaders are registered by name in :mod:`reprlab.data.registry`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reprlab.data.registry import ArrayDataset, register_dataset
+from reprlab.data.dataset import ArrayDataset
 from reprlab.errors import DataError, MissingDataError
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -62,7 +65,6 @@ def load_idx_dir(directory: Path, split: str = "train", classes: tuple[str, ...]
     return ArrayDataset(x, y, classes, name or f"{directory}:{split}")
 
 
-@register_dataset("fashion-mnist")
 def load_fashion_mnist(split: str = "train", path: str | Path | None = None) -> ArrayDataset:
     """Fashion-MNIST (Xiao et al. 2017): 60k/10k 28x28 grey images, 10 classes, MIT licence."""
     directory = Path(path) if path else FASHION_MNIST_DIR
@@ -73,7 +75,6 @@ def load_fashion_mnist(split: str = "train", path: str | Path | None = None) -> 
     return load_idx_dir(directory, split, FASHION_MNIST_CLASSES, f"fashion-mnist:{split}")
 
 
-@register_dataset("mnist")
 def load_mnist(split: str = "train", path: str | Path | None = None) -> ArrayDataset:
     """MNIST from a user-provided directory of IDX files (no package ships it)."""
     if path is None:
@@ -82,7 +83,6 @@ def load_mnist(split: str = "train", path: str | Path | None = None) -> ArrayDat
     return load_idx_dir(Path(path), split, tuple(str(i) for i in range(10)), f"mnist:{split}")
 
 
-@register_dataset("digits")
 def load_digits(split: str = "train", path: str | Path | None = None) -> ArrayDataset:
     """scikit-learn's bundled 8x8 digits (1,797 images). Split: a fixed, stratified 80/20."""
     from sklearn.datasets import load_digits as sk_load

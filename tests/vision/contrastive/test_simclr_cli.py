@@ -12,7 +12,8 @@ from PIL import Image
 
 from reprlab.cli.main import main
 from reprlab.errors import DataError, MissingDataError
-from reprlab.vision.contrastive.cli import load_image_folder, load_split, save_views_figure
+from reprlab.data import DataSpec, load_image_folder, load_split
+from reprlab.vision.contrastive.runs import save_views_figure
 
 
 def _image_folder(root, n_per_class=6, size=10, mode="L"):
@@ -39,20 +40,21 @@ def test_image_folder_skips_unreadable_files_with_a_count(tmp_path, caplog):
         load_image_folder(root, strict=True)
     with pytest.raises(MissingDataError, match="class sub-directories"):
         load_image_folder(tmp_path / "nothing")
-    train, test = load_split(str(root), "train", image_size=8), load_split(str(root), "test", image_size=8)
+    spec = DataSpec(str(root), image_size=8)
+    train, test = load_split(spec, "train"), load_split(spec, "test")
     assert len(train) + len(test) == 12 and len(test) >= 2
 
 
 def test_train_then_eval_from_the_command_line(tmp_path, capsys):
     root = _image_folder(tmp_path / "imgs", n_per_class=12, size=8)
     run = tmp_path / "run"
-    code = main(["simclr", "train", "--data", str(root), "-o", str(run), "--set", "image_size=8",
+    code = main(["simclr", "train", "--data", str(root), "-o", str(run), "--set", "data.image_size=8",
                  "--set", "train.max_steps=3", "--set", "train.batch_size=8", "--set", "train.progress=false",
                  "--set", "model.width=4", "--set", "model.proj_hidden=16", "--set", "model.num_classes=2"])
     assert code == 0
     assert "simclr: 3 steps" in capsys.readouterr().out
     saved = json.loads((run / "simclr.json").read_text())
-    assert saved["model"]["in_channels"] == 1 and saved["data"] == str(root)
+    assert saved["model"]["in_channels"] == 1 and saved["data"]["name"] == str(root)
     assert main(["simclr", "eval", str(run), "--mode", "knn"]) == 0
     assert "simclr eval knn with 100% labels (19 examples)" in capsys.readouterr().out
     assert main(["simclr", "eval", str(run), "--mode", "finetune", "--labels", "50%", "--steps", "2"]) == 0
@@ -63,7 +65,7 @@ def test_train_then_eval_from_the_command_line(tmp_path, capsys):
     assert main(["simclr", "report", str(run), "--fractions", "50%", "--steps", "2", "--no-baseline"]) == 0
     table = (run / "report.md").read_text()
     assert "| knn | 100% (19) |" in table and "| finetune | 50% (10) |" in table
-    assert "t-SNE map of h for 2000 test images: 2-D kNN accuracy" in table
+    assert "t-SNE map of h for 5 test images: 2-D kNN accuracy" in table  # 2000 asked, 5 in the test split
     assert (run / "tsne_h.png").stat().st_size > 1000
 
 

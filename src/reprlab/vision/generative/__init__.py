@@ -9,6 +9,9 @@ from reprlab.vision.generative.ais import ais_log_partition, average_log_likelih
 from reprlab.vision.generative.autoencoder import AutoencoderConfig, AutoencoderObjective, DeepAutoencoder
 from reprlab.vision.generative.evaluation import code_probe, pca_reconstruction, squared_error_per_image
 from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective
+from reprlab.vision.generative.runs import (AutoencoderResult, AutoencoderRunConfig, InitComparisonResult,
+                                            InitComparisonRunConfig, RBMResult, RBMRunConfig, VAEResult,
+                                            VAERunConfig, run_autoencoder, run_init_comparison, run_rbm, run_vae)
 from reprlab.vision.generative.stacked import (DBNConfig, DBNStack, StackedAEConfig, dbn_log_likelihood_bound,
                                                pretrain_dbn, pretrain_stacked_autoencoder)
 from reprlab.vision.generative.vae import VAE, VAEConfig, VAEObjective, evaluate_vae, iwae_bound
@@ -18,5 +21,7 @@ __all__ = [
     "ais_log_partition", "exact_log_partition", "average_log_likelihood", "DBNConfig", "DBNStack",
     "pretrain_dbn", "dbn_log_likelihood_bound", "StackedAEConfig", "pretrain_stacked_autoencoder",
     "VAEConfig", "VAE", "VAEObjective", "iwae_bound", "evaluate_vae", "squared_error_per_image",
-    "pca_reconstruction", "code_probe",
+    "pca_reconstruction", "code_probe", "AutoencoderRunConfig", "AutoencoderResult", "run_autoencoder",
+    "InitComparisonRunConfig", "InitComparisonResult", "run_init_comparison", "RBMRunConfig", "RBMResult",
+    "run_rbm", "VAERunConfig", "VAEResult", "run_vae",
 ]
