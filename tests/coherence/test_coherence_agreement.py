@@ -38,7 +38,6 @@ def test_training_is_layer_local():
 
 
 def _train(tmp_path, agreement: str, steps: int) -> list[float]:
-    from reprlab.coherence.batching import BatchedTensors, keep_batch
     from reprlab.data import load_dataset
     from reprlab.train import torch_threads
     from reprlab.train import TrainConfig, Trainer
@@ -49,7 +48,7 @@ def _train(tmp_path, agreement: str, steps: int) -> list[float]:
     cfg = TrainConfig(output_dir=str(tmp_path / agreement), max_steps=steps, batch_size=128, lr=3e-3,
                       save_every=None, progress=False, log_every=50)
     with torch_threads(1):
-        Trainer(obj, cfg, BatchedTensors(data.x, data.y), collate_fn=keep_batch).fit()
+        Trainer(obj, cfg, data).fit()
     return activation_variance(obj, data.x)
 
 

@@ -15,8 +15,8 @@ from reprlab.coherence.contrastive import ContrastiveCoherenceConfig, Contrastiv
 from reprlab.coherence.cpc import CPCConfig, CPCModel, CPCObjective, cpc_loss, slow_factor_signals
 from reprlab.coherence.imax import (IMAXConfig, IMAXObjective, imax_information, imax_interpolation,
                                     imax_scalar, imax_vector, pearson_r)
-from reprlab.coherence.infonce import (InfoNCELoss, critic_scores, info_nce, info_nce_from_scores,
-                                       info_nce_mi_bound)
+from reprlab.coherence.infonce import (InfoNCELoss, check_temperature, critic_scores, info_nce,
+                                       info_nce_from_scores, info_nce_mi_bound)
 from reprlab.coherence.mi import gaussian_mi, gaussian_mi_from_covariance, ksg_mutual_information
 from reprlab.coherence.runs import (AgreementResult, AgreementRunConfig, CPCResult, CPCRunConfig, IMAXResult,
                                     IMAXRunConfig, run_agreement, run_cpc, run_imax)
@@ -26,7 +26,7 @@ __all__ = [
     "AgreementConfig", "AgreementObjective", "agreement_loss", "ContrastiveCoherenceConfig",
     "ContrastiveCoherenceObjective", "CPCConfig", "CPCModel", "CPCObjective", "cpc_loss",
     "slow_factor_signals", "IMAXConfig", "IMAXObjective", "imax_information", "imax_interpolation",
-    "imax_scalar", "imax_vector", "pearson_r", "InfoNCELoss", "critic_scores", "info_nce",
+    "imax_scalar", "imax_vector", "pearson_r", "InfoNCELoss", "check_temperature", "critic_scores", "info_nce",
     "info_nce_from_scores", "info_nce_mi_bound", "gaussian_mi", "gaussian_mi_from_covariance",
     "ksg_mutual_information", "StereogramConfig", "Stereograms", "random_dot_stereograms",
     "IMAXRunConfig", "IMAXResult", "run_imax", "CPCRunConfig", "CPCResult", "run_cpc",

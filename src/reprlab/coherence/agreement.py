@@ -24,22 +24,26 @@ block-diagonal gradient, which is exactly separate per-layer training run in loc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from torch import nn
 
-from reprlab.coherence.infonce import critic_scores, info_nce_from_scores
+from reprlab.coherence.infonce import check_temperature, critic_scores, info_nce_from_scores
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective, batch_inputs
 
-AGREEMENTS = ("mse", "contrastive")
+# contrastive: InfoNCE across the batch | mse: equality (collapses)
+Agreement = Literal["mse", "contrastive"]
+AGREEMENTS: tuple[str, ...] = get_args(Agreement)
 
 
 @dataclass
 class AgreementConfig:
     """Layer-local bottom-up/top-down agreement stack."""
 
-    agreement: str = "contrastive"  # contrastive (InfoNCE across the batch) | mse (equality: collapses)
+    agreement: Agreement = "contrastive"
     grid: int = 2  # patches per side: the image is cut into grid x grid patches
     widths: tuple[int, ...] = (64, 64)  # representation width of each layer
     hidden: int = 128  # hidden width inside each f_l and g_l
@@ -47,13 +51,11 @@ class AgreementConfig:
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
-        if self.agreement not in AGREEMENTS:
-            raise ConfigError(f"agreement={self.agreement!r}: choose one of {', '.join(AGREEMENTS)}")
+        check_choices(self, "model.")
         if self.grid < 2 or not self.widths or min(self.widths) < 1:
             raise ConfigError(f"grid={self.grid}, widths={self.widths}: need grid >= 2 (context needs "
                               "other patches) and at least one layer of width >= 1")
-        if self.temperature <= 0:
-            raise ConfigError(f"temperature={self.temperature}: must be > 0")
+        check_temperature(self.temperature, "model.temperature")
 
 
 def image_patches(x: torch.Tensor, grid: int) -> torch.Tensor:
@@ -159,14 +161,11 @@ def activation_variance(objective: AgreementObjective, images: torch.Tensor) -> 
 
 def probe_accuracy(objective: AgreementObjective, train_x: torch.Tensor, train_y: torch.Tensor,
                    test_x: torch.Tensor, test_y: torch.Tensor, max_iter: int = 300) -> float:
-    """Logistic-regression accuracy on the frozen, standardised features of all layers."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
+    """:func:`reprlab.transfer.linear_probe` accuracy (C = 0.1) on the frozen features of all layers."""
+    from reprlab.transfer import linear_probe
 
-    ftr, fte = objective.features(train_x).numpy(), objective.features(test_x).numpy()
-    scaler = StandardScaler().fit(ftr)
-    clf = LogisticRegression(max_iter=max_iter, C=0.1).fit(scaler.transform(ftr), train_y.numpy())
-    return float(clf.score(scaler.transform(fte), test_y.numpy()))
+    return linear_probe(objective.features(train_x), train_y, objective.features(test_x), test_y,
+                        C=0.1, max_iter=max_iter).accuracy
 
 
 __all__ = ["AgreementConfig", "AgreementLayer", "AgreementObjective", "agreement_loss", "image_patches",

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from reprlab.coherence.infonce import info_nce_from_scores
+from reprlab.coherence.infonce import check_temperature, info_nce_from_scores
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective, batch_inputs
 
@@ -35,7 +37,7 @@ from reprlab.train import LossOutput, Objective, batch_inputs
 class CPCConfig:
     """CPC model sizes (defaults: the synthetic-signal task, ~60k parameters)."""
 
-    input: str = "signal"  # signal (float samples, conv encoder) | chars (ids, embedding + conv)
+    input: Literal["signal", "chars"] = "signal"  # signal: float samples, conv encoder; chars: ids, embedding + conv
     in_channels: int = 1  # signal: channels per sample
     vocab_size: int = 256  # chars: byte vocabulary
     latent_dim: int = 32  # z_t
@@ -46,12 +48,10 @@ class CPCConfig:
     temperature: float = 1.0  # scores z^T W_k c / temperature
 
     def __post_init__(self) -> None:
-        if self.input not in ("signal", "chars"):
-            raise ConfigError(f"input={self.input!r}: choose signal or chars")
+        check_choices(self, "model.")
         if min(self.latent_dim, self.context_dim, self.stride, self.kernel, self.predict_steps) < 1:
             raise ConfigError("latent_dim, context_dim, stride, kernel and predict_steps must be >= 1")
-        if self.temperature <= 0:
-            raise ConfigError(f"temperature={self.temperature}: must be > 0")
+        check_temperature(self.temperature, "model.temperature")
 
 
 class CPCEncoder(nn.Module):
@@ -195,21 +195,16 @@ def factors_per_step(factors: torch.Tensor, stride: int, steps: int) -> torch.Te
     return f.reshape(f.shape[0], f.shape[1], steps, stride).mean(-1).transpose(1, 2)
 
 
-def linear_probe_r2(train_feats: torch.Tensor, train_y: torch.Tensor, test_feats: torch.Tensor,
-                    test_y: torch.Tensor, alpha: float = 1e-2, skip: int = 4) -> list[float]:
-    """Ridge-regression R^2 per factor from features ``(N, T, D)`` to targets ``(N, T, F)``.
+def factor_probe_r2(train_feats: torch.Tensor, train_factors: torch.Tensor, test_feats: torch.Tensor,
+                    test_factors: torch.Tensor, alpha: float = 1e-2, skip: int = 4) -> list[float]:
+    """:func:`reprlab.transfer.ridge_probe` R^2 per factor from features ``(N, T, D)`` to factors ``(N, T, F)``.
 
-    The first ``skip`` steps are dropped (the GRU has seen too little of the sequence there).
+    Every step of every sequence is one example; the first ``skip`` steps are dropped (the GRU has
+    seen too little of the sequence there).
     """
-    from sklearn.linear_model import Ridge
+    from reprlab.transfer import ridge_probe
 
-    def flat(a: torch.Tensor) -> np.ndarray:
-        return a[:, skip:].reshape(-1, a.shape[-1]).numpy().astype(np.float64)
+    def flat(a: torch.Tensor) -> torch.Tensor:
+        return a[:, skip:].reshape(-1, a.shape[-1])
 
-    xtr, ytr, xte, yte = flat(train_feats), flat(train_y), flat(test_feats), flat(test_y)
-    mu, sd = xtr.mean(0), xtr.std(0) + 1e-8
-    model = Ridge(alpha=alpha).fit((xtr - mu) / sd, ytr)
-    pred = model.predict((xte - mu) / sd)
-    ss_res = ((pred - yte) ** 2).sum(0)
-    ss_tot = ((yte - yte.mean(0)) ** 2).sum(0)
-    return [float(v) for v in 1 - ss_res / ss_tot]
+    return ridge_probe(flat(train_feats), flat(train_factors), flat(test_feats), flat(test_factors), alpha=alpha)

@@ -24,17 +24,16 @@ from typing import Any, Literal
 import torch
 
 from reprlab.coherence.agreement import AgreementConfig, AgreementObjective, activation_variance, probe_accuracy
-from reprlab.coherence.batching import BatchedTensors
 from reprlab.coherence.contrastive import ContrastiveCoherenceConfig, ContrastiveCoherenceObjective
 from reprlab.coherence.cpc import (CPCConfig, CPCObjective, char_sequences, cpc_features, factors_per_step,
-                                   linear_probe_r2, slow_factor_signals)
+                                   factor_probe_r2, slow_factor_signals)
 from reprlab.coherence.imax import IMAXConfig, IMAXObjective, imax_information, pearson_r
 from reprlab.coherence.infonce import infonce_bound_curve, plot_infonce_bound
 from reprlab.coherence.mi import ksg_mutual_information
 from reprlab.coherence.stereograms import (StereogramConfig, Stereograms, keep_batch, plot_stereograms,
                                            random_dot_stereograms)
 from reprlab.config import check_choices
-from reprlab.data import DataSpec, load_split
+from reprlab.data import ArrayDataset, DataSpec, load_split
 from reprlab.errors import ConfigError, DataError
 from reprlab.io import atomic_write, save_figure, write_json
 from reprlab.train import TrainConfig, Trainer
@@ -340,24 +339,24 @@ def run_cpc(cfg: CPCRunConfig) -> CPCResult:
     if cfg.text:
         if cfg.model.input != "chars":
             raise ConfigError("text= given: set model.input='chars' (byte ids, embedding encoder)")
-        data = BatchedTensors(char_sequences(_read_text(cfg.text), cfg.length))
+        data = ArrayDataset.unlabelled(char_sequences(_read_text(cfg.text), cfg.length))
     else:
         if cfg.model.input != "signal":
             raise ConfigError("model.input='chars' needs text=FILE (e.g. the bundled corpus)")
         xtr, ftr = slow_factor_signals(cfg.n_train, cfg.length, seed=cfg.seed)
         xte, fte = slow_factor_signals(cfg.n_test, cfg.length, seed=cfg.seed + 1)
-        data = BatchedTensors(xtr, ftr)
+        data = ArrayDataset(xtr, ftr)  # the factors ride along, unused in training
 
         def probe() -> dict[str, float]:
             ctr, cte = cpc_features(objective.model, xtr), cpc_features(objective.model, xte)
             steps = ctr.shape[1]
-            r2 = linear_probe_r2(ctr, factors_per_step(ftr, cfg.model.stride, steps),
+            r2 = factor_probe_r2(ctr, factors_per_step(ftr, cfg.model.stride, steps),
                                  cte, factors_per_step(fte, cfg.model.stride, steps))
             return dict(zip(("frequency", "amplitude"), r2))
 
         probe_before = probe()
     t0 = time.perf_counter()
-    trained = Trainer(objective, cfg.train, data, collate_fn=keep_batch).fit()
+    trained = Trainer(objective, cfg.train, data).fit()
     seconds = time.perf_counter() - t0
     if not cfg.text:
         probe_after = probe()
@@ -438,7 +437,7 @@ def run_agreement(cfg: AgreementRunConfig) -> AgreementResult:
     objective = AgreementObjective(cfg.model, (int(xtr.shape[1]), int(xtr.shape[2]), int(xtr.shape[3])))
     acc0, var0 = probe_accuracy(objective, xtr, ytr, xte, yte), activation_variance(objective, xte)
     t0 = time.perf_counter()
-    Trainer(objective, cfg.train, BatchedTensors(xtr, ytr), collate_fn=keep_batch).fit()
+    Trainer(objective, cfg.train, tr).fit()
     seconds = time.perf_counter() - t0
     acc, var = probe_accuracy(objective, xtr, ytr, xte, yte), activation_variance(objective, xte)
     result = AgreementResult(cfg.model.agreement, acc, acc0, var, var0, seconds, objective)

@@ -29,16 +29,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import torch
 
-from reprlab.coherence.batching import keep_batch
+from reprlab.data import keep_batch
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError
 
 __all__ = ["StereogramConfig", "Stereograms", "random_dot_stereograms", "surface_disparities",
            "plot_stereograms", "keep_batch", "SURFACES"]
 
-SURFACES = ("planar", "curved", "discontinuous")
+Surface = Literal["planar", "curved", "discontinuous"]
+SURFACES: tuple[str, ...] = get_args(Surface)
 
 
 @dataclass
@@ -52,7 +55,7 @@ class StereogramConfig:
     dot_density: float = 0.5  # dots per pixel (Poisson mean)
     dot_width: float = 0.7  # Gaussian blob std in pixels (the sub-pixel interpolation kernel)
     noise: float = 0.0  # std of independent pixel noise added to every strip
-    surface: str = "planar"  # planar | curved | discontinuous
+    surface: Surface = "planar"
     overlap: int = 0  # >0 shares pixels between neighbouring patches (the failure mode, on purpose)
 
     def __post_init__(self) -> None:
@@ -62,8 +65,7 @@ class StereogramConfig:
         """Raise :class:`ConfigError` naming the bad field and the fix."""
         lo, hi = (float(v) for v in self.disparity_range)
         self.disparity_range = (lo, hi)
-        if self.surface not in SURFACES:
-            raise ConfigError(f"surface={self.surface!r}: choose one of {', '.join(SURFACES)}")
+        check_choices(self, "data.")
         if self.n_patches < 2:
             raise ConfigError(f"n_patches={self.n_patches}: IMAX needs at least 2 patches")
         if self.height < 1 or self.patch_width < 4:

@@ -27,6 +27,7 @@ import numpy as np
 import scipy.fft
 
 from reprlab.embed._kernels import bounding_box, gather_potentials, interpolation_weights, spread_charges
+from reprlab.errors import ConfigError
 
 # FFT sizes that are products of small primes are fast; round the grid up to one of them.
 _FAST_SIZES = np.array(sorted({2 ** a * 3 ** b * 5 ** c for a in range(14) for b in range(9)
@@ -83,7 +84,7 @@ class InterpolationGrid:
                  ints_in_interval: float = 1.0, pad: float = 0.0, workers: int = 1):
         n, d = y.shape
         if d not in (1, 2):
-            raise ValueError(f"FFT interpolation supports 1 or 2 output dimensions, got {d}; "
+            raise ConfigError(f"FFT interpolation supports 1 or 2 output dimensions, got {d}; "
                              "use method='barnes_hut' or 'exact' for n_components=3")
         self.d, self.p, self.dof, self.workers = d, n_interp, dof, workers
         lo, hi = bounding_box(np.ascontiguousarray(y))

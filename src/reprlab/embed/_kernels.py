@@ -25,7 +25,7 @@ from typing import Iterator
 import numba
 import numpy as np
 
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError
 from reprlab.train import torch_threads
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")  # no ZeroDivisionError checks
@@ -39,7 +39,7 @@ def kernel_threads(n_jobs: int | None) -> Iterator[None]:
         yield
         return
     if n_jobs == 0:
-        raise DataError("n_jobs=0 is not allowed; use a positive count, -1 for all cores, or None")
+        raise ConfigError("n_jobs=0 is not allowed; use a positive count, -1 for all cores, or None")
     cores = numba.config.NUMBA_NUM_THREADS
     n = cores if n_jobs < 0 else min(int(n_jobs), cores)
     old = numba.get_num_threads()

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ METRICS = ("euclidean", "sqeuclidean", "cosine", "manhattan", "precomputed")
 def check_data(x, metric: str = "euclidean") -> np.ndarray:
     """Validate an input matrix: 2-D, finite, float64; square and symmetric if precomputed."""
     if metric not in METRICS:
-        raise DataError(f"metric={metric!r} is not supported; choose one of {', '.join(METRICS)}")
+        raise ConfigError(f"metric={metric!r} is not supported; choose one of {', '.join(METRICS)}")
     arr = np.asarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
     if arr.ndim != 2:
         raise DataError(f"expected a 2-D array (n_samples, n_features), got shape {arr.shape}; "
@@ -55,9 +55,9 @@ def check_data(x, metric: str = "euclidean") -> np.ndarray:
 
 def check_perplexity(perplexity: float, n_samples: int) -> None:
     if not perplexity > 0:
-        raise DataError(f"perplexity={perplexity} must be > 0")
+        raise ConfigError(f"perplexity={perplexity} must be > 0")
     if perplexity >= n_samples - 1:
-        raise DataError(f"perplexity={perplexity} must be smaller than n_samples - 1 = {n_samples - 1}; "
+        raise ConfigError(f"perplexity={perplexity} must be smaller than n_samples - 1 = {n_samples - 1}; "
                         f"use a perplexity below {max(1, (n_samples - 1) // 3)}")
 
 
@@ -214,7 +214,7 @@ def joint_probabilities(x, perplexity: float = 30.0, *, method: str = "knn", met
         P = (c + c.T).tocsr()
         P.data /= P.data.sum()
     else:
-        raise DataError(f"affinity method={method!r} is not known; use 'knn' or 'exact'")
+        raise ConfigError(f"affinity method={method!r} is not known; use 'knn' or 'exact'")
     P.sum_duplicates()
     P.sort_indices()
     return Affinities(P=P, perplexity=perplexity, metric=metric, method=method, x=arr)

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError
 
 METHODS = ("exact", "barnes_hut", "fft")
 _ALIASES = {"bh": "barnes_hut", "barnes-hut": "barnes_hut", "interpolation": "fft"}
@@ -43,12 +43,12 @@ def resolve_method(method: str, n_samples: int, n_components: int) -> str:
             return "exact"
         return "fft" if n_samples >= 10_000 and n_components <= 2 else "barnes_hut"
     if method not in METHODS:
-        raise DataError(f"method={method!r} is not known; use 'exact', 'barnes_hut', 'fft' or 'auto'")
+        raise ConfigError(f"method={method!r} is not known; use 'exact', 'barnes_hut', 'fft' or 'auto'")
     if method == "barnes_hut" and n_components > 3:
-        raise DataError(f"method='barnes_hut' supports n_components <= 3, got {n_components}; "
+        raise ConfigError(f"method='barnes_hut' supports n_components <= 3, got {n_components}; "
                         "use method='exact'")
     if method == "fft" and n_components > 2:
-        raise DataError(f"method='fft' supports n_components <= 2, got {n_components}; "
+        raise ConfigError(f"method='fft' supports n_components <= 2, got {n_components}; "
                         "use method='barnes_hut' (3-D) or 'exact'")
     return method
 

@@ -120,7 +120,7 @@ class MapsResult:
 
 def run_maps(cfg: MapsRunConfig) -> MapsResult:
     """Embed every data set with every method; write ``maps_<data>.png`` and ``maps_metrics.{json,md}``."""
-    from reprlab.embed.metrics import knn_accuracy, strand_ratio, trustworthiness
+    from reprlab.embed.metrics import map_knn_accuracy, strand_ratio, trustworthiness
 
     out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -132,7 +132,7 @@ def run_maps(cfg: MapsRunConfig) -> MapsResult:
             t0 = time.perf_counter()
             y = embed(method, x, cfg)
             secs = time.perf_counter() - t0
-            r = MapResult(name, method, len(x), secs, knn_accuracy(y, labels, 10), trustworthiness(x, y, 10),
+            r = MapResult(name, method, len(x), secs, map_knn_accuracy(y, labels, 10), trustworthiness(x, y, 10),
                           strand_ratio(y, labels)["median"])
             log.info("%s %s: %s", name, method, r)
             maps[method], scores[method] = y, r
@@ -200,7 +200,7 @@ def read_matrix(path: Path) -> np.ndarray:
 def run_tsne(cfg: TSNERunConfig) -> TSNEResult:
     """Embed the rows of ``cfg.input``; save the map atomically (and the plot, when asked)."""
     from reprlab.embed import TSNE
-    from reprlab.embed.metrics import knn_accuracy, strand_ratio
+    from reprlab.embed.metrics import map_knn_accuracy, strand_ratio
 
     x = read_matrix(Path(cfg.input))
     labels = None
@@ -215,7 +215,7 @@ def run_tsne(cfg: TSNERunConfig) -> TSNEResult:
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, y)
-    acc = knn_accuracy(y, labels) if labels is not None else None
+    acc = map_knn_accuracy(y, labels) if labels is not None else None
     plot = None
     if cfg.plot:
         colours = labels if labels is not None else np.zeros(len(y))

@@ -31,7 +31,7 @@ from reprlab.embed.affinity import (Affinities, check_data, conditional_probabil
 from reprlab.embed.gradients import (EngineParams, kl_and_half_gradient, make_repulsion, resolve_method,
                                      transform_half_gradient)
 from reprlab.embed.optimizer import Callback, GradientDescent
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +134,13 @@ class TSNE(TransformerMixin, BaseEstimator):
     # -- validation ------------------------------------------------------------------------------
     def _check_params(self, n_samples: int) -> str:
         if not (isinstance(self.n_components, (int, np.integer)) and self.n_components >= 1):
-            raise DataError(f"n_components={self.n_components!r} must be a positive integer")
+            raise ConfigError(f"n_components={self.n_components!r} must be a positive integer")
         if not self.dof > 0:
-            raise DataError(f"dof={self.dof} must be > 0 (1 is the Cauchy kernel of t-SNE)")
+            raise ConfigError(f"dof={self.dof} must be > 0 (1 is the Cauchy kernel of t-SNE)")
         if self.early_exaggeration <= 0 or self.early_exaggeration_iter < 0 or self.n_iter < 0:
-            raise DataError("early_exaggeration must be > 0 and the iteration counts >= 0")
+            raise ConfigError("early_exaggeration must be > 0 and the iteration counts >= 0")
         if not (self.learning_rate == "auto" or (np.isscalar(self.learning_rate) and self.learning_rate > 0)):
-            raise DataError(f"learning_rate={self.learning_rate!r} must be 'auto' or a positive number")
+            raise ConfigError(f"learning_rate={self.learning_rate!r} must be 'auto' or a positive number")
         if n_samples < 3:
             raise DataError(f"t-SNE needs at least 3 samples, got {n_samples}")
         return resolve_method(self.method, n_samples, self.n_components)

@@ -19,6 +19,8 @@ class Callback:
     """No-op base; override the hooks you need."""
 
     def on_train_begin(self, trainer: "Trainer") -> None: ...
+    def on_resume(self, trainer: "Trainer", step: int) -> None:
+        """Called when a run resumes from the checkpoint of ``step``, before training goes on."""
     def on_step_end(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None:
         """Called every ``log_every`` optimizer steps with the metrics averaged since the last call."""
     def on_evaluate(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None: ...
@@ -35,7 +37,11 @@ class JSONLLogger(Callback):
     def __init__(self, path: Path):
         self.path = Path(path)
 
+    def on_resume(self, trainer: "Trainer", step: int) -> None:
+        self.truncate_after(step)
+
     def truncate_after(self, step: int) -> None:
+        """Drop the rows logged after ``step`` (by the run that crashed after that checkpoint)."""
         if not self.path.exists():
             return
         keep = [line for line in self.path.read_text().splitlines()

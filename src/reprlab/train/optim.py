@@ -12,6 +12,7 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
+from reprlab.errors import ConfigError
 from reprlab.train.config import TrainConfig
 
 
@@ -56,7 +57,7 @@ class LARS(torch.optim.Optimizer):
     def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.9,
                  weight_decay: float = 0.0, eta: float = 0.001):
         if lr <= 0 or momentum < 0 or weight_decay < 0 or eta <= 0:
-            raise ValueError(f"LARS: bad hyper-parameters lr={lr} momentum={momentum} "
+            raise ConfigError(f"LARS: bad hyper-parameters lr={lr} momentum={momentum} "
                              f"weight_decay={weight_decay} eta={eta}")
         defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta,
                         exclude_from_adaptation=False)
@@ -93,7 +94,7 @@ class LAMB(torch.optim.Optimizer):
     def __init__(self, params: Iterable[Any], lr: float, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-6, weight_decay: float = 0.0):
         if lr <= 0 or eps <= 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"LAMB: bad hyper-parameters lr={lr} betas={betas} eps={eps} "
+            raise ConfigError(f"LAMB: bad hyper-parameters lr={lr} betas={betas} eps={eps} "
                              f"weight_decay={weight_decay}")
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         exclude_from_adaptation=False)
@@ -148,4 +149,4 @@ def build_optimizer(groups: list[dict[str, Any]], config: TrainConfig) -> torch.
     if name == "lars":
         return LARS(groups, lr=config.lr, momentum=config.momentum,
                     weight_decay=config.weight_decay, eta=config.lars_eta)
-    raise ValueError(f"unknown optimizer {name!r}")  # TrainConfig.validate() prevents this
+    raise ConfigError(f"unknown optimizer {name!r}")  # TrainConfig.validate() prevents this

@@ -202,7 +202,7 @@ def save_tsne_map(run_dir: Path, n_points: int = 2000, *, seed: int = 0) -> TSNE
     class, saved as ``RUN_DIR/tsne_h.png``."""
     from matplotlib.figure import Figure
 
-    from reprlab.embed import TSNE, knn_accuracy
+    from reprlab.embed import TSNE, map_knn_accuracy
 
     cfg, objective = read_run(run_dir)
     test = load_split(cfg.data, "test")
@@ -211,7 +211,7 @@ def save_tsne_map(run_dir: Path, n_points: int = 2000, *, seed: int = 0) -> TSNE
     perplexity = min(30.0, max(2.0, (len(h) - 1) / 3))  # the usual 30, lowered for tiny test sets
     xy = TSNE(perplexity=perplexity, random_state=seed).fit_transform(h.numpy())
     labels = y.numpy()
-    acc = knn_accuracy(xy, labels)
+    acc = map_knn_accuracy(xy, labels)
     fig = Figure(figsize=(5.5, 5))
     ax = fig.subplots()
     ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=3)

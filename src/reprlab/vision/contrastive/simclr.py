@@ -19,12 +19,14 @@ pretraining without shaping the representation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reprlab.coherence import check_temperature
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective
 from reprlab.train.distributed import rank
@@ -37,7 +39,7 @@ from reprlab.vision.contrastive.losses import nt_xent
 class SimCLRConfig:
     """Model side of a SimCLR run (the optimiser lives in :class:`reprlab.train.TrainConfig`)."""
 
-    backbone: str = "small_cnn"  # small_cnn | resnet18 | resnet34 | resnet50
+    backbone: Literal["small_cnn", "resnet18", "resnet34", "resnet50"] = "small_cnn"
     in_channels: int = 1  # 1 for grey images (digits, Fashion-MNIST), 3 for RGB
     cifar_stem: bool = True  # 3x3 stride-1 stem, no max-pool (images of 32 px or less)
     width: int | None = None  # first-stage channels; None: 32 (small_cnn) or 64 (ResNets)
@@ -50,8 +52,8 @@ class SimCLRConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
-        if self.temperature <= 0:
-            raise ConfigError(f"model.temperature={self.temperature!r}: must be > 0 (try 0.5)")
+        check_choices(self, "model.")
+        check_temperature(self.temperature, "model.temperature")
         if self.proj_layers not in (1, 2, 3):
             raise ConfigError(f"model.proj_layers={self.proj_layers!r}: choose 1, 2 or 3")
         if self.num_classes < 0:

@@ -53,17 +53,14 @@ class ProbeScores:
 
 def code_probe(train_codes: torch.Tensor, train_y: torch.Tensor, test_codes: torch.Tensor,
                test_y: torch.Tensor, *, k: int = 5) -> ProbeScores:
-    """kNN and linear-probe accuracy of codes (scikit-learn classifiers)."""
-    from sklearn.linear_model import LogisticRegression
+    """Euclidean kNN (scikit-learn) and :func:`reprlab.transfer.linear_probe` accuracy of codes."""
     from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    a, b = train_codes.double().numpy(), test_codes.double().numpy()
-    ya, yb = train_y.numpy(), test_y.numpy()
-    knn = KNeighborsClassifier(n_neighbors=k).fit(a, ya).score(b, yb)
-    lin = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(a, ya).score(b, yb)
-    return ProbeScores(knn=float(knn), linear=float(lin))
+    from reprlab.transfer import linear_probe
+
+    knn = KNeighborsClassifier(n_neighbors=k).fit(train_codes.double().numpy(), train_y.numpy())
+    lin = linear_probe(train_codes, train_y, test_codes, test_y, max_iter=2000)
+    return ProbeScores(knn=float(knn.score(test_codes.double().numpy(), test_y.numpy())), linear=lin.accuracy)
 
 
 def read_metric_curve(run_dir: str | Path, key: str) -> tuple[list[int], list[float]]:

@@ -20,17 +20,19 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reprlab.config import check_choices
 from reprlab.data import ArrayDataset
 from reprlab.errors import ConfigError
 from reprlab.train import TrainConfig, Trainer, TrainResult
-from reprlab.vision.generative.autoencoder import (AutoencoderConfig, AutoencoderObjective, DeepAutoencoder,
-                                        encode_dataset)
-from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective
+from reprlab.vision.generative.autoencoder import (Activation, AutoencoderConfig, AutoencoderObjective,
+                                                   DeepAutoencoder, Init, Output, encode_dataset)
+from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective, Units
 from reprlab.vision.generative.vae import gaussian_log_density
 
 log = logging.getLogger(__name__)
@@ -41,14 +43,14 @@ class DBNConfig:
     """A stack of RBMs (defaults: the 2006 paper's 784-1000-500-250-30 autoencoder)."""
 
     widths: tuple[int, ...] = (784, 1000, 500, 250, 30)  # visible size, then each layer's hidden size
-    visible: str = "bernoulli"  # units of the data layer: bernoulli | gaussian (standardised data)
-    top_hidden: str = "gaussian"  # the paper's code units are linear (Gaussian); or bernoulli
+    visible: Units = "bernoulli"  # units of the data layer (gaussian: standardised data)
+    top_hidden: Units = "gaussian"  # the paper's code units are linear (Gaussian)
     k: int = 1  # CD-k / PCD-k Gibbs steps
     persistent: bool = False  # PCD instead of CD
     n_chains: int = 100  # persistent chains per layer
     init_std: float = 0.1  # weights N(0, init_std^2) as in the paper's code
     gaussian_lr_scale: float = 0.01  # layers with Gaussian units learn at lr x this (paper: 0.001 vs 0.1)
-    propagate: str = "mean"  # what layer i+1 trains on: mean (hidden probabilities) | sample (binary draws)
+    propagate: Literal["mean", "sample"] = "mean"  # what layer i+1 trains on: hidden probabilities or binary draws
     transpose_init: bool = False  # start RBM i+1 as RBM i transposed when sizes allow: the bound then
     # starts at the i-layer value and training can only raise it (Hinton, Osindero & Teh 2006)
     seed: int = 0
@@ -57,8 +59,7 @@ class DBNConfig:
         self.widths = tuple(int(w) for w in self.widths)
         if len(self.widths) < 2 or any(w < 1 for w in self.widths):
             raise ConfigError(f"model.widths={self.widths}: need at least [visible, hidden], all >= 1")
-        if self.propagate not in ("mean", "sample"):
-            raise ConfigError(f"model.propagate={self.propagate!r}: choose mean or sample")
+        check_choices(self, "model.")
 
     def layer_configs(self) -> list[RBMConfig]:
         n = len(self.widths) - 1
@@ -179,13 +180,14 @@ class StackedAEConfig:
     """Greedy stack of shallow (denoising) autoencoders, unrolled into one deep autoencoder."""
 
     widths: tuple[int, ...] = (784, 1000, 500, 250, 30)  # input size, then each layer's code size
-    activation: str = "relu"  # hidden units of every layer (the top code layer is linear)
-    init: str = "kaiming"
-    output: str = "bernoulli"  # likelihood of the data layer's reconstruction
+    activation: Activation = "relu"  # hidden units of every layer (the top code layer is linear)
+    init: Init = "kaiming"
+    output: Output = "bernoulli"  # likelihood of the data layer's reconstruction
     noise: float = 0.2  # masking noise of each shallow autoencoder (0 = plain autoencoders)
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
+        check_choices(self, "model.")
         if len(self.widths) < 2:
             raise ConfigError(f"model.widths={self.widths}: need at least [input, code]")
 
