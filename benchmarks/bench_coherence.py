@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import compare, write_rows  # noqa: E402
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
+from harness import compare, write_rows  # noqa: E402
 
 
 def main() -> None:

@@ -20,8 +20,6 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import compare, write_rows  # noqa: E402
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -33,6 +31,8 @@ from reprlab.train import TrainConfig, Trainer  # noqa: E402
 from reprlab.vision.generative.ais import ais_log_partition, average_log_likelihood  # noqa: E402
 from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective  # noqa: E402
 from reprlab.vision.generative.vae import VAEConfig, VAEObjective  # noqa: E402
+
+from harness import compare, write_rows  # noqa: E402
 
 N_TRAIN, BATCH, HIDDEN = 10_000, 100, 256
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
 import sys
 import types
 import typing
@@ -99,7 +98,7 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
         inner = args[0] if args else Any
         return origin(_convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value))
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table of fields, got {value!r}")
         return from_dict(tp, value, where)
@@ -126,12 +125,16 @@ def _choice_error(where: str, value: Any, choices: tuple[Any, ...]) -> ConfigErr
     return ConfigError(f"{where}={value!r}: choose one of {', '.join(map(repr, choices))}")
 
 
-@functools.cache
+_CHOICE_FIELDS: dict[type, dict[str, tuple[tuple[Any, ...], bool]]] = {}
+
+
 def _choice_fields(cls: type) -> dict[str, tuple[tuple[Any, ...], bool]]:
     """``{field: (allowed values, is a list of them)}`` for the ``Literal[...]`` fields of ``cls``.
 
-    Covers ``Literal[...]``, ``Literal[...] | None`` and lists/tuples of ``Literal[...]``.
+    Covers ``Literal[...]``, ``Literal[...] | None`` and lists/tuples of ``Literal[...]``; cached per class.
     """
+    if cls in _CHOICE_FIELDS:
+        return _CHOICE_FIELDS[cls]
     out = {}
     for name, tp in get_type_hints(cls).items():
         many = get_origin(tp) in (list, tuple)
@@ -143,6 +146,7 @@ def _choice_fields(cls: type) -> dict[str, tuple[tuple[Any, ...], bool]]:
         if literals:
             choices = tuple(v for a in literals for v in get_args(a)) + ((None,) if type(None) in args else ())
             out[name] = (choices, many)
+    _CHOICE_FIELDS[cls] = out
     return out
 
 

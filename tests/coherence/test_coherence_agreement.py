@@ -39,8 +39,7 @@ def test_training_is_layer_local():
 
 def _train(tmp_path, agreement: str, steps: int) -> list[float]:
     from reprlab.data import load_dataset
-    from reprlab.train import torch_threads
-    from reprlab.train import TrainConfig, Trainer
+    from reprlab.train import TrainConfig, Trainer, torch_threads
 
     data = load_dataset("digits")
     torch.manual_seed(0)

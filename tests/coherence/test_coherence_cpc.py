@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
-from reprlab.coherence.cpc import (CPCConfig, CPCModel, CPCObjective, char_sequences, cpc_loss, factors_per_step,
-                                   slow_factor_signals)
+from reprlab.coherence.cpc import (
+    CPCConfig,
+    CPCModel,
+    CPCObjective,
+    char_sequences,
+    cpc_loss,
+    factors_per_step,
+    slow_factor_signals,
+)
 from reprlab.coherence.runs import CPCRunConfig, run_cpc
 from reprlab.errors import ConfigError, DataError
 

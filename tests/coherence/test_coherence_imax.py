@@ -11,8 +11,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reprlab.coherence.imax import (IMAXConfig, IMAXObjective, imax_information, imax_interpolation,
-                                    imax_scalar, imax_vector)
+from reprlab.coherence.imax import (
+    IMAXConfig,
+    IMAXObjective,
+    imax_information,
+    imax_interpolation,
+    imax_scalar,
+    imax_vector,
+)
 from reprlab.coherence.mi import gaussian_mi, gaussian_mi_for_snr, gaussian_mi_from_covariance
 from reprlab.errors import ConfigError, DataError
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 from sklearn.manifold import trustworthiness as sk_trustworthiness
-from sklearn.model_selection import cross_val_score, LeaveOneOut
+from sklearn.model_selection import LeaveOneOut, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
-from reprlab.embed.metrics import continuity, map_knn_accuracy, knn_preservation, strand_ratio, trustworthiness
+from reprlab.embed.metrics import continuity, knn_preservation, map_knn_accuracy, strand_ratio, trustworthiness
 
 
 @pytest.fixture(scope="module")

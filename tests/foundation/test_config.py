@@ -4,8 +4,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from reprlab.config import from_dict, load_config, parse_overrides
 from reprlab.cli.main import main
+from reprlab.config import from_dict, load_config, parse_overrides
 from reprlab.errors import ConfigError, MissingDataError
 from reprlab.train import TrainConfig
 

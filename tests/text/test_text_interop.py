@@ -11,8 +11,7 @@ from safetensors.torch import load_file, save_file
 
 from reprlab.errors import CheckpointError, ConfigError
 from reprlab.text import Encoder, EncoderConfig
-from reprlab.text.interop import (config_to_hf, from_hf, load_hf_mlm_head, minilm_checkpoint,
-                                  mlm_head_to_hf_state)
+from reprlab.text.interop import config_to_hf, from_hf, load_hf_mlm_head, minilm_checkpoint, mlm_head_to_hf_state
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 transformers = pytest.importorskip("transformers")

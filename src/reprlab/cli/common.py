@@ -63,7 +63,8 @@ def run_config_from_args(cls: type[T], args: argparse.Namespace, *, output_dir: 
     and the flags change, so ``--set train.lr=...`` keeps the run's other training defaults.
     ``output_dir`` replaces the default run directory (for commands that share one run config).
     """
-    defaults: dict[str, Any] = dataclasses.asdict(cls())  # type: ignore[call-overload]
+    instance: Any = cls()
+    defaults = dataclasses.asdict(instance)
     if output_dir is not None:
         defaults["train"]["output_dir"] = output_dir
     return config_from_args(cls, args, defaults)

@@ -13,13 +13,35 @@ end-to-end runs behind the commands: ``run_imax``, ``run_cpc``, ``run_agreement`
 from reprlab.coherence.agreement import AgreementConfig, AgreementObjective, agreement_loss
 from reprlab.coherence.contrastive import ContrastiveCoherenceConfig, ContrastiveCoherenceObjective
 from reprlab.coherence.cpc import CPCConfig, CPCModel, CPCObjective, cpc_loss, slow_factor_signals
-from reprlab.coherence.imax import (IMAXConfig, IMAXObjective, imax_information, imax_interpolation,
-                                    imax_scalar, imax_vector, pearson_r)
-from reprlab.coherence.infonce import (InfoNCELoss, check_temperature, critic_scores, info_nce,
-                                       info_nce_from_scores, info_nce_mi_bound)
+from reprlab.coherence.imax import (
+                                    IMAXConfig,
+                                    IMAXObjective,
+                                    imax_information,
+                                    imax_interpolation,
+                                    imax_scalar,
+                                    imax_vector,
+                                    pearson_r,
+)
+from reprlab.coherence.infonce import (
+                                    InfoNCELoss,
+                                    check_temperature,
+                                    critic_scores,
+                                    info_nce,
+                                    info_nce_from_scores,
+                                    info_nce_mi_bound,
+)
 from reprlab.coherence.mi import gaussian_mi, gaussian_mi_from_covariance, ksg_mutual_information
-from reprlab.coherence.runs import (AgreementResult, AgreementRunConfig, CPCResult, CPCRunConfig, IMAXResult,
-                                    IMAXRunConfig, run_agreement, run_cpc, run_imax)
+from reprlab.coherence.runs import (
+                                    AgreementResult,
+                                    AgreementRunConfig,
+                                    CPCResult,
+                                    CPCRunConfig,
+                                    IMAXResult,
+                                    IMAXRunConfig,
+                                    run_agreement,
+                                    run_cpc,
+                                    run_imax,
+)
 from reprlab.coherence.stereograms import StereogramConfig, Stereograms, random_dot_stereograms
 
 __all__ = [

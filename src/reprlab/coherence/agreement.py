@@ -124,11 +124,16 @@ class AgreementObjective(Objective):
             d_in = width
         self.layers = nn.ModuleList(layers)
 
+    @property
+    def stack(self) -> list[AgreementLayer]:
+        """The layers, bottom first."""
+        return [m for m in self.layers if isinstance(m, AgreementLayer)]
+
     def representations(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Bottom-up representations of every layer, each ``(B, P, W_l)``."""
         x = image_patches(images, self.config.grid)
         out = []
-        for layer in self.layers:
+        for layer in self.stack:
             x = layer.bottom_up(x.detach())
             out.append(x)
         return out
@@ -143,7 +148,7 @@ class AgreementObjective(Objective):
         x = image_patches(images, self.config.grid)  # (B, P, C h w)
         total = images.new_zeros(())
         metrics: dict[str, object] = {}
-        for i, layer in enumerate(self.layers, start=1):
+        for i, layer in enumerate(self.stack, start=1):
             h, t = layer(x.detach())  # detach: layer-local, nothing flows to the layer below
             loss = agreement_loss(h, t, self.config.agreement, self.config.temperature)
             total = total + loss

@@ -264,7 +264,8 @@ class IMAXObjective(Objective):
         """IMAX information of outputs ``y (B, P, D)`` for the configured variant."""
         c = self.config
         if c.variant == "pair":
-            return sum(imax_information(y[:, i], y[:, i + 1], c.eps, c.form) for i in range(y.shape[1] - 1))
+            return sum((imax_information(y[:, i], y[:, i + 1], c.eps, c.form) for i in range(y.shape[1] - 1)),
+                       start=y.new_zeros(()))
         k = c.neighbours
         a = y[..., 0]  # (B, P)
         p = a.shape[1]

@@ -25,13 +25,25 @@ import torch
 
 from reprlab.coherence.agreement import AgreementConfig, AgreementObjective, activation_variance, probe_accuracy
 from reprlab.coherence.contrastive import ContrastiveCoherenceConfig, ContrastiveCoherenceObjective
-from reprlab.coherence.cpc import (CPCConfig, CPCObjective, char_sequences, cpc_features, factors_per_step,
-                                   factor_probe_r2, slow_factor_signals)
+from reprlab.coherence.cpc import (
+    CPCConfig,
+    CPCObjective,
+    char_sequences,
+    cpc_features,
+    factor_probe_r2,
+    factors_per_step,
+    slow_factor_signals,
+)
 from reprlab.coherence.imax import IMAXConfig, IMAXObjective, imax_information, pearson_r
 from reprlab.coherence.infonce import infonce_bound_curve, plot_infonce_bound
 from reprlab.coherence.mi import ksg_mutual_information
-from reprlab.coherence.stereograms import (StereogramConfig, Stereograms, keep_batch, plot_stereograms,
-                                           random_dot_stereograms)
+from reprlab.coherence.stereograms import (
+    StereogramConfig,
+    Stereograms,
+    keep_batch,
+    plot_stereograms,
+    random_dot_stereograms,
+)
 from reprlab.config import check_choices
 from reprlab.data import ArrayDataset, DataSpec, load_split
 from reprlab.errors import ConfigError, DataError
@@ -178,7 +190,7 @@ def plot_disparity_scatter(result: IMAXResult, path: str | Path, title: str = ""
     return save_figure(fig, path)
 
 
-def _with(cfg: IMAXRunConfig, output_dir: str, **model: object) -> IMAXRunConfig:
+def _with(cfg: IMAXRunConfig, output_dir: str, **model: Any) -> IMAXRunConfig:
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **model),
                                train=dataclasses.replace(cfg.train, output_dir=output_dir))
 

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import torch
+from torch.utils.data import Dataset
 
-from reprlab.data import keep_batch
 from reprlab.config import check_choices
+from reprlab.data import keep_batch
 from reprlab.errors import ConfigError
 
 __all__ = ["StereogramConfig", "Stereograms", "random_dot_stereograms", "surface_disparities",
@@ -86,7 +87,7 @@ class StereogramConfig:
 
 
 @dataclass
-class Stereograms:
+class Stereograms(Dataset):
     """A batch of stereograms cut into patches.
 
     Attributes

@@ -49,7 +49,7 @@ def load_image_folder(directory: str | Path, image_size: int = 32, *, strict: bo
     if not images:
         raise DataError(f"{root}: no readable images found (suffixes {', '.join(IMAGE_SUFFIXES)})")
     mode = "L" if all(im.mode in ("L", "1", "I;16", "I") for im in images) else "RGB"
-    arrays = [np.asarray(im.convert(mode).resize((image_size, image_size), Image.BILINEAR),
+    arrays = [np.asarray(im.convert(mode).resize((image_size, image_size), Image.Resampling.BILINEAR),
                          dtype=np.float32) / 255.0 for im in images]
     x = torch.from_numpy(np.stack(arrays))
     x = x.unsqueeze(1) if mode == "L" else x.permute(0, 3, 1, 2).contiguous()

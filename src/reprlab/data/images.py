@@ -18,8 +18,8 @@ from reprlab.errors import DataError, MissingDataError
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot")
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES: dict[int, np.dtype] = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+                                    0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -37,7 +37,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: not an IDX file (bad magic number)")
     ndim = data[3]
     dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
-    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    dtype = _IDX_DTYPES[data[2]]
     expected = int(np.prod(dims)) * dtype.itemsize
     body = data[4 + 4 * ndim:]
     if len(body) != expected:

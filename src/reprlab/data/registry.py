@@ -9,8 +9,8 @@ them (never the other way round) and :func:`register_dataset` adds more.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from reprlab.data import images
 from reprlab.data.dataset import ArrayDataset

@@ -94,7 +94,7 @@ class InterpolationGrid:
         self.m = self.n_boxes * n_interp  # nodes per axis
         self.lower = (lo + hi) / 2 - extent / 2  # (d,)
         self._spectra = kernel_spectra(self.m, self.box / n_interp, dof, d, workers)  # w, K
-        self.potentials = None
+        self.potentials: np.ndarray | None = None  # (2 + d, nodes) after fit_sources
 
     def _locate(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # a 2-D grid is stored with rows of 2m (the zero padding of the first transform)
@@ -136,5 +136,7 @@ class InterpolationGrid:
         ``R_i = sum_j w_ij^{1+1/a} (y_i - y_j)`` and ``Z_i = sum_j w_ij`` (self term included).
         """
         flat, weights = self._source_loc if y is getattr(self, "_source", None) else self._locate(y)
+        if self.potentials is None:
+            raise RuntimeError("InterpolationGrid.evaluate before fit_sources")
         phi = gather_potentials(flat, weights, self.potentials)  # (N, 2 + d)
         return y * phi[:, 1:2] - phi[:, 2:], phi[:, 0]

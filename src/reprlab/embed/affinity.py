@@ -102,7 +102,7 @@ def nearest_neighbors(x: np.ndarray, k: int, metric: str = "euclidean", query: n
     """
     self_query = query is None
     if metric == "precomputed":
-        block = x if self_query else query
+        block = x if query is None else query
         d = block.astype(np.float64, copy=True)
         if self_query:
             np.fill_diagonal(d, np.inf)
@@ -114,7 +114,7 @@ def nearest_neighbors(x: np.ndarray, k: int, metric: str = "euclidean", query: n
         order = np.argsort(dist, axis=1)
         return np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1) ** 2
     xf = _features(x, metric)
-    qf = xf if self_query else _features(query, metric)
+    qf = xf if query is None else _features(query, metric)
     ref = torch.from_numpy(xf.astype(np.float32))
     qry = ref if self_query else torch.from_numpy(qf.astype(np.float32))
     ref_sq = (ref * ref).sum(1)[None]  # (1, N)
@@ -125,13 +125,13 @@ def nearest_neighbors(x: np.ndarray, k: int, metric: str = "euclidean", query: n
     for start in range(0, n_q, chunk):
         q = qry[start:start + chunk]
         if metric == "manhattan":
-            d = torch.cdist(q, ref, p=1)
+            dq = torch.cdist(q, ref, p=1)
         else:  # |r|^2 - 2 q.r ranks like |q - r|^2 (the row constant |q|^2 is left out): one pass
-            d = torch.addmm(ref_sq, q, ref.T, alpha=-2.0)  # (b, N)
+            dq = torch.addmm(ref_sq, q, ref.T, alpha=-2.0)  # (b, N)
         if self_query:
             rows = torch.arange(len(q))
-            d[rows, rows + start] = float("inf")
-        idx = torch.topk(d, k, dim=1, largest=False).indices.numpy()  # (b, k)
+            dq[rows, rows + start] = float("inf")
+        idx = torch.topk(dq, k, dim=1, largest=False).indices.numpy()  # (b, k)
         # recompute the kept distances in float64 so calibration does not inherit float32 error
         diff = qf[start:start + chunk, None, :] - xf[idx]  # (b, k, D)
         dist = np.abs(diff).sum(-1) ** 2 if metric == "manhattan" else (diff ** 2).sum(-1)

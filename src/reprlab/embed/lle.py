@@ -229,7 +229,7 @@ class LLE(TransformerMixin, BaseEstimator):
         self.modified_tol = modified_tol
         self.random_state = random_state
 
-    def fit(self, X, y=None) -> "LLE":
+    def fit(self, X, y=None) -> LLE:
         x = check_data(X)
         self.embedding_, self.reconstruction_error_ = locally_linear_embedding(
             x, n_neighbors=self.n_neighbors, n_components=self.n_components, reg=self.reg, method=self.method,

@@ -127,7 +127,8 @@ def run_maps(cfg: MapsRunConfig) -> MapsResult:
     results: list[MapResult] = []
     for name in cfg.datasets:
         x, labels = load_points(name, cfg.n_samples, cfg.pca_dims, cfg.seed)
-        maps, scores = {}, {}
+        maps: dict[str, np.ndarray] = {}
+        scores: dict[str, MapResult] = {}
         for method in cfg.methods:
             t0 = time.perf_counter()
             y = embed(method, x, cfg)

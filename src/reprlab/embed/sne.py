@@ -126,7 +126,7 @@ class SNE(TransformerMixin, BaseEstimator):
         self.init = init
         self.random_state = random_state
 
-    def fit(self, X, y=None) -> "SNE":
+    def fit(self, X, y=None) -> SNE:
         """Embed ``X`` (N, D), or an (N, N) distance matrix with ``metric="precomputed"``."""
         x = check_data(X, self.metric)
         n = len(x)

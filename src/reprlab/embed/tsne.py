@@ -17,7 +17,7 @@ start of Kobak & Linderman (2021). Gradient engines: :mod:`reprlab.embed.gradien
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,10 +26,20 @@ from sklearn.utils import check_random_state
 
 from reprlab.embed import initialization
 from reprlab.embed._kernels import kernel_threads
-from reprlab.embed.affinity import (Affinities, check_data, conditional_probabilities,
-                                    joint_probabilities, nearest_neighbors)
-from reprlab.embed.gradients import (EngineParams, kl_and_half_gradient, make_repulsion, resolve_method,
-                                     transform_half_gradient)
+from reprlab.embed.affinity import (
+    Affinities,
+    check_data,
+    conditional_probabilities,
+    joint_probabilities,
+    nearest_neighbors,
+)
+from reprlab.embed.gradients import (
+    EngineParams,
+    kl_and_half_gradient,
+    make_repulsion,
+    resolve_method,
+    transform_half_gradient,
+)
 from reprlab.embed.optimizer import Callback, GradientDescent
 from reprlab.errors import ConfigError, DataError
 
@@ -139,7 +149,9 @@ class TSNE(TransformerMixin, BaseEstimator):
             raise ConfigError(f"dof={self.dof} must be > 0 (1 is the Cauchy kernel of t-SNE)")
         if self.early_exaggeration <= 0 or self.early_exaggeration_iter < 0 or self.n_iter < 0:
             raise ConfigError("early_exaggeration must be > 0 and the iteration counts >= 0")
-        if not (self.learning_rate == "auto" or (np.isscalar(self.learning_rate) and self.learning_rate > 0)):
+        lr = self.learning_rate
+        if not (lr == "auto" or (isinstance(lr, (int, float, np.integer, np.floating)) and not isinstance(lr, bool)
+                                 and lr > 0)):
             raise ConfigError(f"learning_rate={self.learning_rate!r} must be 'auto' or a positive number")
         if n_samples < 3:
             raise DataError(f"t-SNE needs at least 3 samples, got {n_samples}")
@@ -158,7 +170,7 @@ class TSNE(TransformerMixin, BaseEstimator):
                             self.ints_in_interval)
 
     # -- fitting ---------------------------------------------------------------------------------
-    def fit(self, X, y=None, *, affinities: Affinities | None = None) -> "TSNE":
+    def fit(self, X, y=None, *, affinities: Affinities | None = None) -> TSNE:
         """Embed ``X`` (N, D) — or an (N, N) distance matrix when ``metric="precomputed"``.
 
         ``affinities`` may be a prebuilt :class:`Affinities` (then ``X`` only feeds ``init``).
@@ -168,7 +180,7 @@ class TSNE(TransformerMixin, BaseEstimator):
         with kernel_threads(self._n_jobs(len(x), method)):
             return self._fit(x, method, affinities)
 
-    def _fit(self, x: np.ndarray, method: str, affinities: Affinities | None) -> "TSNE":
+    def _fit(self, x: np.ndarray, method: str, affinities: Affinities | None) -> TSNE:
         n = len(x)
         if affinities is None:
             kind = self.affinity if self.affinity != "auto" else ("exact" if method == "exact" else "knn")
@@ -212,6 +224,7 @@ class TSNE(TransformerMixin, BaseEstimator):
             if stopped:
                 break
         kl, _ = kl_and_half_gradient(y, P, repulsion, self.dof, True)
+        assert kl is not None  # with_kl=True
         return y[inverse], float(kl), opt.steps
 
     # -- new points ------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ SimCLR (LARS) training.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,7 +22,8 @@ def param_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]
 
     The excluded group carries ``exclude_from_adaptation=True`` which LARS and LAMB honour.
     """
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for p in module.parameters():
         if not p.requires_grad:
             continue
@@ -64,7 +66,7 @@ class LARS(torch.optim.Optimizer):
         super().__init__(params, defaults)
 
     @torch.no_grad()
-    def step(self, closure=None):  # type: ignore[override]
+    def step(self, closure=None):
         loss = _evaluate(closure)
         for group in self.param_groups:
             for p in group["params"]:
@@ -101,7 +103,7 @@ class LAMB(torch.optim.Optimizer):
         super().__init__(params, defaults)
 
     @torch.no_grad()
-    def step(self, closure=None):  # type: ignore[override]
+    def step(self, closure=None):
         loss = _evaluate(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]

@@ -12,10 +12,10 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Callable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator, Sized
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -26,8 +26,14 @@ from reprlab.errors import CheckpointError, ConfigError, DataError, ReprlabError
 from reprlab.io import write_json
 from reprlab.train import distributed as dist_utils
 from reprlab.train.callbacks import Callback, JSONLLogger, ProgressBar, TensorBoardLogger
-from reprlab.train.checkpoint import (config_mismatch, latest_checkpoint, load_checkpoint,
-                                      read_checkpoint_json, save_checkpoint, save_module)
+from reprlab.train.checkpoint import (
+    config_mismatch,
+    latest_checkpoint,
+    load_checkpoint,
+    read_checkpoint_json,
+    save_checkpoint,
+    save_module,
+)
 from reprlab.train.config import TrainConfig
 from reprlab.train.objective import LossOutput, Objective
 from reprlab.train.optim import build_optimizer, param_groups
@@ -163,6 +169,7 @@ class Trainer:
             torch.distributed.all_gather_object(gathered, rngs[0])
             rngs = gathered
         if dist_utils.is_main_process():
+            assert self.optimizer is not None  # fit() built it before any save
             state = {"step": self.step, "epoch": self.epoch, "samples_in_epoch": self.samples_in_epoch,
                      "rng": rngs, "world_size": dist_utils.world_size()}
             self.last_checkpoint = save_checkpoint(self.run_dir, self.step, self.objective,
@@ -215,16 +222,16 @@ class Trainer:
             lr, grad_norm = self._optimizer_step(base_lrs)
             if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
                 logs = window.close(epoch=self.epoch, lr=lr, world=dist_utils.world_size(), grad_norm=grad_norm)
-                self._on_main(callbacks, lambda cb: cb.on_step_end(self, self.step, logs))
+                self._logged(callbacks, logs)
             if cfg.eval_every and self.step % cfg.eval_every == 0 and self.eval_data is not None:
                 eval_logs = self.evaluate()
-                self._on_main(callbacks, lambda cb: cb.on_evaluate(self, self.step, eval_logs))
+                self._evaluated(callbacks, eval_logs)
             if cfg.save_every and self.step % cfg.save_every == 0 and self.step < cfg.max_steps:
                 self._save()
 
         if self.eval_data is not None and (not cfg.eval_every or self.step % cfg.eval_every):
             eval_logs = self.evaluate()
-            self._on_main(callbacks, lambda cb: cb.on_evaluate(self, self.step, eval_logs))
+            self._evaluated(callbacks, eval_logs)
         self._save()
         if dist_utils.is_main_process():
             save_module(self.objective, self.run_dir / "model.safetensors")
@@ -337,12 +344,17 @@ class Trainer:
         self.objective.on_step_end(self.step)
         return base_lrs[0] * factor, grad_norm
 
-    @staticmethod
-    def _on_main(callbacks: list[Callback], call: Callable[[Callback], None]) -> None:
-        """``call(cb)`` for every callback, on the main process only (logging and evaluation hooks)."""
+    def _logged(self, callbacks: list[Callback], logs: dict[str, float]) -> None:
+        """Every callback's ``on_step_end`` with a logged window (main process only)."""
         if dist_utils.is_main_process():
             for cb in callbacks:
-                call(cb)
+                cb.on_step_end(self, self.step, logs)
+
+    def _evaluated(self, callbacks: list[Callback], logs: dict[str, float]) -> None:
+        """Every callback's ``on_evaluate`` with the evaluation's averages (main process only)."""
+        if dist_utils.is_main_process():
+            for cb in callbacks:
+                cb.on_evaluate(self, self.step, logs)
 
 
 class _MetricWindow:

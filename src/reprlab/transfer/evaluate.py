@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, get_args
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
@@ -33,15 +34,15 @@ from reprlab.transfer.probe import knn_accuracy, linear_probe
 from reprlab.transfer.subsets import class_balanced_indices, parse_fraction
 
 log = logging.getLogger(__name__)
-Mode = Literal["linear", "knn", "finetune"]
-MODES: tuple[str, ...] = get_args(Mode)
+EvalMode = Literal["linear", "knn", "finetune"]
+MODES: tuple[str, ...] = get_args(EvalMode)
 
 
 @dataclass
 class EvalConfig:
     """How to evaluate an encoder (``reprlab simclr eval``)."""
 
-    mode: Mode = "linear"
+    mode: EvalMode = "linear"
     labels: str = "100%"  # fraction of training labels, class-balanced: 1%, 10%, 100% or 0.05
     seed: int = 0  # fixes the label subset and the fine-tuning run
     knn_k: int = 200  # neighbours (Wu et al. 2018)
@@ -135,4 +136,4 @@ def evaluate_encoder(encoder: nn.Module, feature_dim: int, train_data: Any, test
     return out
 
 
-__all__ = ["EvalConfig", "MODES", "evaluate_encoder", "finetune_config"]
+__all__ = ["EvalConfig", "EvalMode", "MODES", "evaluate_encoder", "finetune_config"]

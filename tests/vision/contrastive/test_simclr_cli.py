@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 from reprlab.cli.main import main
-from reprlab.errors import DataError, MissingDataError
 from reprlab.data import DataSpec, load_image_folder, load_split
+from reprlab.errors import DataError, MissingDataError
 from reprlab.vision.contrastive.runs import save_views_figure
 
 

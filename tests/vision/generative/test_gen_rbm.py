@@ -17,7 +17,6 @@ from reprlab.vision.generative.ais import ais_log_partition, average_log_likelih
 from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective
 
 
-
 def random_rbm(n_v: int, n_h: int, visible: str = "bernoulli", hidden: str = "bernoulli",
                scale: float = 0.5, seed: int = 0) -> RBM:
     rbm = RBM(RBMConfig(n_visible=n_v, n_hidden=n_h, visible=visible, hidden=hidden)).double()

@@ -11,8 +11,17 @@ from torch.distributions import Normal, kl_divergence
 from reprlab.data import load_dataset
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import TrainConfig, Trainer
-from reprlab.vision.generative.vae import (VAE, VAEConfig, VAEObjective, evaluate_vae, gaussian_kl,
-                                gaussian_log_density, interpolate, iwae_bound, latent_grid)
+from reprlab.vision.generative.vae import (
+    VAE,
+    VAEConfig,
+    VAEObjective,
+    evaluate_vae,
+    gaussian_kl,
+    gaussian_log_density,
+    interpolate,
+    iwae_bound,
+    latent_grid,
+)
 
 
 def test_kl_and_density_match_torch_distributions():

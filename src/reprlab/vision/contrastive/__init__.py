@@ -6,11 +6,25 @@ See docs/simclr.md.
 """
 
 from reprlab.vision.contrastive.augment import AugmentConfig, SimCLRAugment, TwoViews
-from reprlab.vision.contrastive.backbones import (ResNet, SmallCNN, build_backbone, resnet18, resnet34, resnet50,
-                                                  small_cnn)
+from reprlab.vision.contrastive.backbones import (
+                                                  ResNet,
+                                                  SmallCNN,
+                                                  build_backbone,
+                                                  resnet18,
+                                                  resnet34,
+                                                  resnet50,
+                                                  small_cnn,
+)
 from reprlab.vision.contrastive.losses import NTXentLoss, nt_xent
-from reprlab.vision.contrastive.runs import (SimCLRReport, SimCLRReportConfig, SimCLRResult, SimCLRRunConfig,
-                                             evaluate_run, run_simclr, run_simclr_report)
+from reprlab.vision.contrastive.runs import (
+                                                  SimCLRReport,
+                                                  SimCLRReportConfig,
+                                                  SimCLRResult,
+                                                  SimCLRRunConfig,
+                                                  evaluate_run,
+                                                  run_simclr,
+                                                  run_simclr_report,
+)
 from reprlab.vision.contrastive.simclr import ProjectionHead, SimCLRConfig, SimCLRObjective
 
 __all__ = [

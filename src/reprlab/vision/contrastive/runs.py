@@ -16,9 +16,10 @@ import copy
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -28,7 +29,7 @@ from reprlab.errors import MissingDataError
 from reprlab.io import atomic_write, save_figure, write_json
 from reprlab.train import TrainConfig, Trainer, TrainResult, resolve_device, torch_threads
 from reprlab.train.checkpoint import load_module
-from reprlab.transfer import EvalConfig, evaluate_encoder, extract_features, linear_probe
+from reprlab.transfer import EvalConfig, EvalMode, evaluate_encoder, extract_features, linear_probe
 from reprlab.vision.contrastive.augment import AugmentConfig, SimCLRAugment
 from reprlab.vision.contrastive.backbones import build_backbone
 from reprlab.vision.contrastive.simclr import SimCLRConfig, SimCLRObjective
@@ -175,7 +176,8 @@ def run_simclr_report(cfg: SimCLRReportConfig, *,
     run_dir = Path(cfg.run_dir)
     rows = []
     cache: dict[str, Any] = {}  # frozen features, extracted once for the linear and kNN rows
-    protocols = [("linear", "100%"), ("knn", "100%"), ("linear", "1%")] + [("finetune", f) for f in cfg.fractions]
+    protocols: list[tuple[EvalMode, str]] = [("linear", "100%"), ("knn", "100%"), ("linear", "1%")]
+    protocols += [("finetune", f) for f in cfg.fractions]
     for mode, labels in protocols:
         eval_cfg = EvalConfig(mode=mode, labels=labels, seed=cfg.seed, finetune_steps=cfg.finetune_steps,
                               baseline=cfg.baseline, device=cfg.device)
@@ -206,11 +208,11 @@ def save_tsne_map(run_dir: Path, n_points: int = 2000, *, seed: int = 0) -> TSNE
 
     cfg, objective = read_run(run_dir)
     test = load_split(cfg.data, "test")
-    pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n_points]
-    h, y = extract_features(objective.encoder, test.subset(pick))
+    pick = test.subset(torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n_points])
+    h, _ = extract_features(objective.encoder, pick)
     perplexity = min(30.0, max(2.0, (len(h) - 1) / 3))  # the usual 30, lowered for tiny test sets
     xy = TSNE(perplexity=perplexity, random_state=seed).fit_transform(h.numpy())
-    labels = y.numpy()
+    labels = pick.y.numpy()
     acc = map_knn_accuracy(xy, labels)
     fig = Figure(figsize=(5.5, 5))
     ax = fig.subplots()

@@ -31,7 +31,7 @@ from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective
 from reprlab.train.distributed import rank
 from reprlab.vision.contrastive.augment import AugmentConfig, SimCLRAugment, TwoViews, check_images
-from reprlab.vision.contrastive.backbones import build_backbone
+from reprlab.vision.contrastive.backbones import build_backbone, encoder_feature_dim
 from reprlab.vision.contrastive.losses import nt_xent
 
 
@@ -99,17 +99,18 @@ class SimCLRObjective(Objective):
         cfg = self.config
         self.encoder = encoder if encoder is not None else build_backbone(
             cfg.backbone, cfg.in_channels, cifar_stem=cfg.cifar_stem, width=cfg.width)
-        dim = int(self.encoder.feature_dim)
+        self._feature_dim = dim = encoder_feature_dim(self.encoder)
         self.projector = ProjectionHead(dim, cfg.proj_hidden, cfg.proj_dim, cfg.proj_layers)
         self.probe = nn.Linear(dim, cfg.num_classes) if cfg.num_classes > 0 else None
         self.views = TwoViews(SimCLRAugment(cfg.augment))
         # optimizer steps taken, saved with the weights so a resumed run draws the same views
+        self.view_step: torch.Tensor
         self.register_buffer("view_step", torch.zeros((), dtype=torch.long))
         self._micro = 0
 
     @property
     def feature_dim(self) -> int:
-        return int(self.encoder.feature_dim)
+        return self._feature_dim
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The representation ``h = f(x)``, shape ``(B, feature_dim)``."""

@@ -9,11 +9,28 @@ from reprlab.vision.generative.ais import ais_log_partition, average_log_likelih
 from reprlab.vision.generative.autoencoder import AutoencoderConfig, AutoencoderObjective, DeepAutoencoder
 from reprlab.vision.generative.evaluation import code_probe, pca_reconstruction, squared_error_per_image
 from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective
-from reprlab.vision.generative.runs import (AutoencoderResult, AutoencoderRunConfig, InitComparisonResult,
-                                            InitComparisonRunConfig, RBMResult, RBMRunConfig, VAEResult,
-                                            VAERunConfig, run_autoencoder, run_init_comparison, run_rbm, run_vae)
-from reprlab.vision.generative.stacked import (DBNConfig, DBNStack, StackedAEConfig, dbn_log_likelihood_bound,
-                                               pretrain_dbn, pretrain_stacked_autoencoder)
+from reprlab.vision.generative.runs import (
+                                            AutoencoderResult,
+                                            AutoencoderRunConfig,
+                                            InitComparisonResult,
+                                            InitComparisonRunConfig,
+                                            RBMResult,
+                                            RBMRunConfig,
+                                            VAEResult,
+                                            VAERunConfig,
+                                            run_autoencoder,
+                                            run_init_comparison,
+                                            run_rbm,
+                                            run_vae,
+)
+from reprlab.vision.generative.stacked import (
+                                            DBNConfig,
+                                            DBNStack,
+                                            StackedAEConfig,
+                                            dbn_log_likelihood_bound,
+                                            pretrain_dbn,
+                                            pretrain_stacked_autoencoder,
+)
 from reprlab.vision.generative.vae import VAE, VAEConfig, VAEObjective, evaluate_vae, iwae_bound
 
 __all__ = [

@@ -16,8 +16,9 @@ Vincent et al. (2008), the building block of :class:`reprlab.vision.generative.s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal, get_args
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -80,9 +81,11 @@ def init_linear(layer: nn.Linear, scheme: str, activation: str, std: float = 0.0
         layer.reset_parameters()
         return
     if scheme == "kaiming":
-        nonlinearity = "relu" if activation in ("relu", "gelu") else "linear"
-        if activation in ("sigmoid", "tanh"):
-            nonlinearity = activation
+        nonlinearity: Literal["relu", "linear", "sigmoid", "tanh"] = "relu" if activation in ("relu", "gelu") else "linear"
+        if activation == "sigmoid":
+            nonlinearity = "sigmoid"
+        elif activation == "tanh":
+            nonlinearity = "tanh"
         nn.init.kaiming_normal_(layer.weight, nonlinearity=nonlinearity)
     elif scheme == "xavier":
         gain = nn.init.calculate_gain("tanh") if activation == "tanh" else 1.0

@@ -196,6 +196,7 @@ class RBMObjective(Objective):
             chains = (torch.rand(config.n_chains, config.n_visible, generator=g) < 0.5).float()
         else:
             chains = torch.randn(config.n_chains, config.n_visible, generator=g)
+        self.chains: torch.Tensor  # (n_chains, n_visible) persistent negative chains (empty for CD)
         self.register_buffer("chains", chains if config.persistent else torch.zeros(0, config.n_visible))
 
     @torch.no_grad()

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 
@@ -23,11 +23,25 @@ from reprlab.io import write_json
 from reprlab.train import TrainConfig, Trainer
 from reprlab.vision.generative import evaluation as ev
 from reprlab.vision.generative.ais import ais_log_partition, average_log_likelihood
-from reprlab.vision.generative.autoencoder import (AutoencoderConfig, AutoencoderObjective, DeepAutoencoder,
-                                                   default_hidden, encode_dataset, reconstruct_dataset)
+from reprlab.vision.generative.autoencoder import (
+    Activation,
+    AutoencoderConfig,
+    AutoencoderObjective,
+    DeepAutoencoder,
+    Init,
+    default_hidden,
+    encode_dataset,
+    reconstruct_dataset,
+)
 from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective
-from reprlab.vision.generative.stacked import (DBNConfig, DBNStack, StackedAEConfig, dbn_log_likelihood_bound,
-                                               pretrain_dbn, pretrain_stacked_autoencoder)
+from reprlab.vision.generative.stacked import (
+    DBNConfig,
+    DBNStack,
+    StackedAEConfig,
+    dbn_log_likelihood_bound,
+    pretrain_dbn,
+    pretrain_stacked_autoencoder,
+)
 from reprlab.vision.generative.vae import VAE, VAEConfig, VAEObjective, evaluate_vae, interpolate, latent_grid
 
 log = logging.getLogger(__name__)
@@ -167,10 +181,12 @@ def run_init_comparison(cfg: InitComparisonRunConfig) -> InitComparisonResult:
     train_ds, test_ds = load_split(cfg.data, "train"), load_split(cfg.data, "test")
     base = _fit_input_dim(cfg.model, train_ds)
     out = Path(cfg.train.output_dir)
-    curves, results = {}, {}
+    curves: dict[str, tuple[list[int], list[float]]] = {}
+    results: dict[str, float] = {}
     for variant in cfg.variants:
         act, _, init = variant.partition(":")
-        model_cfg = dataclasses.replace(base, activation=act, init=init or base.init)
+        # AutoencoderConfig checks both names (one line naming the bad one)
+        model_cfg = dataclasses.replace(base, activation=cast(Activation, act), init=cast(Init, init or base.init))
         run_dir = out / variant.replace(":", "-")
         objective = AutoencoderObjective(model_cfg)
         Trainer(objective, dataclasses.replace(cfg.train, output_dir=str(run_dir)), train_ds).fit()
@@ -237,7 +253,7 @@ def run_rbm(cfg: RBMRunConfig) -> RBMResult:
                                    k=cfg.model.k, persistent=cfg.model.persistent,
                                    n_chains=cfg.model.n_chains, init_std=cfg.model.init_std))
         pretrain_dbn(stack, x_train, cfg.train, train_ds.y)
-        rbms = list(stack.rbms)
+        rbms = stack.layers
     else:
         model = dataclasses.replace(cfg.model, n_visible=d) if cfg.model.n_visible == 784 else cfg.model
         objective = RBMObjective(model)

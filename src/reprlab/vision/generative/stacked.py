@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,8 +31,15 @@ from reprlab.config import check_choices
 from reprlab.data import ArrayDataset
 from reprlab.errors import ConfigError
 from reprlab.train import TrainConfig, Trainer, TrainResult
-from reprlab.vision.generative.autoencoder import (Activation, AutoencoderConfig, AutoencoderObjective,
-                                                   DeepAutoencoder, Init, Output, encode_dataset)
+from reprlab.vision.generative.autoencoder import (
+    Activation,
+    AutoencoderConfig,
+    AutoencoderObjective,
+    DeepAutoencoder,
+    Init,
+    Output,
+    encode_dataset,
+)
 from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective, Units
 from reprlab.vision.generative.vae import gaussian_log_density
 
@@ -78,11 +86,16 @@ class DBNStack(nn.Module):
         self.config = config
         self.rbms = nn.ModuleList(RBM(c) for c in config.layer_configs())
 
+    @property
+    def layers(self) -> list[RBM]:
+        """The RBMs, bottom first."""
+        return [m for m in self.rbms if isinstance(m, RBM)]
+
     @torch.no_grad()
     def transform(self, x: torch.Tensor, layers: int | None = None, batch_size: int = 2048) -> torch.Tensor:
         """Hidden means after the first ``layers`` RBMs (all by default), ``(N, widths[layers])``."""
         h = x.reshape(len(x), -1).float()
-        for rbm in list(self.rbms)[:layers]:
+        for rbm in self.layers[:layers]:
             h = _next_inputs(rbm, h, batch_size)
         return h
 
@@ -96,7 +109,7 @@ class DBNStack(nn.Module):
         enc = [m for m in ae.encoder if isinstance(m, nn.Linear)]
         dec = [m for m in ae.decoder if isinstance(m, nn.Linear)]
         with torch.no_grad():
-            for i, rbm in enumerate(self.rbms):
+            for i, rbm in enumerate(self.layers):
                 enc[i].weight.copy_(rbm.W.t())
                 enc[i].bias.copy_(rbm.c)
                 dec[-1 - i].weight.copy_(rbm.W)
@@ -114,8 +127,9 @@ def pretrain_dbn(stack: DBNStack, x: torch.Tensor, train: TrainConfig,
     inputs = x.reshape(len(x), -1).float()
     labels = y if y is not None else torch.zeros(len(x), dtype=torch.long)
     results = []
-    for i, rbm in enumerate(stack.rbms):
-        below = stack.rbms[i - 1] if i > 0 else None
+    rbms = stack.layers
+    for i, rbm in enumerate(rbms):
+        below = rbms[i - 1] if i > 0 else None
         if stack.config.transpose_init and below is not None and below.W.shape == rbm.W.t().shape \
                 and rbm.config.hidden == below.config.visible:
             with torch.no_grad():
@@ -125,7 +139,7 @@ def pretrain_dbn(stack: DBNStack, x: torch.Tensor, train: TrainConfig,
         gaussian = rbm.config.visible == "gaussian" or rbm.config.hidden == "gaussian"
         cfg = dataclasses.replace(train, output_dir=str(Path(train.output_dir) / f"layer-{i + 1}"),
                                   lr=train.lr * (stack.config.gaussian_lr_scale if gaussian else 1.0))
-        log.info("DBN layer %d/%d: %s", i + 1, len(stack.rbms), rbm.config)
+        log.info("DBN layer %d/%d: %s", i + 1, len(rbms), rbm.config)
         results.append(Trainer(RBMObjective(rbm.config, rbm), cfg, ArrayDataset(inputs, labels)).fit())
         inputs = _next_inputs(rbm, inputs)
         if stack.config.propagate == "sample" and rbm.config.hidden == "bernoulli":
@@ -148,7 +162,7 @@ def _log_conditional(x: torch.Tensor, total_input: torch.Tensor, kind: str) -> t
 
 
 @torch.no_grad()
-def dbn_log_likelihood_bound(rbms: list[RBM] | nn.ModuleList, v: torch.Tensor, log_z_top: float,
+def dbn_log_likelihood_bound(rbms: Sequence[RBM], v: torch.Tensor, log_z_top: float,
                              *, n_samples: int = 10, generator: torch.Generator | None = None) -> torch.Tensor:
     """Per-example variational lower bound on ``log p(v)`` of a DBN (nats), ``(N,)`` float64.
 
@@ -193,7 +207,7 @@ class StackedAEConfig:
 
     def layer_configs(self) -> list[AutoencoderConfig]:
         n = len(self.widths) - 1
-        inner_output = "bernoulli" if self.activation == "sigmoid" else "gaussian"
+        inner_output: Output = "bernoulli" if self.activation == "sigmoid" else "gaussian"
         return [AutoencoderConfig(input_dim=a, hidden=(), code_dim=b, activation=self.activation,
                                   code_activation="linear" if i == n - 1 else self.activation,
                                   init=self.init, output=self.output if i == 0 else inner_output,
