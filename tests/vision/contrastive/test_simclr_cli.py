@@ -61,12 +61,28 @@ def test_train_then_eval_from_the_command_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "supervised from scratch" in out
     result = json.loads((run / "eval" / "finetune-50pct-seed0.json").read_text())
-    assert result["n_labelled"] == 10 and 0 <= result["accuracy"] <= 1
+    assert result["n_labelled"] == 10
+    assert result["accuracy"] == _finetuned_accuracy(run, run / "eval" / "finetune-50pct-seed0")
     assert main(["simclr", "report", str(run), "--fractions", "50%", "--steps", "2", "--no-baseline"]) == 0
     table = (run / "report.md").read_text()
     assert "| knn | 100% (19) |" in table and "| finetune | 50% (10) |" in table
     assert "t-SNE map of h for 5 test images: 2-D kNN accuracy" in table  # 2000 asked, 5 in the test split
     assert (run / "tsne_h.png").stat().st_size > 1000
+
+
+def _finetuned_accuracy(run, finetune_dir) -> float:
+    """Test accuracy of the fine-tuned network saved in ``finetune_dir``, recomputed from its weights."""
+    from reprlab.train.checkpoint import load_module
+    from reprlab.transfer import ClassifierObjective, classifier_accuracy
+    from reprlab.vision.contrastive.backbones import build_backbone, encoder_feature_dim
+    from reprlab.vision.contrastive.runs import read_run
+
+    cfg, _ = read_run(run)
+    m = cfg.model
+    encoder = build_backbone(m.backbone, m.in_channels, cifar_stem=m.cifar_stem, width=m.width)
+    classifier = ClassifierObjective(encoder, encoder_feature_dim(encoder), num_classes=2)
+    load_module(classifier, finetune_dir / "model.safetensors")
+    return classifier_accuracy(classifier, load_split(cfg.data, "test"))
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
