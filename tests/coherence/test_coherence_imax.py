@@ -191,7 +191,7 @@ def test_curved_surfaces_neighbour_variant_reaches_r_0_9(tmp_path):
 
 @pytest.mark.slow
 def test_overlapping_patches_give_information_without_depth(tmp_path):
-    """The NOTES.md pitfall shown on purpose: shared pixels, high I, no disparity."""
+    """IMAX's pitfall shown on purpose: patches sharing pixels give high I and no disparity."""
     from reprlab.coherence.contrastive import ContrastiveCoherenceConfig
     from reprlab.coherence.runs import IMAXRunConfig, run_imax
     from reprlab.coherence.stereograms import StereogramConfig

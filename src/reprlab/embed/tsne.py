@@ -87,9 +87,8 @@ class TSNE(TransformerMixin, BaseEstimator):
     n_jobs : int or None, default None
         Threads for the compiled kernels, the FFTs and the neighbour search; -1 is every core.
         None: numba's setting (every core), except the FFT engine below 5,000 points, which runs
-        on one thread (its many short parallel steps cost more in thread wake-ups than they save:
-        2,000 points ran 1.1x faster on one thread than on two, while Barnes-Hut ran 1.7x faster
-        on two).
+        on one thread (its many short parallel steps cost more in thread wake-ups than they save;
+        docs/benchmarks.md, "Threads").
     random_state : int, RandomState or None
 
     Attributes
