@@ -41,7 +41,7 @@ def main() -> None:
         quality=lambda a, b: f"ours {a:.4f} vs sklearn {b:.4f} nats (true {gaussian_mi(rho):.4f})"))
 
     # 2. batched fetch (__getitems__ + keep_batch) vs per-item indexing + default_collate
-    data = random_dot_stereograms(16_384, seed=0)
+    data = random_dot_stereograms(16_384, seed=0).dataset()
 
     def epoch(batched: bool) -> int:
         loader = DataLoader(data, batch_size=256, shuffle=True, drop_last=True,

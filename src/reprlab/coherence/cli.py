@@ -7,19 +7,29 @@ inside the handlers so ``reprlab --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from reprlab.cli.common import add_config_args, command_group, run_config_from_args
+
+R = TypeVar("R")
+
+
+def _on_threads(args: argparse.Namespace, run: Callable[[Any], R], cfg: Any) -> R:
+    """``run(cfg)`` on ``--threads`` torch threads (these models are tiny: one is fastest)."""
+    from reprlab.train import torch_threads
+
+    with torch_threads(args.threads):
+        return run(cfg)
 
 
 # ------------------------------------------------------------------------------ imax
 def imax_train(args: argparse.Namespace) -> int:
     from reprlab.coherence.runs import IMAXRunConfig, run_imax
-    from reprlab.train import torch_threads
 
     cfg = run_config_from_args(IMAXRunConfig, args)
-    with torch_threads(args.threads):
-        result = run_imax(cfg)
+    result = _on_threads(args, run_imax, cfg)
     print(f"{cfg.objective} on {cfg.data.surface} stereograms ({cfg.model.variant}): |r| = {result.abs_r:.3f}, "
           f"IMAX I = {result.imax_nats:.3f} nats, KSG I = {result.ksg_nats:.3f} nats, "
           f"{result.seconds:.1f} s; figures in {cfg.train.output_dir}/")
@@ -28,21 +38,17 @@ def imax_train(args: argparse.Namespace) -> int:
 
 def imax_compare(args: argparse.Namespace) -> int:
     from reprlab.coherence.runs import IMAXRunConfig, compare_imax_contrastive
-    from reprlab.train import torch_threads
 
     cfg = run_config_from_args(IMAXRunConfig, args, output_dir="runs/imax-compare")
-    with torch_threads(args.threads):
-        print(compare_imax_contrastive(cfg).table)
+    print(_on_threads(args, compare_imax_contrastive, cfg).table)
     return 0
 
 
 def imax_nonlinear(args: argparse.Namespace) -> int:
     from reprlab.coherence.runs import IMAXRunConfig, nonlinearity_study
-    from reprlab.train import torch_threads
 
     cfg = run_config_from_args(IMAXRunConfig, args, output_dir="runs/imax-nonlinear")
-    with torch_threads(args.threads):
-        print(nonlinearity_study(cfg, tuple(args.depths)).table)
+    print(_on_threads(args, lambda c: nonlinearity_study(c, tuple(args.depths)), cfg).table)
     return 0
 
 
@@ -72,10 +78,8 @@ def imax_stereograms(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------- cpc
 def cpc_train(args: argparse.Namespace) -> int:
     from reprlab.coherence.runs import CPCRunConfig, run_cpc
-    from reprlab.train import torch_threads
 
-    with torch_threads(args.threads):
-        result = run_cpc(run_config_from_args(CPCRunConfig, args))
+    result = _on_threads(args, run_cpc, run_config_from_args(CPCRunConfig, args))
     accs = ", ".join(f"k={k}: {a:.2f}" for k, a in enumerate(result.accuracy_per_step, start=1))
     print(f"CPC top-1 accuracy {accs}; InfoNCE bound {result.infonce_nats:.2f} nats; {result.seconds:.1f} s")
     for name, r2 in result.probe_r2.items():
@@ -86,11 +90,9 @@ def cpc_train(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------- agreement
 def agreement_run(args: argparse.Namespace) -> int:
     from reprlab.coherence.runs import AgreementRunConfig, run_agreement
-    from reprlab.train import torch_threads
 
     cfg = run_config_from_args(AgreementRunConfig, args)
-    with torch_threads(args.threads):
-        result = run_agreement(cfg)
+    result = _on_threads(args, run_agreement, cfg)
     print(f"{result.agreement} agreement on {cfg.data.name}: probe accuracy {result.probe_accuracy:.3f} "
           f"(untrained {result.probe_accuracy_untrained:.3f}); activation variance per layer "
           + ", ".join(f"{v:.2e}" for v in result.variance)
@@ -106,29 +108,26 @@ def demo(out_dir: Path) -> str:
     return run_demo(out_dir)
 
 
-def _threads_arg(p: argparse.ArgumentParser) -> None:
+def _run_verb(group: argparse._SubParsersAction, name: str, help_: str, handler: Callable, *,
+              data: str | None = None) -> argparse.ArgumentParser:
+    """A verb that builds a run config (--config, --set, -o, ... and --threads) and calls ``handler``."""
+    p = group.add_parser(name, help=help_)
+    add_config_args(p, data=data)
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: these models are tiny, more threads only add overhead)")
+    p.set_defaults(handler=handler)
+    return p
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``imax``, ``cpc`` and ``agreement`` to the top-level parser."""
     verbs = command_group(sub, "imax", "IMAX / contrastive coherence on random-dot stereograms")
-    p = verbs.add_parser("train", help="train IMAX (or contrastive, --set objective=contrastive); "
-                                       "writes disparity_scatter.png, stereograms.png, result.json")
-    add_config_args(p)
-    _threads_arg(p)
-    p.set_defaults(handler=imax_train)
-    p = verbs.add_parser("compare", help="IMAX vs contrastive coherence on the same data: one table")
-    add_config_args(p)
-    _threads_arg(p)
-    p.set_defaults(handler=imax_compare)
-    p = verbs.add_parser("nonlinear", help="the failure mode: IMAX I vs KSG MI vs |r| as modules get "
-                                           "more nonlinear, and with overlapping patches")
-    add_config_args(p)
-    _threads_arg(p)
+    _run_verb(verbs, "train", "train IMAX (or contrastive, --set objective=contrastive); writes "
+              "disparity_scatter.png, stereograms.png, result.json", imax_train)
+    _run_verb(verbs, "compare", "IMAX vs contrastive coherence on the same data: one table", imax_compare)
+    p = _run_verb(verbs, "nonlinear", "the failure mode: IMAX I vs KSG MI vs |r| as modules get more "
+                  "nonlinear, and with overlapping patches", imax_nonlinear)
     p.add_argument("--depths", type=int, nargs="+", default=[0, 1, 3], help="tanh layers after the energy units")
-    p.set_defaults(handler=imax_nonlinear)
     p = verbs.add_parser("bound", help="InfoNCE estimate vs true MI on Gaussians for several batch sizes")
     p.add_argument("-o", "--output", default="runs/infonce-bound", help="output directory")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 64, 256, 1024])
@@ -146,14 +145,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=imax_stereograms)
 
     verbs = command_group(sub, "cpc", "Contrastive Predictive Coding (GRU context, k-step bilinear InfoNCE)")
-    p = verbs.add_parser("train", help="train CPC on slow-factor signals (or --set text=FILE "
-                                       "--set model.input=chars); probe the factors")
-    add_config_args(p)
-    _threads_arg(p)
-    p.set_defaults(handler=cpc_train)
-
-    p = sub.add_parser("agreement", help="layer-local bottom-up/top-down agreement: MSE collapses, "
-                                         "contrastive does not (--set model.agreement=mse)")
-    add_config_args(p, data="any image data set, e.g. fashion-mnist or digits (with --set model.grid=2)")
-    _threads_arg(p)
-    p.set_defaults(handler=agreement_run)
+    _run_verb(verbs, "train", "train CPC on slow-factor signals (or --set text=FILE --set model.input=chars); "
+              "probe the factors", cpc_train)
+    _run_verb(sub, "agreement", "layer-local bottom-up/top-down agreement: MSE collapses, contrastive does not "
+              "(--set model.agreement=mse)", agreement_run,
+              data="any image data set, e.g. fashion-mnist or digits (with --set model.grid=2)")

@@ -40,7 +40,6 @@ from reprlab.coherence.mi import ksg_mutual_information
 from reprlab.coherence.stereograms import (
     StereogramConfig,
     Stereograms,
-    keep_batch,
     plot_stereograms,
     random_dot_stereograms,
 )
@@ -154,7 +153,7 @@ def _train_imax(cfg: IMAXRunConfig, callbacks: tuple = ()) -> IMAXResult:
     torch.manual_seed(cfg.train.seed)
     objective = build_objective(cfg)
     t0 = time.perf_counter()
-    Trainer(objective, cfg.train, train, collate_fn=keep_batch, callbacks=list(callbacks),
+    Trainer(objective, cfg.train, train.dataset(), callbacks=list(callbacks),
             model_config={"data": dataclasses.asdict(cfg.data), "objective": cfg.objective,
                           "model": dataclasses.asdict(cfg.model)}).fit()
     seconds = time.perf_counter() - t0

@@ -32,10 +32,9 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import torch
-from torch.utils.data import Dataset
 
 from reprlab.config import check_choices
-from reprlab.data import keep_batch
+from reprlab.data import ArrayDataset, keep_batch
 from reprlab.errors import ConfigError
 
 __all__ = ["StereogramConfig", "Stereograms", "random_dot_stereograms", "surface_disparities",
@@ -87,7 +86,7 @@ class StereogramConfig:
 
 
 @dataclass
-class Stereograms(Dataset):
+class Stereograms:
     """A batch of stereograms cut into patches.
 
     Attributes
@@ -106,13 +105,9 @@ class Stereograms(Dataset):
     def __len__(self) -> int:
         return len(self.strips)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.strips[i], self.disparity[i]
-
-    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """A whole batch in one indexing op (DataLoader's batched fetch; pair with ``keep_batch``)."""
-        idx = torch.as_tensor(indices, dtype=torch.long)
-        return self.strips[idx], self.disparity[idx]
+    def dataset(self) -> ArrayDataset:
+        """``(strips, disparity)`` pairs to train on (whole-batch fetching; the labels are never trained on)."""
+        return ArrayDataset(self.strips, self.disparity, name="stereograms")
 
     def images(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Composite left and right images, shape ``(N, H, total_width)`` each (for figures)."""
