@@ -85,7 +85,7 @@ class InterpolationGrid:
         n, d = y.shape
         if d not in (1, 2):
             raise ConfigError(f"FFT interpolation supports 1 or 2 output dimensions, got {d}; "
-                             "use method='barnes_hut' or 'exact' for n_components=3")
+                              "use method='barnes_hut' or 'exact' for n_components=3")
         self.d, self.p, self.dof, self.workers = d, n_interp, dof, workers
         lo, hi = bounding_box(np.ascontiguousarray(y))
         extent = float((hi - lo).max()) * (1 + 2 * pad) + 1e-8

@@ -58,7 +58,7 @@ def check_perplexity(perplexity: float, n_samples: int) -> None:
         raise ConfigError(f"perplexity={perplexity} must be > 0")
     if perplexity >= n_samples - 1:
         raise ConfigError(f"perplexity={perplexity} must be smaller than n_samples - 1 = {n_samples - 1}; "
-                        f"use a perplexity below {max(1, (n_samples - 1) // 3)}")
+                          f"use a perplexity below {max(1, (n_samples - 1) // 3)}")
 
 
 def _features(x: np.ndarray, metric: str) -> np.ndarray:

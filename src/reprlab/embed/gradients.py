@@ -46,10 +46,10 @@ def resolve_method(method: str, n_samples: int, n_components: int) -> str:
         raise ConfigError(f"method={method!r} is not known; use 'exact', 'barnes_hut', 'fft' or 'auto'")
     if method == "barnes_hut" and n_components > 3:
         raise ConfigError(f"method='barnes_hut' supports n_components <= 3, got {n_components}; "
-                        "use method='exact'")
+                          "use method='exact'")
     if method == "fft" and n_components > 2:
         raise ConfigError(f"method='fft' supports n_components <= 2, got {n_components}; "
-                        "use method='barnes_hut' (3-D) or 'exact'")
+                          "use method='barnes_hut' (3-D) or 'exact'")
     return method
 
 

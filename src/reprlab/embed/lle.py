@@ -148,12 +148,12 @@ def locally_linear_embedding(x: np.ndarray, *, n_neighbors: int = 12, n_componen
         raise ConfigError(f"n_components={n_components} must be in [1, n_samples)")
     if method == "modified" and n_neighbors <= n_components:
         raise ConfigError(f"method='modified' needs n_neighbors > n_components, got n_neighbors={n_neighbors} "
-                        f"and n_components={n_components}: with no more neighbours than dimensions the "
-                        f"almost-null space is empty; raise n_neighbors to at least "
-                        f"{min(max(n_components + 1, 12), n - 1)} or lower n_components")
+                          f"and n_components={n_components}: with no more neighbours than dimensions the "
+                          f"almost-null space is empty; raise n_neighbors to at least "
+                          f"{min(max(n_components + 1, 12), n - 1)} or lower n_components")
     if not n_components < n_neighbors < n:
         raise ConfigError(f"n_neighbors={n_neighbors} must satisfy n_components < n_neighbors < n_samples "
-                        f"= {n}; try n_neighbors={min(max(n_components + 1, 12), n - 1)}")
+                          f"= {n}; try n_neighbors={min(max(n_components + 1, 12), n - 1)}")
     nbrs, _ = nearest_neighbors(x, n_neighbors)  # (N, k)
     if method == "standard":
         w = barycenter_weights(x, nbrs, reg)
@@ -165,7 +165,7 @@ def locally_linear_embedding(x: np.ndarray, *, n_neighbors: int = 12, n_componen
         need = n_components * (n_components + 3) // 2
         if n_neighbors <= need:
             raise ConfigError(f"method='hessian' needs n_neighbors > {need} for n_components={n_components}, "
-                            f"got {n_neighbors}")
+                              f"got {n_neighbors}")
         M = hessian_matrix(x, nbrs, n_components)
     elif method == "modified":
         M = modified_matrix(x, nbrs, n_components, reg, modified_tol)

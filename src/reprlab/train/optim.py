@@ -60,7 +60,7 @@ class LARS(torch.optim.Optimizer):
                  weight_decay: float = 0.0, eta: float = 0.001):
         if lr <= 0 or momentum < 0 or weight_decay < 0 or eta <= 0:
             raise ConfigError(f"LARS: bad hyper-parameters lr={lr} momentum={momentum} "
-                             f"weight_decay={weight_decay} eta={eta}")
+                              f"weight_decay={weight_decay} eta={eta}")
         defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta,
                         exclude_from_adaptation=False)
         super().__init__(params, defaults)
@@ -97,7 +97,7 @@ class LAMB(torch.optim.Optimizer):
                  eps: float = 1e-6, weight_decay: float = 0.0):
         if lr <= 0 or eps <= 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
             raise ConfigError(f"LAMB: bad hyper-parameters lr={lr} betas={betas} eps={eps} "
-                             f"weight_decay={weight_decay}")
+                              f"weight_decay={weight_decay}")
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         exclude_from_adaptation=False)
         super().__init__(params, defaults)
