@@ -203,3 +203,19 @@ def test_overlapping_patches_give_information_without_depth(tmp_path):
         result = run_imax(cfg)
     assert result.imax_nats > 1.5 and result.ksg_nats > 1.0
     assert result.abs_r < 0.2, result.summary()
+
+
+def test_objective_decides_which_model_config_a_run_has():
+    """IMAXRunConfig.model is a union tagged by objective: contrastive-only fields are refused on IMAX."""
+    from reprlab.coherence.contrastive import ContrastiveCoherenceConfig
+    from reprlab.coherence.runs import IMAXRunConfig
+    from reprlab.config import load_config
+
+    assert type(IMAXRunConfig().model) is IMAXConfig
+    assert type(IMAXRunConfig(objective="contrastive").model) is ContrastiveCoherenceConfig
+    cfg = load_config(IMAXRunConfig, None, ["objective=contrastive", "model.critic=cosine", "model.out_dim=2"])
+    assert type(cfg.model) is ContrastiveCoherenceConfig and (cfg.model.critic, cfg.model.out_dim) == ("cosine", 2)
+    with pytest.raises(ConfigError, match="model.critic applies to objective='contrastive' only"):
+        load_config(IMAXRunConfig, None, ["model.critic=cosine"])
+    with pytest.raises(ConfigError, match="objective='gauss'"):
+        load_config(IMAXRunConfig, None, ["objective=gauss"])
