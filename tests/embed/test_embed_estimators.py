@@ -32,7 +32,7 @@ def test_tsne_matches_opentsne_on_digits_subset(digits):
     passing on another. Means over eight shared starts differ by sd ~0.003 (KL ~0.005): the bars
     below hold them with about three standard errors to spare. The 12-start means were equal
     within those (ours/openTSNE: KL 0.526/0.529, trustworthiness 0.9879/0.9876, kNN 0.960/0.959).
-    About 25 s on two cores, hence slow.
+    About a minute on the shared 2-core machine (68 s inside `make test-slow`), hence slow.
     """
     openTSNE = pytest.importorskip("openTSNE")
     x, labels = digits
