@@ -119,7 +119,7 @@ def combining_classes() -> dict[int, int]:
     for c, v in sorted(ccc.items()):
         refs.setdefault(v, c)
     for v, r in refs.items():  # c moves before r iff ccc(c) < ccc(r)
-        probe = normalized_each(nfd, lambda ch: "a" + chr(r) + ch, points=sorted(ccc))
+        probe = normalized_each(nfd, lambda ch, r=r: "a" + chr(r) + ch, points=sorted(ccc))
         for c, k in ccc.items():
             moved = probe[c] != "a" + chr(r) + chr(c)
             assert moved == (k < v), (hex(c), k, hex(r), v)

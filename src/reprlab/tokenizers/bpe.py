@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from reprlab.errors import ConfigError, DataError, MissingDataError
 from reprlab.io import atomic_write
@@ -178,7 +178,7 @@ class BPETokenizer(Tokenizer):
                               decoder={"type": "BPEDecoder", "suffix": marker}, added=added)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> "BPETokenizer":
+    def from_pretrained(cls, directory: str | Path) -> BPETokenizer:
         """Load a directory written by :meth:`save_pretrained`."""
         d = Path(directory)
         for name in ("vocab.json", "merges.txt"):

@@ -169,7 +169,7 @@ class BatchEncoding(Mapping):
         """Word index of each token of row ``batch_index`` (``None`` for added and padding tokens)."""
         return self.encodings[batch_index].word_ids
 
-    def to(self, device) -> "BatchEncoding":
+    def to(self, device) -> BatchEncoding:
         """Move the tensors to ``device`` (PyTorch only); returns ``self``."""
         for name in (*MODEL_INPUTS, "special_tokens_mask"):
             setattr(self, name, getattr(self, name).to(device))

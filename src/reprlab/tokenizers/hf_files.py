@@ -17,8 +17,9 @@ so that the model directory is complete.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from reprlab.io import atomic_write, write_json
 

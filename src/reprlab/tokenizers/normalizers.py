@@ -26,10 +26,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from reprlab.tokenizers.unicode import (bert_unchanged, combining_class, in_ranges, is_bert_whitespace,
-                                        is_chinese_char, is_control, is_nonspacing_mark,
-                                        is_reorder_sensitive, lowercase, nfd, reorder_sensitive_pattern,
-                                        surrogate_error)
+from reprlab.tokenizers.unicode import (
+    bert_unchanged,
+    combining_class,
+    in_ranges,
+    is_bert_whitespace,
+    is_chinese_char,
+    is_control,
+    is_nonspacing_mark,
+    is_reorder_sensitive,
+    lowercase,
+    nfd,
+    reorder_sensitive_pattern,
+    surrogate_error,
+)
 
 # ASCII characters whose output differs from ``str.lower`` of themselves: controls (removed) and
 # tab/newline/carriage return (become spaces). Everything else in ASCII maps 1:1.

@@ -14,9 +14,9 @@ Whitespace, punctuation, letters and numbers are HF's classes for every code poi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator
 
 from reprlab.tokenizers.unicode import bert_word_pattern, gpt2_pattern, whitespace_word_pattern
 

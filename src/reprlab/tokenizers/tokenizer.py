@@ -9,10 +9,11 @@ from __future__ import annotations
 import gc
 import logging
 import re
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 from reprlab.errors import ConfigError, DataError
 from reprlab.tokenizers.encoding import BatchEncoding, Encoding, TensorType, truncation_lengths
@@ -73,7 +74,7 @@ class TemplateProcessing:
     pair_type_id: int = 1
 
     @classmethod
-    def roberta(cls, bos: tuple[str, int], eos: tuple[str, int]) -> "TemplateProcessing":
+    def roberta(cls, bos: tuple[str, int], eos: tuple[str, int]) -> TemplateProcessing:
         """RoBERTa's template (Liu et al., 2019, https://arxiv.org/abs/1907.11692; HF ``RobertaProcessing``)."""
         return cls(cls=bos, sep=eos, pair_prefix=eos, pair_type_id=0)
 

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Callable, Iterable, Literal, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Literal
 
 from reprlab.errors import ConfigError, DataError
 from reprlab.tokenizers.bpe import BPETokenizer

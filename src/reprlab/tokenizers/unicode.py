@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable
+from functools import cache
 
 from reprlab.errors import DataError
 from reprlab.tokenizers import _unicode_data as _tables
@@ -190,14 +190,14 @@ def _no_astral(ranges: Ranges) -> Ranges:
     return ranges
 
 
-@lru_cache(maxsize=None)
+@cache
 def bert_word_pattern() -> UnicodePattern:
     """BERT's pre-tokenizer: runs of non-space non-punctuation characters, or one punctuation character."""
     return _compile("[^{ws}{p}]+|[{p}]", lambda ch: "!" if is_punctuation(ch) else "a",
                     ws=_no_astral(_tables.SPLIT_WHITESPACE), p=_tables.BERT_PUNCTUATION)
 
 
-@lru_cache(maxsize=None)
+@cache
 def whitespace_word_pattern() -> UnicodePattern:
     """Runs of characters that are not ``char::is_whitespace``."""
     return _compile("[^{ws}]+", lambda ch: "a", ws=_no_astral(_tables.SPLIT_WHITESPACE))
@@ -208,14 +208,14 @@ def _gpt2_stand_in(ch: str) -> str:
     return "a" if in_ranges(_tables.BYTE_LETTER, ch) else "1" if in_ranges(_tables.BYTE_NUMBER, ch) else "!"
 
 
-@lru_cache(maxsize=None)
+@cache
 def gpt2_pattern() -> UnicodePattern:
     """GPT-2's pre-tokenization pattern with HF's (Oniguruma's) ``\\p{L}``, ``\\p{N}`` and ``\\s``."""
     return _compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?[{L}]+| ?[{N}]+| ?[^{s}{L}{N}]+|[{s}]+(?![^{s}])|[{s}]+",
                     _gpt2_stand_in, L=_tables.BYTE_LETTER, N=_tables.BYTE_NUMBER, s=_no_astral(_tables.BYTE_SPACE))
 
 
-@lru_cache(maxsize=None)
+@cache
 def bert_unchanged() -> Ranges:
     """Characters that every setting of BERT's normalizer leaves as they are (most of Unicode).
 
@@ -244,7 +244,7 @@ def is_reorder_sensitive(ch: str) -> bool:
     return in_ranges(_tables.REORDER_SENSITIVE, ch)
 
 
-@lru_cache(maxsize=None)
+@cache
 def reorder_sensitive_pattern() -> re.Pattern:
     """Matches the characters of :func:`is_reorder_sensitive`."""
     return re.compile("[" + char_class(_tables.REORDER_SENSITIVE, bmp=False) + "]")
