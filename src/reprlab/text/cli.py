@@ -96,8 +96,8 @@ def _demo_ids(texts: tuple[str, ...], checkpoint: Path):
         tok = BertWordPieceTokenizer(str(checkpoint / "vocab.txt"), lowercase=True)
         rows = [e.ids for e in tok.encode_batch(list(texts))]
     t = max(map(len, rows))
-    ids = torch.tensor([r + [0] * (t - len(r)) for r in rows])  # (B, T)
-    return ids, (ids != 0).long()
+    padded = torch.tensor([r + [0] * (t - len(r)) for r in rows])  # (B, T)
+    return padded, (padded != 0).long()
 
 
 def demo(out_dir: Path) -> str:

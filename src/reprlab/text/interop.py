@@ -62,7 +62,7 @@ class LoadReport:
 def config_from_hf(hf: dict, *, pooler: bool = True) -> tuple[str, EncoderConfig]:
     """Translate a HF ``config.json`` dict to ``(family, EncoderConfig)``."""
     model_type = hf.get("model_type")
-    family = _MODEL_TYPES.get(model_type)
+    family = _MODEL_TYPES.get(model_type) if isinstance(model_type, str) else None
     if family is None:
         raise ConfigError(f"config.json: model_type={model_type!r} is not supported; reprlab reads "
                           f"{sorted(_MODEL_TYPES)} checkpoints")

@@ -42,12 +42,15 @@ class Embeddings(nn.Module):
     parameterization: V x E + E x H parameters instead of V x H).
     """
 
+    sinusoid: torch.Tensor  # buffer (P, E), registered when positions="sinusoidal"
+
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.config = config
         e = config.embedding_dim
         self.token = nn.Embedding(config.vocab_size, e, padding_idx=config.pad_token_id)
         self.segment = nn.Embedding(config.type_vocab_size, e) if config.type_vocab_size else None
+        self.position: nn.Embedding | None
         if config.positions == "learned":
             self.position = nn.Embedding(config.max_position, e)
         else:

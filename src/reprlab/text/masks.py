@@ -75,9 +75,8 @@ def attention_bias(attention_mask: torch.Tensor | None, attn_mask: torch.Tensor 
             extra = attn_mask
         else:
             extra = None
-        ok = (extra is not None and extra.shape[-2:] == (length, length)
-              and extra.shape[0] in (1, batch) and extra.shape[1] in (1, heads))
-        if not ok:
+        if extra is None or not (extra.shape[-2:] == (length, length)
+                                 and extra.shape[0] in (1, batch) and extra.shape[1] in (1, heads)):
             raise DataError(f"attn_mask has shape {tuple(attn_mask.shape)}; expected (T, T), (B, T, T) or "
                             f"(B, heads, T, T) with T={length}, B={batch}, heads={heads}")
         extra = _as_additive(extra, dtype)

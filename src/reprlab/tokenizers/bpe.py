@@ -28,6 +28,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from reprlab.errors import ConfigError, DataError, MissingDataError
 from reprlab.io import atomic_write
@@ -96,12 +97,13 @@ class BPETokenizer(Tokenizer):
                  special_tokens: Sequence[str] = (), cls_token: str = "<s>", sep_token: str = "</s>",
                  pad_token: str = "<pad>", mask_token: str = "<mask>", merge_counts: Sequence[int] | None = None):
         eow = None if byte_level else end_of_word
-        self.merges = [tuple(m) for m in merges]
+        self.merges: list[tuple[str, str]] = [(a, b) for a, b in merges]
         self.merge_counts = list(merge_counts) if merge_counts is not None else None
         self.byte_level = byte_level
-        self.parameters = dict(byte_level=byte_level, end_of_word=end_of_word, add_prefix_space=add_prefix_space,
-                               unk_token=unk_token, special_tokens=list(special_tokens), cls_token=cls_token,
-                               sep_token=sep_token, pad_token=pad_token, mask_token=mask_token)
+        self.parameters: dict[str, Any] = dict(
+            byte_level=byte_level, end_of_word=end_of_word, add_prefix_space=add_prefix_space, unk_token=unk_token,
+            special_tokens=list(special_tokens), cls_token=cls_token, sep_token=sep_token, pad_token=pad_token,
+            mask_token=mask_token)
         if not byte_level and unk_token not in vocab:
             log.warning("classic BPE without %r in its vocabulary: characters outside the alphabet are dropped",
                         unk_token)
@@ -121,7 +123,7 @@ class BPETokenizer(Tokenizer):
     @property
     def merges_with_counts(self) -> list[tuple[str, str, int | None]]:
         """``(left, right, count)`` per merge in learned order (count ``None`` if not trained here)."""
-        counts = self.merge_counts or [None] * len(self.merges)
+        counts: Sequence[int | None] = self.merge_counts or [None] * len(self.merges)
         return [(a, b, c) for (a, b), c in zip(self.merges, counts)]
 
     def save_vocabulary(self, directory: Path) -> None:
@@ -134,7 +136,7 @@ class BPETokenizer(Tokenizer):
     def hf_config(self) -> dict:
         """``tokenizer_config.json``: transformers' keys plus reprlab's parameters and merge counts."""
         p = self.parameters
-        config = {"reprlab_kind": "bpe", "reprlab_parameters": p, "merge_counts": self.merge_counts,
+        config: dict[str, Any] = {"reprlab_kind": "bpe", "reprlab_parameters": p, "merge_counts": self.merge_counts,
                   "tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False}
         for key in ("unk_token", "pad_token", "mask_token", "cls_token", "sep_token"):
             if p[key] is not None and p[key] in self.vocab:

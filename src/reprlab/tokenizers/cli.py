@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from reprlab.cli.common import command_group
 
@@ -14,14 +15,16 @@ def _train(args: argparse.Namespace) -> int:
 
     from reprlab.data import iter_lines
     from reprlab.errors import ConfigError
+    from reprlab.tokenizers.tokenizer import Tokenizer
     from reprlab.tokenizers.trainers import train_bpe, train_wordpiece
 
     if args.kind == "bpe" and args.method not in (None, "frequency"):
         raise ConfigError(f"--method {args.method} applies to --kind wordpiece; BPE merges by frequency")
     lines = iter_lines(args.files)
-    extra = {} if args.special_tokens is None else {"special_tokens": _token_list(args.special_tokens)}
+    extra: dict[str, Any] = {} if args.special_tokens is None else {"special_tokens": _token_list(args.special_tokens)}
     if args.max_word_chars is not None:
         extra["max_word_chars"] = args.max_word_chars
+    tok: Tokenizer
     with tqdm(total=args.vocab_size, desc=f"{args.kind} merges", unit="tok", disable=args.quiet) as bar:
         if args.kind == "wordpiece":
             tok = train_wordpiece(lines, args.vocab_size, method=args.method or "likelihood",

@@ -38,7 +38,7 @@ def added_tokens(vocab: dict[str, int], special: Sequence[str], literal: Sequenc
 
 def tokenizer_json(model: dict, *, normalizer: dict | None = None, pre_tokenizer: dict | None = None,
                    post_processor: dict | None = None, decoder: dict | None = None,
-                   added: list[dict] = ()) -> dict:
+                   added: Sequence[dict] = ()) -> dict:
     """A complete ``tokenizer.json`` object (format version 1.0, no truncation or padding)."""
     return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": list(added),
             "normalizer": normalizer, "pre_tokenizer": pre_tokenizer, "post_processor": post_processor,

@@ -89,11 +89,11 @@ def learn_merges(state: MergeState, *, vocab_size: int, criterion: Criterion = "
         c = counts[i]
         for p in zip(w, w[1:]):
             pair_counts[p] = pair_counts.get(p, 0) + c
-            s = where.get(p)
-            if s is None:
+            positions = where.get(p)
+            if positions is None:
                 where[p] = {i}
             else:
-                s.add(i)
+                positions.add(i)
     likelihood = criterion == "likelihood"
     sym: list[int] = [0] * len(state.id_to_token)
     pairs_of: dict[int, set[tuple[int, int]]] = {}

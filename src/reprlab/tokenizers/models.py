@@ -161,7 +161,7 @@ class BPE:
     _cache: dict[str, Pieces] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.ranks = {tuple(m): i for i, m in enumerate(self.merges)}
+        self.ranks = {(a, b): i for i, (a, b) in enumerate(self.merges)}
 
     def tokenize(self, word: str) -> Pieces:
         hit = self._cache.get(word)

@@ -126,16 +126,16 @@ class BertNormalizer:
         identity = True
         reorder = False
         for i, ch in enumerate(text):
-            out = table.get(ord(ch))
-            if out is None:  # first sight of ch, or a reorder-sensitive character (never cached)
-                out = self.char(ch)
+            mapped = table.get(ord(ch))
+            if mapped is None:  # first sight of ch, or a reorder-sensitive character (never cached)
+                mapped = self.char(ch)
                 reorder = reorder or (self.strips_accents and is_reorder_sensitive(ch))
-            pieces.append(out)
-            if len(out) == 1:
+            pieces.append(mapped)
+            if len(mapped) == 1:
                 alignment.append(i)
             else:
                 identity = False
-                alignment.extend([i] * len(out))
+                alignment.extend([i] * len(mapped))
         normalized = "".join(pieces)
         if reorder:
             return self._splice_exact(text, pieces, normalized, alignment)
@@ -229,7 +229,7 @@ class BertNormalizer:
             out = text.translate(_ASCII_SPACES)
             return out.lower() if self.lowercase else out
         table = self._table
-        pieces = [table.get(ord(ch)) for ch in text]
-        if None in pieces:  # unseen or reorder-sensitive characters: the full path
+        try:
+            return "".join([table[ord(ch)] for ch in text])
+        except KeyError:  # unseen or reorder-sensitive characters: the full path
             return self.normalize(text)[0]
-        return "".join(pieces)

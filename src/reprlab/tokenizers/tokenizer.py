@@ -251,7 +251,8 @@ class Tokenizer:
             model = self.model
             direct = (isinstance(model, WordPiece) and align is None
                       and model.max_piece_chars <= model.max_input_chars_per_word)
-            whole = model.vocab.get if direct else {}.get
+            whole_words: dict[str, int] = model.vocab if direct else {}
+            whole = whole_words.get
             add_id, add_token, add_offset, add_word = ids.append, tokens.append, offsets.append, word_ids.append
             pos = 0
             for word in words:
@@ -371,7 +372,7 @@ class Tokenizer:
             n1, n2 = truncation_lengths(len(first), None if second is None else len(second),
                                         max_length - specials, strategy)
             first.truncate(n1)
-            if second is not None:
+            if second is not None and n2 is not None:
                 second.truncate(n2)
         if add_special_tokens:
             enc = self.post_processor.process(first, second)

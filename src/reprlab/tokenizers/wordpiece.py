@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from reprlab.errors import ConfigError, DataError, MissingDataError
 from reprlab.io import atomic_write
@@ -64,11 +65,11 @@ class WordPieceTokenizer(Tokenizer):
             raise DataError(f"the vocabulary lacks {', '.join(missing)}; a BERT vocab.txt needs "
                             "[UNK], [CLS] and [SEP] lines")
         self.merge_counts: list[int] | None = None  # set by train_wordpiece: pair count of each merge
-        self.parameters = dict(lowercase=lowercase, strip_accents=strip_accents,
-                               handle_chinese_chars=handle_chinese_chars,
-                               max_input_chars_per_word=max_input_chars_per_word, unk_token=unk_token,
-                               cls_token=cls_token, sep_token=sep_token, pad_token=pad_token,
-                               mask_token=mask_token, cleanup=cleanup, never_split=list(never_split))
+        self.parameters: dict[str, Any] = dict(
+            lowercase=lowercase, strip_accents=strip_accents, handle_chinese_chars=handle_chinese_chars,
+            max_input_chars_per_word=max_input_chars_per_word, unk_token=unk_token, cls_token=cls_token,
+            sep_token=sep_token, pad_token=pad_token, mask_token=mask_token, cleanup=cleanup,
+            never_split=list(never_split))
         super().__init__(
             WordPiece(vocab, unk_token=unk_token, max_input_chars_per_word=max_input_chars_per_word),
             normalizer=BertNormalizer(lowercase=lowercase, strip_accents=strip_accents,
@@ -106,7 +107,7 @@ class WordPieceTokenizer(Tokenizer):
         kind = cfg.get("reprlab_kind", "wordpiece")
         if kind != "wordpiece":
             raise ConfigError(f"{d} holds a {kind!r} tokenizer; load it with load_tokenizer()")
-        kwargs = dict(lowercase=bool(cfg.get("do_lower_case", True)), strip_accents=cfg.get("strip_accents"),
+        kwargs: dict[str, Any] = dict(lowercase=bool(cfg.get("do_lower_case", True)), strip_accents=cfg.get("strip_accents"),
                       handle_chinese_chars=bool(cfg.get("tokenize_chinese_chars", True)),
                       max_input_chars_per_word=int(cfg.get("max_input_chars_per_word", 100)),
                       cleanup=bool(cfg.get("clean_up_tokenization_spaces", False)),
