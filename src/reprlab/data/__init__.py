@@ -2,9 +2,9 @@
 
 from reprlab.data.images import FASHION_MNIST_DIR, load_idx_dir, read_idx
 from reprlab.data.registry import ArrayDataset, available_datasets, load_dataset, register_dataset
-from reprlab.data.text import (expand_paths, iter_documents, iter_lines, sample_path,
-                               wordnet_glosses)
+from reprlab.data.text import (expand_paths, iter_documents, iter_lines, kjv_chapters, sample_path,
+                               split_sentences, wordnet_glosses)
 
 __all__ = ["ArrayDataset", "available_datasets", "load_dataset", "register_dataset", "read_idx",
            "load_idx_dir", "FASHION_MNIST_DIR", "iter_documents", "iter_lines", "expand_paths",
-           "sample_path", "wordnet_glosses"]
+           "sample_path", "wordnet_glosses", "kjv_chapters", "split_sentences"]
