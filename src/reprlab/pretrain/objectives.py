@@ -174,7 +174,8 @@ def _roberta_encoder(config: EncoderConfig, special_ids: dict[str, int | None]) 
 
 
 def _albert_encoder(config: EncoderConfig, special_ids: dict[str, int | None]) -> EncoderConfig:
-    return config.replace(embedding_size=min(128, config.hidden_size), sharing="all")
+    # E = 128 as ALBERT (at most H/2 for tiny models: HF ALBERT always has the E -> H projection)
+    return config.replace(embedding_size=min(128, config.hidden_size // 2), sharing="all")
 
 
 @dataclass(frozen=True)
