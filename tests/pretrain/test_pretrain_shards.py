@@ -167,3 +167,38 @@ def test_tokenizer_copy_is_checked_against_the_vocabulary_hash(shard_copy):
         ShardSet(shard_copy).tokenizer()
     with pytest.raises(DataError, match="made with vocabulary .* prepare the shards with that model's tokenizer"):
         ShardSet(shard_copy).check_vocab("sha256:" + "0" * 64, "runs/x")
+
+
+def capitalised(tokenizer, sentences):
+    """An encoder with one more per-token array: 1 where the raw word starts with a capital."""
+    from reprlab.pretrain.shards import encode_document
+
+    doc = encode_document(tokenizer, sentences)
+    if doc is None:
+        return None
+    caps = []
+    for s in sentences:
+        enc = tokenizer.encode_sequence(s)
+        caps += [int(s[a:b][:1].isupper()) for a, b in enc.offsets]
+    doc.arrays["capital"] = np.asarray(caps, dtype=np.uint8)
+    return doc
+
+
+def test_side_arrays_flow_from_prepare_to_batches(tmp_path, sample_tokenizer):
+    from reprlab.pretrain.batches import Collator, InstanceDataset, Layout
+    from reprlab.pretrain.instances import InstanceConfig, build_instances
+
+    (tmp_path / "c.txt").write_text("And God said\nLet there be light\n\nthe Lord is my shepherd\nI shall not want\n")
+    prepare_shards(PrepareConfig(corpus=[str(tmp_path / "c.txt")], tokenizer=str(sample_tokenizer),
+                                 output=str(tmp_path / "s"), valid_fraction=0.0, workers=1),
+                   encoder=capitalised, extra_arrays={"capital": "uint8"})
+    shards = ShardSet(tmp_path / "s")
+    assert shards.meta["arrays"]["capital"] == {"per": "token", "dtype": "uint8"}
+    inst = build_instances(shards, InstanceConfig(packing="full-sentences", max_length=64))
+    ds = InstanceDataset(shards, inst, Layout.from_special_ids(shards.special_ids), extra_arrays=["capital"])
+    batch = Collator(0)([ds[0]])
+    caps = batch.extras["capital"][0]
+    assert caps.shape == batch.input_ids[0].shape and int(caps[0]) == 0  # [CLS]
+    tok = load_tokenizer(sample_tokenizer)
+    capital_tokens = [tok.id_to_token(int(i)) for i, c in zip(batch.input_ids[0], caps) if c]
+    assert capital_tokens == ["and", "god", "let", "lord", "i"]  # lower-cased ids, capitals from the raw text

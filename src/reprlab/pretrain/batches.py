@@ -9,7 +9,7 @@ the objective, keyed by the instance number (see :mod:`reprlab.pretrain.masking`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -54,6 +54,8 @@ class PretrainBatch:
         Instance numbers (keys of the masking hash).
     sentence_labels : LongTensor (B,)
         NSP/SOP label, -100 when the instance has none.
+    extras : dict of LongTensor (B, T)
+        Per-token side arrays of the shards the dataset was asked for (0 at special positions).
     """
 
     input_ids: torch.Tensor
@@ -63,6 +65,7 @@ class PretrainBatch:
     word_ids: torch.Tensor
     keys: torch.Tensor
     sentence_labels: torch.Tensor
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])
@@ -83,11 +86,15 @@ class InstanceDataset(Dataset):
     groups : list of int arrays, optional
         When given, item ``i`` is the batch ``groups[i]`` of instances (DOC-SENTENCES batches of
         varying size); train with ``batch_size=1``.
+    extra_arrays : sequence of str
+        Per-token side arrays of the shards (``meta.json["arrays"]``) to carry into
+        ``PretrainBatch.extras``, laid out like the tokens (0 at special positions).
     """
 
     def __init__(self, shards: ShardSet, instances: Instances, layout: Layout,
-                 groups: Sequence[np.ndarray] | None = None):
+                 groups: Sequence[np.ndarray] | None = None, extra_arrays: Sequence[str] = ()):
         self.shards, self.instances, self.layout, self.groups = shards, instances, layout, groups
+        self.extra_arrays = tuple(extra_arrays)
         self._doc_starts = shards.document_token_offsets() if instances.separators else None
 
     def __len__(self) -> int:
@@ -98,43 +105,45 @@ class InstanceDataset(Dataset):
             return [self.item(int(j)) for j in self.groups[i]]
         return self.item(int(i))
 
-    def _segment(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tokens, word starts and special flags of ``[lo, hi)``, separators inserted."""
-        tokens = self.shards.read("tokens", lo, hi)
-        starts = self.shards.read("word_start", lo, hi).astype(bool)
-        special = np.zeros(hi - lo, dtype=bool)
+    def _segment(self, lo: int, hi: int, segment: int) -> dict[str, np.ndarray]:
+        """Per-token arrays of ``[lo, hi)`` (tokens, word starts, special flags, extras), separators inserted."""
+        arrays = {"input_ids": self.shards.read("tokens", lo, hi),
+                  "word_start": self.shards.read("word_start", lo, hi).astype(bool),
+                  "special": np.zeros(hi - lo, dtype=bool)}
+        for name in self.extra_arrays:
+            arrays[name] = self.shards.read(name, lo, hi).astype(np.int64)
         if self._doc_starts is not None:
             cuts = separator_positions(self._doc_starts, lo, hi) - lo
             if len(cuts):
                 sep = self.layout.doc_sep if self.layout.doc_sep is not None else self.layout.sep
-                tokens = np.insert(tokens, cuts, sep)
-                starts = np.insert(starts, cuts, False)
-                special = np.insert(special, cuts, True)
-        return tokens, starts, special
+                fill = {"input_ids": sep, "word_start": False, "special": True}
+                arrays = {k: np.insert(v, cuts, fill.get(k, 0)) for k, v in arrays.items()}
+        arrays["token_type_ids"] = np.full(len(arrays["input_ids"]), segment, np.int64)
+        return arrays
+
+    def _special(self, token: int, segment: int) -> dict[str, np.ndarray]:
+        out = {"input_ids": np.asarray([token], np.int64), "word_start": np.zeros(1, bool),
+               "special": np.ones(1, bool), "token_type_ids": np.full(1, segment, np.int64)}
+        return {**out, **{name: np.zeros(1, np.int64) for name in self.extra_arrays}}
 
     def item(self, i: int) -> dict[str, Any]:
-        """Instance ``i`` as arrays: input_ids, token_type_ids, special, word_start, key, label."""
+        """Instance ``i``: input_ids, token_type_ids, special, word_start, the extras, key and label."""
         inst, lay = self.instances, self.layout
-        a = self._segment(int(inst.a_lo[i]), int(inst.a_hi[i]))
         b_lo, b_hi = int(inst.b_lo[i]), int(inst.b_hi[i])
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
-
-        def special(tok: int | None, segment: int) -> None:
-            if tok is not None:
-                parts.append((np.asarray([tok]), np.zeros(1, bool), np.ones(1, bool), segment))
-
-        special(lay.cls, 0)
-        parts.append((*a, 0))
-        special(lay.sep, 0)
+        parts = []
+        if lay.cls is not None:
+            parts.append(self._special(lay.cls, 0))
+        parts.append(self._segment(int(inst.a_lo[i]), int(inst.a_hi[i]), 0))
+        if lay.sep is not None:
+            parts.append(self._special(lay.sep, 0))
         if b_hi > b_lo:
-            parts.append((*self._segment(b_lo, b_hi), 1))
-            special(lay.sep, 1)
-        ids = np.concatenate([p[0] for p in parts]).astype(np.int64)
-        return {"input_ids": ids,
-                "token_type_ids": np.concatenate([np.full(len(p[0]), p[3], np.int64) for p in parts]),
-                "special": np.concatenate([p[2] for p in parts]),
-                "word_start": np.concatenate([p[1] for p in parts]),
-                "key": i, "label": int(inst.label[i])}
+            parts.append(self._segment(b_lo, b_hi, 1))
+            if lay.sep is not None:
+                parts.append(self._special(lay.sep, 1))
+        out: dict[str, Any] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        out["input_ids"] = out["input_ids"].astype(np.int64)
+        out.update(key=i, label=int(inst.label[i]))
+        return out
 
 
 def collate(items: list[Any], pad_id: int) -> PretrainBatch:
@@ -156,11 +165,20 @@ def collate(items: list[Any], pad_id: int) -> PretrainBatch:
     word_ids = np.where(special, -1, np.cumsum(starts, axis=1) - 1)
     lengths = np.asarray([len(x["input_ids"]) for x in items])
     mask = (np.arange(t)[None, :] < lengths[:, None]).astype(np.int64)
+    extras = {}
+    for name in items[0].keys() - _BASE_FIELDS:
+        arr = np.zeros((b, t), np.int64)
+        for r, x in enumerate(items):
+            arr[r, :len(x[name])] = x[name]
+        extras[name] = torch.from_numpy(arr)
     return PretrainBatch(
         input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
         token_type_ids=torch.from_numpy(types), special_tokens_mask=torch.from_numpy(special),
         word_ids=torch.from_numpy(word_ids), keys=torch.tensor([x["key"] for x in items], dtype=torch.long),
-        sentence_labels=torch.tensor([x["label"] for x in items], dtype=torch.long))
+        sentence_labels=torch.tensor([x["label"] for x in items], dtype=torch.long), extras=extras)
+
+
+_BASE_FIELDS = {"input_ids", "token_type_ids", "special", "word_start", "key", "label"}
 
 
 class Collator:

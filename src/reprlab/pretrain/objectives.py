@@ -43,6 +43,9 @@ class PretrainModelConfig:
     objective: str = "roberta"  # registry name, see OBJECTIVES
     sentence_task: SentenceTask = "none"  # nsp (BERT) | sop (ALBERT) | none (RoBERTa)
     masking: MaskingConfig = field(default_factory=MaskingConfig)
+    # Held-out metrics always use BERT's 15% / 80-10-10 piece masking with static masks, so runs
+    # trained with other rates (or whole words) are measured on the same corrupted inputs.
+    eval_masking: MaskingConfig = field(default_factory=lambda: MaskingConfig(mode="static"))
     mask_token_id: int = 4
     special_ids: list[int] = field(default_factory=list)  # never drawn as random replacements
     vocab_hash: str = ""  # of the tokenizer the model was trained with (shards/meta.json); "" = unchecked
@@ -56,7 +59,9 @@ class PretrainModelConfig:
         if unknown:
             raise ConfigError(f"PretrainModelConfig: unknown field(s) {unknown}")
         data["encoder"] = EncoderConfig.from_dict(data.get("encoder", {}))
-        data["masking"] = MaskingConfig(**data.get("masking", {}))
+        for name in ("masking", "eval_masking"):
+            if name in data:
+                data[name] = MaskingConfig(**data[name])
         return cls(**data)
 
 
@@ -79,6 +84,7 @@ class PretrainingObjective(Objective):
     def __init__(self, config: PretrainModelConfig):
         super().__init__()
         config.masking.validate()
+        config.eval_masking.validate()
         if config.sentence_task != "none" and not config.encoder.pooler:
             raise ConfigError(f"sentence_task={config.sentence_task!r} classifies the pooled [CLS] vector; "
                               "the encoder needs pooler=true")
@@ -96,14 +102,17 @@ class PretrainingObjective(Objective):
     # ------------------------------------------------------------------ masking
     def mask_keys(self, keys: torch.Tensor) -> torch.Tensor:
         """Hash keys of the rows: (seed, instance) when static or evaluating, plus the step when dynamic."""
-        m = self.config.masking
+        m = self.config.masking if self.training else self.config.eval_masking
         if m.mode != "static" and self.training:  # None counts as dynamic
             return combine_keys(m.seed, keys, self.masking_step.to(keys.device))
         return combine_keys(m.seed, keys)
 
     def mask(self, batch: PretrainBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Corrupted input ids and MLM labels (-100 where not predicted) for ``batch``."""
-        m = self.config.masking
+        """Corrupted input ids and MLM labels (-100 where not predicted) for ``batch``.
+
+        Training uses ``config.masking``; evaluation (``eval()`` mode) ``config.eval_masking``.
+        """
+        m = self.config.masking if self.training else self.config.eval_masking
         return mask_tokens(batch.input_ids, batch.special_tokens_mask, vocab_size=self.config.encoder.vocab_size,
                            mask_token_id=self.config.mask_token_id, mlm_probability=m.mlm_probability,
                            mask_replace_prob=m.mask_replace_prob, random_replace_prob=m.random_replace_prob,
@@ -197,6 +206,8 @@ class ObjectiveSpec:
         ``(preset EncoderConfig, special ids) -> EncoderConfig`` with the family's changes.
     hf_architectures : tuple of str
         HF classes the trained model exports to; the first is the default.
+    masked_lm : bool
+        The objective masks tokens (the shards' tokenizer must have a mask token).
     """
 
     name: str
@@ -206,6 +217,7 @@ class ObjectiveSpec:
     masking_mode: Literal["static", "dynamic"]
     encoder: Callable[[EncoderConfig, dict[str, int | None]], EncoderConfig]
     hf_architectures: tuple[str, ...] = ()
+    masked_lm: bool = True
 
 
 #: Objective name -> spec. Add one with :func:`register_objective`.

@@ -138,7 +138,7 @@ def run_pretrain(cfg: PretrainRunConfig) -> PretrainResult:
     spec = get_objective(cfg.objective)
     train_shards, valid_shards = _splits(cfg.shards)
     special = train_shards.special_ids
-    if special.get("mask") is None:
+    if spec.masked_lm and special.get("mask") is None:
         raise DataError(f"{cfg.shards}: the tokenizer has no mask token ([MASK] or <mask>); masked-LM "
                         "pretraining needs one (train the tokenizer with it as a special token)")
     enc = encoder_config(spec, cfg.model, cfg.model_overrides, train_shards)
@@ -159,7 +159,7 @@ def run_pretrain(cfg: PretrainRunConfig) -> PretrainResult:
     tokenizer = train_shards.tokenizer()
     model_cfg = PretrainModelConfig(
         encoder=enc, objective=spec.name, sentence_task=spec.sentence_task, masking=masking,
-        mask_token_id=int(special["mask"]), vocab_hash=train_shards.vocab_hash,
+        mask_token_id=int(special["mask"] or 0), vocab_hash=train_shards.vocab_hash,
         special_ids=sorted({tokenizer.vocab[t] for t in tokenizer.special_tokens} | {int(i) for i in special.values()
                                                                                       if i is not None}))
     seed_everything(seed)  # before the model exists: its initialisation is part of the run
@@ -170,7 +170,9 @@ def run_pretrain(cfg: PretrainRunConfig) -> PretrainResult:
         tokenizer.save_pretrained(run_dir / TOKENIZER_DIR)
         write_json(run_dir / "pretrain.json", dataclasses.asdict(cfg))
     callbacks = [TimeBudget(cfg.time_budget)] if cfg.time_budget else []
-    trainer = Trainer(objective, train_cfg, train_data, eval_data=valid_data, collate_fn=Collator(layout_pad(special)),
+    # Periodic evaluation (metrics.jsonl) when train.eval_every is set; the exact one below always runs.
+    periodic = valid_data if train_cfg.eval_every else None
+    trainer = Trainer(objective, train_cfg, train_data, eval_data=periodic, collate_fn=Collator(layout_pad(special)),
                       callbacks=callbacks)
     t0 = time.perf_counter()
     result = trainer.fit()
