@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import shutil
 import statistics
@@ -45,14 +44,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from harness import ROOT, compare, write_rows  # noqa: E402
 
-from reprlab.pretrain.batches import Collator, InstanceDataset, Layout  # noqa: E402
-from reprlab.pretrain.evaluate import evaluate_masked_lm, masked_batches, unigram_counts  # noqa: E402
-from reprlab.pretrain.instances import InstanceConfig, build_instances  # noqa: E402
+from reprlab.pretrain.batches import Collator, InstanceDataset  # noqa: E402
+from reprlab.pretrain.evaluate import evaluate_masked_lm, masked_batches  # noqa: E402
+from reprlab.pretrain.instances import InstanceConfig  # noqa: E402
 from reprlab.pretrain.shards import PrepareConfig, ShardSet, prepare_shards  # noqa: E402
+
+from harness import ROOT, compare, write_rows  # noqa: E402
 
 #: Our recipe for the learning comparison (chosen from short measured runs, see docs/pretrain.md).
 RECIPE = {"objective": "roberta", "model": "bert-mini"}
@@ -61,9 +60,9 @@ RECIPE = {"objective": "roberta", "model": "bert-mini"}
 # ------------------------------------------------------------------------------------------ data
 def kjv_setup(work: Path, vocab: int = 8000) -> tuple[Path, Path]:
     """KJV corpus text, an uncased WordPiece tokenizer of ``vocab`` tokens, and shards (5% held out)."""
+    from reprlab.data import iter_lines
     from reprlab.pretrain.corpus import write_corpus_text
     from reprlab.tokenizers import train_wordpiece
-    from reprlab.data import iter_lines
 
     work.mkdir(parents=True, exist_ok=True)
     text, tok, shards = work / "kjv.txt", work / f"tokenizer-{vocab}", work / f"shards-{vocab}"
@@ -77,13 +76,16 @@ def kjv_setup(work: Path, vocab: int = 8000) -> tuple[Path, Path]:
     return tok, shards
 
 
-def hf_blocks(shards: ShardSet, cls: int, sep: int, length: int = 128) -> list[list[int]]:
-    """run_mlm.py's data: every verse as [CLS] verse [SEP], concatenated, cut into blocks of ``length``."""
-    tokens = shards.read("tokens", 0, shards.num_tokens)
+def hf_blocks(shards: ShardSet, cls: Any, sep: Any, length: int = 128, array: str = "tokens") -> list[list[Any]]:
+    """run_mlm.py's data: every verse as [CLS] verse [SEP], concatenated, cut into blocks of ``length``.
+
+    ``array="word_start"`` gives the word-start flags of the same positions (``cls``/``sep`` = True).
+    """
+    values = shards.read(array, 0, shards.num_tokens)
     so = shards.sentence_offsets
-    stream: list[int] = []
+    stream: list[Any] = []
     for s in range(shards.num_sentences):
-        stream += [cls, *tokens[so[s]:so[s + 1]].tolist(), sep]
+        stream += [cls, *values[so[s]:so[s + 1]].tolist(), sep]
     n = len(stream) // length * length
     return [stream[i:i + length] for i in range(0, n, length)]
 
@@ -416,7 +418,7 @@ class HFLoop:
         special = {i for i in ids.values() if i is not None}
         feats = hf_features(hf_blocks(shards, ids["cls"], ids["sep"]), special)
         if whole_word:  # offsets carry the word boundaries for HF's whole-word collator
-            starts = self._word_starts(shards, ids)
+            starts = hf_blocks(shards, True, True, array="word_start")
             for f, st in zip(feats, starts):
                 f["offset_mapping"] = offsets_from_word_starts(st)
         self.model = hf_model(shards.vocab_size, hidden=hidden, dropout=dropout)
@@ -426,16 +428,6 @@ class HFLoop:
                                  generator=torch.Generator().manual_seed(0))
         self.it = iter(self.loader)
         self.real = self.slots = 0
-
-    @staticmethod
-    def _word_starts(shards: ShardSet, ids: dict[str, int | None], length: int = 128) -> list[list[bool]]:
-        starts = shards.read("word_start", 0, shards.num_tokens).astype(bool)
-        so = shards.sentence_offsets
-        stream: list[bool] = []
-        for s in range(shards.num_sentences):
-            stream += [True, *starts[so[s]:so[s + 1]].tolist(), True]
-        n = len(stream) // length * length
-        return [stream[i:i + length] for i in range(0, n, length)]
 
     def steps(self, n: int) -> None:
         self.model.train()
@@ -510,7 +502,7 @@ def masking(args: argparse.Namespace) -> list:
     tok = transformers.AutoTokenizer.from_pretrained(str(tok_dir))
     feats = hf_features(hf_blocks(shards, ids["cls"], ids["sep"])[:32], set(special))
     wwm_feats = [dict(f) for f in feats]
-    for f, st in zip(wwm_feats, HFLoop._word_starts(shards, ids)[:32]):
+    for f, st in zip(wwm_feats, hf_blocks(shards, True, True, array="word_start")[:32]):
         f["offset_mapping"] = offsets_from_word_starts(st)
     hf = DataCollatorForLanguageModeling(tok, mlm_probability=0.15, seed=0)
     hf_wwm = DataCollatorForLanguageModeling(tok, mlm_probability=0.15, whole_word_mask=True, seed=0)
@@ -553,9 +545,8 @@ def masking(args: argparse.Namespace) -> list:
 
 # ------------------------------------------------------------------------------------------ prepare
 def prepare(args: argparse.Namespace) -> list:
-    from tokenizers import BertWordPieceTokenizer
-
     from reprlab.data import iter_lines
+    from tokenizers import BertWordPieceTokenizer
 
     work = Path(args.work)
     tok_dir, _ = kjv_setup(work)

@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from reprlab.errors import DataError
-from reprlab.pretrain.instances import (InstanceConfig, build_instances, group_by_tokens, instance_lengths,
-                                        nsp_instances, sop_instances)
+from reprlab.pretrain.instances import (
+    InstanceConfig,
+    build_instances,
+    group_by_tokens,
+    instance_lengths,
+    nsp_instances,
+    sop_instances,
+)
 from reprlab.pretrain.shards import PrepareConfig, ShardSet, prepare_shards
 
 

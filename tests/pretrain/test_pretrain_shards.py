@@ -191,7 +191,7 @@ def test_side_arrays_flow_from_prepare_to_batches(tmp_path, sample_tokenizer):
     (tmp_path / "c.txt").write_text("And God said\nLet there be light\n\nthe Lord is my shepherd\nI shall not want\n")
     prepare_shards(PrepareConfig(corpus=[str(tmp_path / "c.txt")], tokenizer=str(sample_tokenizer),
                                  output=str(tmp_path / "s"), valid_fraction=0.0, workers=1),
-                   encoder=capitalised, extra_arrays={"capital": "uint8"})
+                   encode=capitalised, extra_arrays={"capital": "uint8"})
     shards = ShardSet(tmp_path / "s")
     assert shards.meta["arrays"]["capital"] == {"per": "token", "dtype": "uint8"}
     inst = build_instances(shards, InstanceConfig(packing="full-sentences", max_length=64))

@@ -9,8 +9,9 @@ the objective, keyed by the instance number (see :mod:`reprlab.pretrain.masking`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -116,7 +117,7 @@ class InstanceDataset(Dataset):
             cuts = separator_positions(self._doc_starts, lo, hi) - lo
             if len(cuts):
                 sep = self.layout.doc_sep if self.layout.doc_sep is not None else self.layout.sep
-                fill = {"input_ids": sep, "word_start": False, "special": True}
+                fill: dict[str, Any] = {"input_ids": sep, "word_start": False, "special": True}
                 arrays = {k: np.insert(v, cuts, fill.get(k, 0)) for k, v in arrays.items()}
         arrays["token_type_ids"] = np.full(len(arrays["input_ids"]), segment, np.int64)
         return arrays

@@ -19,8 +19,8 @@ A corpus is a stream of documents, each a list of sentences (strings). Sources:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from reprlab.data import iter_documents, kjv_chapters, sample_path, split_sentences, wordnet_glosses
 from reprlab.errors import DataError

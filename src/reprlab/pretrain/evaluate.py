@@ -11,7 +11,8 @@ the most frequent training token (``most_frequent_acc``).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,10 +47,10 @@ def evaluate_masked_lm(predict: MaskedPredictor, batches: Iterable[tuple[Pretrai
     total_ce = total_correct = total = 0.0
     uni_ce = uni_correct = 0.0
     pair_correct = pair_total = 0
-    log_p = most = None
+    log_p: torch.Tensor | None = None
+    most = 0
     if unigram is not None:
-        p = unigram / unigram.sum()
-        log_p = torch.from_numpy(np.log(p))
+        log_p = torch.from_numpy(np.log(unigram / unigram.sum()))
         most = int(np.argmax(unigram))
     with torch.no_grad():
         for batch, ids, labels in batches:
@@ -62,7 +63,7 @@ def evaluate_masked_lm(predict: MaskedPredictor, batches: Iterable[tuple[Pretrai
             total += int(targets.numel())
             if log_p is not None:
                 uni_ce -= float(log_p[targets.cpu()].sum())
-                uni_correct += float((targets == most).sum())
+                uni_correct += float(torch.eq(targets, most).sum())
             if pair is not None:
                 valid = batch.sentence_labels != IGNORE_INDEX
                 pred = pair.argmax(-1)

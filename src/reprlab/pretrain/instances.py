@@ -38,8 +38,8 @@ Builders (:data:`BUILDERS`; the packing schemes of the papers):
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -99,7 +99,8 @@ class Instances:
     @classmethod
     def from_rows(cls, rows: list[tuple[int, int, int, int, int]], packing: str, **kw) -> Instances:
         arr = np.asarray(rows, dtype=np.int64).reshape(-1, 5)
-        return cls(*(np.ascontiguousarray(arr[:, i]) for i in range(5)), packing=packing, **kw)  # type: ignore[misc]
+        a_lo, a_hi, b_lo, b_hi, label = (np.ascontiguousarray(arr[:, i]) for i in range(5))
+        return cls(a_lo, a_hi, b_lo, b_hi, label, packing=packing, **kw)
 
 
 def _document_sentences(shards: ShardSet) -> list[range]:
@@ -290,7 +291,9 @@ def group_by_tokens(lengths: np.ndarray, tokens_per_batch: int, seed: int = 0) -
         raise ConfigError(f"instances.tokens_per_batch={tokens_per_batch} is smaller than one instance "
                           f"({int(lengths.max())} tokens); raise it")
     order = np.random.default_rng(seed).permutation(len(lengths))
-    groups, current, total = [], [], 0
+    groups: list[np.ndarray] = []
+    current: list[int] = []
+    total = 0
     for i in order:
         n = int(lengths[i])
         if total + n > tokens_per_batch and current:

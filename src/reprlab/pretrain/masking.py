@@ -29,8 +29,9 @@ static masking keys a row by its instance number, dynamic masking by (instance, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import torch
 

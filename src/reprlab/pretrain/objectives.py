@@ -20,8 +20,9 @@ encoder changes the family needs. A new objective (causal LM, XLNet, ERNIE multi
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -80,6 +81,10 @@ class PretrainingObjective(Objective):
     pair : SentencePairHead or None
         NSP/SOP classifier on the pooled [CLS] vector.
     """
+
+    config: PretrainModelConfig
+    random_ids: torch.Tensor
+    masking_step: torch.Tensor
 
     def __init__(self, config: PretrainModelConfig):
         super().__init__()

@@ -123,6 +123,8 @@ def load_pretrained(run_dir: str | Path, *, checkpoint: str | None = None,
         raise CheckpointError(f"{cfg_path}: holds a {model_cfg.get('class')!r} model, not a pretraining run")
     config = PretrainModelConfig.from_dict(model_cfg)
     objective = get_objective(config.objective).model_class(config)
+    if not isinstance(objective, PretrainingObjective):
+        raise CheckpointError(f"{cfg_path}: objective {config.objective!r} is not a masked-LM pretraining model")
     load_module(objective, _weights(run, checkpoint))
     tokenizer = load_tokenizer(run / TOKENIZER_DIR)
     if config.vocab_hash and vocab_hash(tokenizer) != config.vocab_hash:
@@ -226,7 +228,7 @@ def to_hf(model: PretrainedModel | PretrainingObjective, directory: str | Path, 
         base = {k: v for k, v in base.items() if not k.startswith("pooler.")}
     state = {f"{family}.{k}": v for k, v in base.items()}
     state.update(mlm_head_to_hf_state(objective.mlm, family))
-    if pretraining:
+    if pretraining and objective.pair is not None:
         state.update(pair_head_to_hf_state(objective.pair, family))
     hf_config = config_to_hf(config.encoder)
     hf_config["architectures"] = [architecture]

@@ -37,9 +37,10 @@ import multiprocessing as mp
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -120,16 +121,16 @@ def encode_document(tokenizer: Any, sentences: list[str]) -> EncodedDocument | N
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(tokenizer_dir: str, encoder: DocumentEncoder) -> None:
+def _init_worker(tokenizer_dir: str, encode: DocumentEncoder) -> None:
     from reprlab.tokenizers.loading import load_tokenizer
 
     _WORKER["tokenizer"] = load_tokenizer(tokenizer_dir)
-    _WORKER["encoder"] = encoder
+    _WORKER["encode"] = encode
 
 
 def _encode_chunk(docs: list[list[str]]) -> list[EncodedDocument | None]:
-    tok, encoder = _WORKER["tokenizer"], _WORKER["encoder"]
-    return [encoder(tok, d) for d in docs]
+    tok, encode = _WORKER["tokenizer"], _WORKER["encode"]
+    return [encode(tok, d) for d in docs]
 
 
 def _ordered_map(chunks: Iterable[list[list[str]]], workers: int, init_args: tuple) -> Iterator[list]:
@@ -302,19 +303,19 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def prepare_shards(config: PrepareConfig, *, encoder: DocumentEncoder = encode_document,
+def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_document,
                    extra_arrays: dict[str, str] | None = None, command: Sequence[str] | None = None) -> PrepareResult:
     """Tokenize a corpus into train/valid shards (see the module docstring for the layout).
 
     Parameters
     ----------
     config : PrepareConfig
-    encoder : callable
-        ``encoder(tokenizer, sentences) -> EncodedDocument | None``; the default gives ``tokens`` and
+    encode : callable
+        ``encode(tokenizer, sentences) -> EncodedDocument | None``; the default gives ``tokens`` and
         ``word_start``. A stage that stores more per-token arrays passes its own (picklable, top
         level) function and names the arrays' dtypes in ``extra_arrays``.
     extra_arrays : dict, optional
-        Name -> numpy dtype of extra per-token arrays the encoder returns.
+        Name -> numpy dtype of extra per-token arrays ``encode`` returns.
     command : sequence of str, optional
         Recorded in ``meta.json`` (default: ``sys.argv``).
 
@@ -333,7 +334,7 @@ def prepare_shards(config: PrepareConfig, *, encoder: DocumentEncoder = encode_d
     out = Path(config.output)
     if out.exists() and any(out.iterdir()) and not config.overwrite:
         raise ConfigError(f"{out}: already exists; pass --overwrite to replace it or choose another -o")
-    tokenizer = load_tokenizer(config.tokenizer)
+    tokenizer: Any = load_tokenizer(config.tokenizer)
     dtype = token_dtype(tokenizer.vocab_size)
     arrays = {"tokens": ("token", dtype), "word_start": ("token", np.dtype(np.uint8))}
     for name, dt in (extra_arrays or {}).items():
@@ -345,7 +346,7 @@ def prepare_shards(config: PrepareConfig, *, encoder: DocumentEncoder = encode_d
         raw = iter_corpus(config.corpus, text_field=config.text_field)
         index = 0
         empty = 0
-        for results in _ordered_map(_chunks(raw, config.docs_per_task), workers, (config.tokenizer, encoder)):
+        for results in _ordered_map(_chunks(raw, config.docs_per_task), workers, (config.tokenizer, encode)):
             for doc in results:
                 if doc is None:
                     empty += 1
