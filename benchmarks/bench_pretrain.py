@@ -53,8 +53,16 @@ from reprlab.pretrain.shards import PrepareConfig, ShardSet, prepare_shards  # n
 
 from harness import ROOT, compare, write_rows  # noqa: E402
 
-#: Our recipe for the learning comparison (chosen from short measured runs, see docs/pretrain.md).
-RECIPE = {"objective": "roberta", "model": "bert-mini"}
+#: Our recipe for the learning comparison (chosen from short measured runs, see docs/pretrain.md):
+#: the reference's optimiser and schedule (AdamW 1e-3, 100 warmup steps, linear decay), without dropout
+#: and with 25% masking, as Cramming found for short budgets.
+RECIPE_SETS = ["model_overrides={hidden_dropout = 0.0, attention_dropout = 0.0}", "masking.mlm_probability=0.25"]
+#: Named sets of recipes for --variants (or a JSON file {name: recipe}).
+VARIANTS = {
+    "main": {"ours": {"objective": "roberta", "model": "bert-mini", "sets": RECIPE_SETS}},
+    "pairs": {"bert-nsp": {"objective": "bert", "model": "bert-mini", "sets": RECIPE_SETS + ["instances.dupe_factor=10"]},
+              "albert-sop": {"objective": "albert", "model": "bert-mini", "sets": RECIPE_SETS + ["instances.dupe_factor=10"]}},
+}
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -274,7 +282,7 @@ def learning(args: argparse.Namespace) -> None:
     work = Path(args.work)
     tok, shards_dir = kjv_setup(work)
     train, valid = ShardSet(shards_dir, "train"), ShardSet(shards_dir, "valid")
-    recipes = json.loads(Path(args.variants).read_text()) if args.variants else {"ours": RECIPE}
+    recipes = VARIANTS[args.variants] if args.variants in VARIANTS else json.loads(Path(args.variants).read_text())
     # Calibrate every model's step time alternately, so that each schedule ends near the budget.
     timers = {name: step_timer(train, r, work) for name, r in recipes.items()}
     if not args.no_hf:
@@ -318,22 +326,29 @@ def plot_learning(summary: dict[str, Any], path: Path) -> None:
 
     from reprlab.io import save_figure
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    pair_keys = [k for k in ("nsp_acc", "sop_acc") if any(k in r for rows in summary["curves"].values() for r in rows)]
+    fig, axes = plt.subplots(1, 2 + bool(pair_keys), figsize=(5.5 * (2 + bool(pair_keys)), 4))
     for name, rows in summary["curves"].items():
-        t = [r["seconds"] / 60 for r in rows if "mlm_loss" in r]
+        rows = [r for r in rows if "mlm_loss" in r]
+        t = [r["seconds"] / 60 for r in rows]
         label = "HF BertForMaskedLM (reference)" if name == "hf" else f"reprlab {name}"
-        axes[0].plot(t, [r["mlm_loss"] for r in rows if "mlm_loss" in r], marker="o", label=label)
-        axes[1].plot(t, [100 * r["mlm_acc"] for r in rows if "mlm_acc" in r], marker="o", label=label)
+        axes[0].plot(t, [r["mlm_loss"] for r in rows], marker="o", label=label)
+        axes[1].plot(t, [100 * r["mlm_acc"] for r in rows], marker="o", label=label)
+        for key in pair_keys:
+            if key in rows[-1]:
+                axes[2].plot(t, [100 * r[key] for r in rows], marker="o", label=f"{label} {key[:3].upper()}")
     base = summary["baselines"]
     axes[0].axhline(base["unigram_loss"], color="grey", ls="--", label="unigram entropy")
     axes[1].axhline(100 * base["most_frequent_acc"], color="grey", ls="--", label="most frequent token")
     axes[1].axhline(250 * base["most_frequent_acc"], color="grey", ls=":", label="2.5 x most frequent")
-    for ax, what in zip(axes, ("held-out MLM loss (nats)", "held-out MLM accuracy (%)")):
+    titles = ["held-out MLM loss (nats)", "held-out MLM accuracy (%)"] + ["held-out NSP / SOP accuracy (%)"] * bool(pair_keys)
+    for ax, what in zip(axes, titles):
         ax.set_xlabel("training wall time (minutes, evaluation excluded)")
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.suptitle("bert-mini on the KJV Bible (8k WordPiece, 128 tokens, same held-out masks for both)")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"bert-mini on the KJV Bible (8k WordPiece, 128 tokens, 15% evaluation masks), "
+                 f"{summary['budget_s'] / 60:.0f} minutes per model")
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -578,7 +593,8 @@ def main() -> None:
     p.add_argument("--prepare", action="store_true")
     p.add_argument("--budget", type=float, default=600.0, help="training seconds per model (learning)")
     p.add_argument("--slice", type=float, default=60.0, help="seconds per interleaved slice (learning)")
-    p.add_argument("--variants", help="JSON file {name: recipe} of our recipes to compare (learning)")
+    p.add_argument("--variants", default="main",
+                   help=f"our recipes: {' | '.join(VARIANTS)} or a JSON file {{name: recipe}} (learning)")
     p.add_argument("--no-hf", action="store_true", help="only our recipes (learning)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="throughput: one case only")

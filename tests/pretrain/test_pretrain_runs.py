@@ -158,3 +158,19 @@ def test_bad_input_is_one_line_exit_2(tmp_path, sample_shards, sample_tokenizer,
     assert "made with vocabulary" in err and "prepare the shards with that model's tokenizer" in err
     assert main(["pretrain", "fill", str(run), "no mask here"]) == 2
     assert "no [MASK] in" in capsys.readouterr().err
+
+
+def test_corpus_command_and_demo(tmp_path, capsys):
+    import math
+    import re
+
+    assert main(["pretrain", "corpus", "kjv-sample", "-o", str(tmp_path / "kjv.txt")]) == 0
+    assert "84 documents, 2,557 sentences" in capsys.readouterr().out
+    text = (tmp_path / "kjv.txt").read_text()
+    assert text.count("\n\n") == 83 and text.startswith("In the beginning God created the heaven and the earth.\n")
+    from reprlab.pretrain.runs import run_demo
+
+    line = run_demo(tmp_path / "demo", steps=40)
+    loss = float(re.search(r"loss ([0-9.]+) \(unigram", line).group(1))
+    assert loss < math.log(2000)  # better than a uniform guess over the 2,000-token vocabulary
+    assert line.count(" -> ") == 2

@@ -161,3 +161,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     x.add_argument("--architecture", help="BertForPreTraining | BertForMaskedLM | RobertaForMaskedLM | "
                                           "AlbertForPreTraining | AlbertForMaskedLM (default: the objective's)")
     x.set_defaults(handler=_export)
+
+
+def demo(out_dir) -> str:
+    """``reprlab demo``'s pretraining step (see :func:`reprlab.pretrain.runs.run_demo`)."""
+    from pathlib import Path
+
+    from reprlab.pretrain.runs import run_demo
+    from reprlab.train import torch_threads
+
+    with torch_threads(1):  # a tiny model: one thread is faster, and kinder to a shared machine
+        return run_demo(Path(out_dir) / "pretrain")
