@@ -194,7 +194,7 @@ class HFRun:
 
 def recipe_config(shards: Path, out: Path, recipe: dict[str, Any], max_steps: int):
     """A PretrainRunConfig from a recipe: top-level fields plus ``sets`` (``--set`` strings)."""
-    from reprlab.cli.config_io import from_dict, merge, parse_overrides
+    from reprlab.config import from_dict, merge, parse_overrides
     from reprlab.pretrain.runs import PretrainRunConfig
 
     data = dataclasses.asdict(PretrainRunConfig())
@@ -379,7 +379,23 @@ def offsets_from_word_starts(starts: list[bool]) -> list[tuple[int, int]]:
     return out
 
 
-class OursLoop:
+class Loop:
+    """A training loop over ``self.loader`` that starts a new epoch whenever the last one ends."""
+
+    loader: Any
+    it: Any = None
+
+    def next_batch(self) -> Any:
+        if self.it is not None:
+            try:
+                return next(self.it)
+            except StopIteration:
+                pass
+        self.it = iter(self.loader)
+        return next(self.it)
+
+
+class OursLoop(Loop):
     """Our end-to-end step: DataLoader + collate + (in the objective) masking + fwd/bwd + AdamW."""
 
     def __init__(self, shards: ShardSet, preset: str, *, whole_word: bool = False, dropout: float = 0.1, batch: int = 32):
@@ -400,16 +416,11 @@ class OursLoop:
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4, weight_decay=0.01)
         self.loader = DataLoader(self.data, batch_size=batch, shuffle=True, collate_fn=Collator(special["pad"]),
                                  drop_last=True, generator=torch.Generator().manual_seed(0))
-        self.it = iter(self.loader)
         self.real = self.slots = 0
 
     def steps(self, n: int) -> None:
         for _ in range(n):
-            try:
-                batch = next(self.it)
-            except StopIteration:
-                self.it = iter(self.loader)
-                batch = next(self.it)
+            batch = self.next_batch()
             self.real += batch.num_tokens
             self.slots += batch.input_ids.numel()
             out = self.model(batch)
@@ -419,7 +430,7 @@ class OursLoop:
             self.opt.zero_grad(set_to_none=True)
 
 
-class HFLoop:
+class HFLoop(Loop):
     """HF's step: DataLoader + DataCollatorForLanguageModeling + BertForMaskedLM fwd/bwd + AdamW."""
 
     def __init__(self, shards: ShardSet, tok_dir: Path, hidden: int, *, whole_word: bool = False,
@@ -441,17 +452,12 @@ class HFLoop:
         collator = DataCollatorForLanguageModeling(tok, mlm_probability=0.15, whole_word_mask=whole_word)
         self.loader = DataLoader(feats, batch_size=batch, shuffle=True, collate_fn=collator, drop_last=True,
                                  generator=torch.Generator().manual_seed(0))
-        self.it = iter(self.loader)
         self.real = self.slots = 0
 
     def steps(self, n: int) -> None:
         self.model.train()
         for _ in range(n):
-            try:
-                batch = next(self.it)
-            except StopIteration:
-                self.it = iter(self.loader)
-                batch = next(self.it)
+            batch = self.next_batch()
             self.real += int(batch["attention_mask"].sum())
             self.slots += batch["attention_mask"].numel()
             loss = self.model(**batch).loss

@@ -1,12 +1,13 @@
-"""Options shared by training commands: ``--config``, ``--set``, ``--device``, ``-o``, ``--resume``."""
+"""Options shared by training commands: ``--config``, ``--set``, ``--device``, ``-o``, ``--resume``, ``--data``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reprlab.cli.config_io import load_config
+from reprlab.config import load_config
 
 T = TypeVar("T")
 
@@ -27,8 +28,10 @@ def command_group(sub: argparse._SubParsersAction, name: str, help: str, *,
     return group
 
 
-def add_config_args(parser: argparse.ArgumentParser, *, output: bool = True) -> None:
-    """Add the options every configurable command takes."""
+def add_config_args(parser: argparse.ArgumentParser, *, output: bool = True, data: str | None = None) -> None:
+    """Add the options every configurable command takes (``--data`` too when ``data`` describes it)."""
+    if data is not None:
+        parser.add_argument("--data", help=f"{data} (sets data.name)")
     parser.add_argument("--config", metavar="FILE.toml", help="TOML file of config values")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value, e.g. --set train.lr=3e-4 (repeatable)")
@@ -42,6 +45,8 @@ def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str,
                      train_key: str = "train") -> T:
     """Build ``cls`` from defaults < ``--config`` < ``--set`` < the dedicated flags."""
     overrides = list(args.overrides)
+    if getattr(args, "data", None):
+        overrides.append(f"data.name={args.data!r}")
     if getattr(args, "device", None):
         overrides.append(f"{train_key}.device={args.device!r}")
     if getattr(args, "output", None):
@@ -49,3 +54,17 @@ def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str,
     if getattr(args, "resume", False):
         overrides.append(f"{train_key}.resume=true")
     return load_config(cls, args.config, overrides, defaults)
+
+
+def run_config_from_args(cls: type[T], args: argparse.Namespace, *, output_dir: str | None = None) -> T:
+    """A run config (a dataclass with a nested ``train: TrainConfig``) from the command line.
+
+    The run's own defaults, its nested tables included, are the base that ``--config``, ``--set``
+    and the flags change, so ``--set train.lr=...`` keeps the run's other training defaults.
+    ``output_dir`` replaces the default run directory (for commands that share one run config).
+    """
+    instance: Any = cls()
+    defaults = dataclasses.asdict(instance)
+    if output_dir is not None:
+        defaults["train"]["output_dir"] = output_dir
+    return config_from_args(cls, args, defaults)

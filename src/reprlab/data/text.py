@@ -11,9 +11,9 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from reprlab.errors import DataError, MissingDataError
 
@@ -154,7 +154,8 @@ def kjv_chapters(path: str | Path | None = None) -> Iterator[tuple[str, list[str
                                    "reinstall bible-kjv")
         lines = enumerate(run.stdout.decode("utf-8", errors="replace").splitlines(), 1)
         where = BIBLE_COMMAND
-    ref, verses = None, []
+    ref: str = ""
+    verses: list[str] = []
     for lineno, line in lines:
         if not line.strip():
             continue
@@ -165,11 +166,11 @@ def kjv_chapters(path: str | Path | None = None) -> Iterator[tuple[str, list[str
         chapter = f"{m.group(1)}{m.group(2)}"
         if chapter != ref:
             if verses:
-                yield ref, verses  # type: ignore[misc]
+                yield ref, verses
             ref, verses = chapter, []
         verses.append(m.group(4).strip())
     if verses:
-        yield ref, verses  # type: ignore[misc]
+        yield ref, verses
 
 
 def wordnet_glosses(directory: str | Path | None = None) -> Iterator[tuple[str, str]]:

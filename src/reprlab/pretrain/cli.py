@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from reprlab.cli.common import add_config_args, command_group, config_from_args
+from reprlab.cli.common import add_config_args, command_group, run_config_from_args
 
 EPILOG_RUN = """examples:
   reprlab pretrain run --objective roberta --model bert-mini --shards shards/kjv -o runs/roberta
@@ -43,14 +44,12 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from reprlab.pretrain.runs import PretrainRunConfig, run_pretrain
 
     for flag in ("objective", "model", "shards"):
         if getattr(args, flag):
             args.overrides.append(f"{flag}={getattr(args, flag)!r}")
-    cfg = config_from_args(PretrainRunConfig, args, dataclasses.asdict(PretrainRunConfig()))
+    cfg = run_config_from_args(PretrainRunConfig, args)
     result = run_pretrain(cfg)
     ev = result.evaluation
     line = f"{cfg.objective} {cfg.model}: {result.steps} steps in {result.train_seconds:.0f} s"
@@ -163,10 +162,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     x.set_defaults(handler=_export)
 
 
-def demo(out_dir) -> str:
+def demo(out_dir: Path) -> str:
     """``reprlab demo``'s pretraining step (see :func:`reprlab.pretrain.runs.run_demo`)."""
-    from pathlib import Path
-
     from reprlab.pretrain.runs import run_demo
     from reprlab.train import torch_threads
 

@@ -35,6 +35,7 @@ from typing import Literal
 
 import torch
 
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 
 IGNORE_INDEX = -100
@@ -57,8 +58,7 @@ class MaskingConfig:
     def validate(self) -> None:
         check_probabilities(self.mlm_probability, self.mask_replace_prob, self.random_replace_prob,
                             self.max_predictions, prefix="masking.")
-        if self.mode not in (None, "static", "dynamic"):
-            raise ConfigError(f"masking.mode={self.mode!r}: choose 'static' or 'dynamic'")
+        check_choices(self, "masking.")
 
 
 def check_probabilities(mlm_probability: float, mask_replace_prob: float, random_replace_prob: float,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.io import write_json
 from reprlab.pretrain.batches import Collator, InstanceDataset, Layout
@@ -200,6 +201,9 @@ class PretrainEvalConfig:
     split: Literal["train", "valid"] = "valid"
     batch_size: int = 64
     checkpoint: str | None = None  # a checkpoint-NNNNNN directory of the run (default: final weights)
+
+    def __post_init__(self) -> None:
+        check_choices(self)
 
 
 def run_eval(cfg: PretrainEvalConfig) -> dict[str, Any]:
