@@ -18,12 +18,12 @@ transformers = pytest.importorskip("transformers")
 PAD, VOCAB = 0, 211
 
 
-def make(objective: str) -> torch.nn.Module:
+def make(objective: str, vocab: int = VOCAB, pad: int = PAD, mask: int = 4) -> torch.nn.Module:
     spec = OBJECTIVES[objective]
-    enc = spec.encoder(EncoderConfig.preset("tiny", vocab_size=VOCAB), {"pad": PAD})
+    enc = spec.encoder(EncoderConfig.preset("tiny", vocab_size=vocab, pad_token_id=pad), {"pad": pad})
     torch.manual_seed(0)
     model = spec.model_class(PretrainModelConfig(encoder=enc, objective=objective, sentence_task=spec.sentence_task,
-                                                 masking=MaskingConfig(), mask_token_id=4))
+                                                 masking=MaskingConfig(), mask_token_id=mask))
     with torch.no_grad():  # move every tensor off its initial value (LayerNorm 1/0, zero biases)
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -68,3 +68,36 @@ def test_exported_logits_match_transformers(tmp_path, objective, architecture):
 def test_architecture_must_fit_the_model(tmp_path):
     with pytest.raises(ConfigError, match="exports as RobertaForMaskedLM"):
         to_hf(make("roberta"), tmp_path / "x", "BertForPreTraining")
+
+
+@pytest.mark.parametrize("objective", ["bert", "roberta"])
+def test_export_with_its_tokenizer_is_a_complete_hf_model(tmp_path, objective):
+    """Issue 20.3: the exported directory holds tokenizer.json; AutoTokenizer + AutoModelForMaskedLM
+    load it as it is, give reprlab's ids (pairs too) and, on HF's own padded batch, our logits."""
+    from reprlab.pretrain.corpus import iter_corpus
+    from reprlab.tokenizers import train_bpe, train_wordpiece
+    from reprlab.tokenizers.bpe import ROBERTA_SPECIAL_TOKENS
+
+    lines = [s for d in list(iter_corpus(["kjv-sample"]))[:4] for s in d]
+    tok = (train_wordpiece(lines, 300, method="frequency") if objective == "bert"
+           else train_bpe(lines, 400, byte_level=True, special_tokens=ROBERTA_SPECIAL_TOKENS))
+    pad, mask = (tok.vocab[t] for t in (("[PAD]", "[MASK]") if objective == "bert" else ("<pad>", "<mask>")))
+    ours = make(objective, tok.vocab_size, pad, mask)
+    out = to_hf(ours, tmp_path / "hf", tokenizer=tok)
+    assert (out / "tokenizer.json").is_file()
+    hf_tok = transformers.AutoTokenizer.from_pretrained(str(out))
+    assert hf_tok.model_max_length == ours.config.encoder.max_length == 128  # RoBERTa: 130 positions - 2
+    texts = ["In the beginning God créated the heaven", "and the earth 🤗"]
+    for text in texts:
+        assert hf_tok(text)["input_ids"] == tok.encode(text).ids
+    assert hf_tok(*texts)["input_ids"] == tok.encode(*texts).ids
+    hf = transformers.AutoModelForMaskedLM.from_pretrained(str(out)).eval()
+    theirs = hf_tok(texts, padding=True, return_tensors="pt")
+    batch = tok.encode_batch(texts, padding=True, return_tensors="pt")
+    assert batch.input_ids.tolist() == theirs["input_ids"].tolist()
+    with torch.no_grad():
+        enc = ours.encoder(batch.input_ids, batch.attention_mask)
+        logits = ours.mlm(enc.last_hidden_state)
+        ref = hf(**theirs).logits
+    keep = batch.attention_mask.bool()
+    assert float((logits - ref)[keep].abs().max()) <= 1e-5

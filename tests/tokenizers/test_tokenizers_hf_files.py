@@ -80,6 +80,7 @@ def test_transformers_auto_tokenizer_gives_our_ids(trained, kind, monkeypatch):
     if kind == "byte-level":
         assert (hf.bos_token, hf.eos_token, hf.pad_token, hf.mask_token) == ("<s>", "</s>", "<pad>", "<mask>")
     texts = ["short", "a longer text, with more words"]
+    assert tok.pad_token == hf.pad_token  # None for classic BPE trained without <pad>, as in HF
     if kind == "bpe":  # classic BPE trained without <pad>: both refuse to pad
         with pytest.raises(ValueError, match="padding token"):
             hf(texts, padding=True, return_tensors="pt")
@@ -178,9 +179,8 @@ def test_cli_trains_a_roberta_style_directory_hf_loads(tmp_path, capsys):
 
 
 def test_model_directory_with_tokenizer_loads_in_transformers(trained, tmp_path, monkeypatch):
-    """What a model export does (Encoder.to_hf, then tokenizer.save_pretrained into the same
-    directory): AutoTokenizer + AutoModel load it, and HF's hidden states on HF's batch equal ours
-    on our BatchEncoding."""
+    """``Encoder.to_hf(dir, tokenizer=tok)`` writes a complete model: AutoTokenizer + AutoModel load
+    it, and HF's hidden states on HF's batch equal ours on our BatchEncoding."""
     import torch
 
     from reprlab.text import Encoder, EncoderConfig
@@ -188,14 +188,14 @@ def test_model_directory_with_tokenizer_loads_in_transformers(trained, tmp_path,
     tok = trained["wordpiece"][0]
     torch.manual_seed(0)
     encoder = Encoder(EncoderConfig.preset("tiny", vocab_size=tok.vocab_size)).eval()
-    model_dir = encoder.to_hf(tmp_path / "model")
-    tok.save_pretrained(model_dir, model_max_length=encoder.config.max_position)
+    model_dir = encoder.to_hf(tmp_path / "model", tokenizer=tok)
+    assert {"config.json", "model.safetensors", "tokenizer.json", "vocab.txt"} <= {p.name for p in model_dir.iterdir()}
     hf_tok = transformers.AutoTokenizer.from_pretrained(str(model_dir))
     hf_model = transformers.AutoModel.from_pretrained(str(model_dir)).eval()
     texts = ["Héllo wörld, naïve café!", "the lowest newest", ("a pair", "of texts 🤗")]
     ours = tok.encode_batch(texts, padding=True, return_tensors="pt")
     theirs = hf_tok(texts[:2], padding=True, return_tensors="pt")
-    assert hf_tok.model_max_length == encoder.config.max_position
+    assert hf_tok.model_max_length == encoder.config.max_length
     pair = hf_tok("a pair", "of texts 🤗")["input_ids"]
     assert ours.input_ids[2, :len(pair)].tolist() == pair
     assert ours.input_ids[:2, :theirs["input_ids"].shape[1]].tolist() == theirs["input_ids"][:2].tolist()

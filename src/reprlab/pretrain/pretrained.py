@@ -179,14 +179,15 @@ def fill_mask(model: PretrainedModel, text: str, top_k: int = 5) -> tuple[list[C
 
 
 # ------------------------------------------------------------------------------------------ HF export
-def write_hf_tokenizer(tokenizer: Any, directory: Path) -> None:
+def write_hf_tokenizer(tokenizer: Any, directory: Path, model_max_length: int | None = None) -> None:
     """The one place that writes tokenizer files into an exported HF directory.
 
-    Today it writes reprlab's files (``vocab.txt`` + ``tokenizer_config.json`` for WordPiece, which
-    ``transformers.AutoTokenizer`` reads; ``vocab.json`` + ``merges.txt`` for BPE). When reprlab's
-    tokenizers write HF's ``tokenizer.json`` themselves, this function is what changes.
+    The tokenizer's ``save_pretrained``: its vocabulary files plus HF's ``tokenizer.json``,
+    ``tokenizer_config.json`` and ``special_tokens_map.json``, which ``tokenizers.Tokenizer.from_file``
+    and ``transformers.AutoTokenizer.from_pretrained`` load as they are (WordPiece, classic and
+    byte-level BPE).
     """
-    tokenizer.save_pretrained(directory)
+    tokenizer.save_pretrained(directory, model_max_length=model_max_length)
 
 
 def to_hf(model: PretrainedModel | PretrainingObjective, directory: str | Path, architecture: str | None = None,
@@ -239,5 +240,5 @@ def to_hf(model: PretrainedModel | PretrainingObjective, directory: str | Path, 
         save_file(state, str(tmp), metadata={"format": "pt"})
     write_json(out / "config.json", hf_config)
     if tokenizer is not None:
-        write_hf_tokenizer(tokenizer, out)
+        write_hf_tokenizer(tokenizer, out, config.encoder.max_length)
     return out

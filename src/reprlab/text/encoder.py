@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -138,8 +139,9 @@ class Encoder(nn.Module):
 
         return from_hf(path, strict=strict)
 
-    def to_hf(self, path: str | Path) -> Path:
-        """Write a directory HF ``AutoModel.from_pretrained`` reads; see :func:`reprlab.text.interop.to_hf`."""
+    def to_hf(self, path: str | Path, *, tokenizer: Any = None) -> Path:
+        """Write a directory HF ``AutoModel.from_pretrained`` (and, given ``tokenizer``,
+        ``AutoTokenizer.from_pretrained``) reads; see :func:`reprlab.text.interop.to_hf`."""
         from reprlab.text.interop import to_hf
 
-        return to_hf(self, path)
+        return to_hf(self, path, tokenizer=tokenizer)

@@ -21,6 +21,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import save_file
@@ -274,14 +275,22 @@ def from_hf(path: str | Path, *, strict: bool = True) -> Encoder:
     return encoder.eval()
 
 
-def to_hf(encoder: Encoder, path: str | Path) -> Path:
-    """Write ``config.json`` + ``model.safetensors`` that HF ``AutoModel.from_pretrained`` reads."""
+def to_hf(encoder: Encoder, path: str | Path, *, tokenizer: Any = None) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` that HF ``AutoModel.from_pretrained`` reads.
+
+    With ``tokenizer`` (a :mod:`reprlab.tokenizers` tokenizer), its files go into the same
+    directory (``tokenizer.json`` and the rest, ``model_max_length`` = the encoder's
+    :attr:`~reprlab.text.config.EncoderConfig.max_length`), so ``AutoTokenizer.from_pretrained``
+    loads it too and the exported model is complete.
+    """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     state = to_hf_state(encoder)
     with atomic_path(path / "model.safetensors") as tmp:
         save_file(state, str(tmp), metadata={"format": "pt"})
     write_json(path / "config.json", config_to_hf(encoder.config))
+    if tokenizer is not None:
+        tokenizer.save_pretrained(path, model_max_length=encoder.config.max_length)
     return path
 
 

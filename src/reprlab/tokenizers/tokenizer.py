@@ -184,7 +184,8 @@ class Tokenizer:
     never_split : sequence of str
         More vocabulary tokens matched literally in raw text (BERT's ``never_split``), kept by ``decode``.
     pad_token : str
-        Token used for padding.
+        Token used for padding. The attribute is ``None`` when the vocabulary lacks it (as
+        transformers' ``pad_token`` of a tokenizer without one), and padding then raises.
     """
 
     def __init__(self, model: Model, *, normalizer: Normalizer | None = None,
@@ -197,7 +198,8 @@ class Tokenizer:
         self.post_processor = post_processor or TemplateProcessing()
         self.decoder = decoder
         self.special_tokens = [t for t in special_tokens if t in model.vocab]
-        self.pad_token = pad_token
+        self.pad_token = pad_token if pad_token is not None and pad_token in model.vocab else None
+        self._wanted_pad = pad_token  # named by the error when the vocabulary lacks it
         self._id_to_token = {i: t for t, i in model.vocab.items()}
         self._special_ids = {model.vocab[t] for t in self.special_tokens}
         # Longest first so "[MASK]x" never matches a shorter prefix token.
@@ -422,8 +424,8 @@ class Tokenizer:
         return out if return_tensors is None else BatchEncoding(out, return_tensors)
 
     def _pad(self, enc: Encoding, length: int) -> None:
-        if self.pad_token is None or self.pad_token not in self.model.vocab:
-            raise ConfigError(f"padding needs the pad token {self.pad_token!r} in the vocabulary; add it "
+        if self.pad_token is None:
+            raise ConfigError(f"padding needs the pad token {self._wanted_pad!r} in the vocabulary; add it "
                               "(train with it among special_tokens) or pass another pad_token")
         enc.pad(length, self.model.vocab[self.pad_token], self.pad_token)
 
