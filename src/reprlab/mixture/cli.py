@@ -1,0 +1,159 @@
+"""``reprlab gmm fit|predict`` and ``reprlab experiment objectives`` (registered by reprlab.cli.main).
+
+Heavy imports stay inside the handlers so ``reprlab --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from reprlab.cli.common import command_group
+
+
+def _components(spec: str) -> list[int]:
+    """``10`` -> [10]; ``2:12`` -> [2, ..., 12]; ``4,8,16`` -> [4, 8, 16]."""
+    from reprlab.errors import ConfigError
+
+    try:
+        if ":" in spec:
+            lo, hi = (int(v) for v in spec.split(":", 1))
+            ks = list(range(lo, hi + 1))
+        else:
+            ks = [int(v) for v in spec.split(",")]
+    except ValueError:
+        ks = []
+    if not ks or min(ks) < 1:
+        raise ConfigError(f"--n-components {spec!r}: give K, a range LO:HI or a list K1,K2 of integers >= 1")
+    return ks
+
+
+def gmm_fit(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from reprlab.data.arrays import read_matrix, save_npy
+    from reprlab.errors import DataError
+    from reprlab.io import write_json
+    from reprlab.mixture import cluster_purity, select_n_components
+
+    x = read_matrix(Path(args.input))
+    ks = _components(args.n_components)
+    params = dict(covariance_type=args.covariance_type, reg_covar=args.reg_covar, tol=args.tol,
+                  max_iter=args.max_iter, n_init=args.n_init, random_state=args.seed, device=args.device,
+                  dtype=args.dtype)
+    labels = None
+    if args.labels:
+        labels = read_matrix(Path(args.labels)).ravel()
+        if len(labels) != len(x):
+            raise DataError(f"{args.labels}: {len(labels)} labels for {len(x)} rows of {args.input}")
+    model, scores = select_n_components(x, ks, criterion=args.criterion, **params)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "gmm.safetensors")
+    clusters = model.predict(x)
+    save_npy(out / "clusters.npy", clusters)
+    summary = {"input": str(args.input), "n_rows": int(len(x)), "n_features": int(x.shape[1]),
+               "n_components": model.n_components, "covariance_type": model.covariance_type,
+               args.criterion: {str(k): v for k, v in scores.items()}, "lower_bounds": model.lower_bounds_,
+               "converged": bool(model.converged_), "n_iter": int(model.n_iter_)}
+    line = (f"GMM K={model.n_components} ({model.covariance_type}) on {len(x)}x{x.shape[1]}: mean log-likelihood "
+            f"{model.lower_bound_:.4f} nats/row after {model.n_iter_} iterations"
+            f"{'' if model.converged_ else ' (not converged: raise --max-iter)'}")
+    if len(ks) > 1:
+        line += f"; {args.criterion.upper()} over K={ks[0]}..{ks[-1]} picks {model.n_components}"
+    if labels is not None:
+        from sklearn.metrics import normalized_mutual_info_score
+
+        summary["purity"] = cluster_purity(labels, clusters)
+        summary["nmi"] = float(normalized_mutual_info_score(labels, clusters))
+        line += f"; purity {summary['purity']:.3f}, NMI {summary['nmi']:.3f} against {args.labels}"
+    write_json(out / "summary.json", summary)
+    print(line + f"; wrote {out}/gmm.safetensors, clusters.npy, summary.json")
+    return 0
+
+
+def gmm_predict(args: argparse.Namespace) -> int:
+    from reprlab.data.arrays import read_matrix, save_npy
+    from reprlab.mixture import GaussianMixture
+
+    model = GaussianMixture.load(args.model)
+    x = read_matrix(Path(args.input))
+    clusters = model.predict(x)
+    save_npy(Path(args.output), clusters)
+    if args.proba:
+        save_npy(Path(args.proba), model.predict_proba(x))
+    print(f"{len(x)} rows -> {model.n_components} components; mean log-likelihood {model.score(x):.4f} "
+          f"nats/row; clusters in {args.output}" + (f", responsibilities in {args.proba}" if args.proba else ""))
+    return 0
+
+
+def objectives_config(args: argparse.Namespace):
+    """:class:`ObjectivesRunConfig` from its own defaults (nested TrainConfigs included) < --config < --set
+    < ``-o``/``--device``: a user value replaces only the field it names."""
+    from reprlab.cli.config_io import load_config
+    from reprlab.mixture.runs import ObjectivesRunConfig
+
+    overrides = list(args.overrides)
+    if args.output:
+        overrides.append(f"output_dir={args.output!r}")
+    if args.device:
+        overrides.append(f"device={args.device!r}")
+    return load_config(ObjectivesRunConfig, args.config, overrides, dataclasses.asdict(ObjectivesRunConfig()))
+
+
+def objectives(args: argparse.Namespace) -> int:
+    from reprlab.mixture.runs import run_objectives
+    from reprlab.train import torch_threads
+
+    cfg = objectives_config(args)
+    with torch_threads(args.threads):
+        result = run_objectives(cfg)
+    print(f"{cfg.data}: {result.n_train} training images (labels unused), {result.n_test} test images, "
+          f"GMM with K={result.n_components} on {cfg.dims}-d representations")
+    print(result.markdown())
+    print(f"table in {cfg.output_dir}/objectives.md")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``gmm fit``, ``gmm predict`` and ``experiment objectives``."""
+    from reprlab.mixture.em import COVARIANCE_TYPES
+
+    verbs = command_group(sub, "gmm", "Gaussian mixtures fitted by EM (scikit-learn's GaussianMixture, in torch)")
+    p = verbs.add_parser("fit", help="fit a Gaussian mixture to the rows of a .npy/.csv matrix",
+                         description="Fit a Gaussian mixture by EM; with a range of K, keep the lowest BIC/AIC.")
+    p.add_argument("input", metavar="INPUT", help="(N, D) matrix: .npy or numeric .csv/.tsv")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="writes gmm.safetensors, clusters.npy and summary.json here")
+    p.add_argument("-k", "--n-components", default="1", metavar="K|LO:HI|K1,K2",
+                   help="components, or candidates to choose from by --criterion (default 1)")
+    p.add_argument("--criterion", default="bic", choices=["bic", "aic"])
+    p.add_argument("--covariance-type", default="full", choices=list(COVARIANCE_TYPES))
+    p.add_argument("--reg-covar", type=float, default=1e-6, help="ridge on every covariance diagonal")
+    p.add_argument("--tol", type=float, default=1e-3, help="stop when the mean log-likelihood changes less")
+    p.add_argument("--max-iter", type=int, default=100)
+    p.add_argument("--n-init", type=int, default=1, help="initialisations; the best is kept")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    p.add_argument("--labels", metavar="LABELS.npy", help="also report cluster purity and NMI against these")
+    p.set_defaults(handler=gmm_fit)
+    p = verbs.add_parser("predict", help="clusters (and responsibilities) of new rows under a fitted mixture")
+    p.add_argument("model", metavar="GMM.safetensors")
+    p.add_argument("input", metavar="INPUT")
+    p.add_argument("-o", "--output", required=True, metavar="CLUSTERS.npy")
+    p.add_argument("--proba", metavar="PROBA.npy", help="also save the (N, K) responsibilities")
+    p.set_defaults(handler=gmm_predict)
+
+    experiments = command_group(sub, "experiment", "reproduce a figure or table from the source texts",
+                                metavar="EXPERIMENT")
+    e = experiments.add_parser("objectives", help="the talk's three unsupervised objectives (likelihood, "
+                                                  "reconstruction, coherence) scored by GMM cluster purity/NMI")
+    e.add_argument("--config", metavar="FILE.toml", help="TOML file of ObjectivesRunConfig values")
+    e.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one value, e.g. --set data=digits --set simclr_train.max_steps=100")
+    e.add_argument("-o", "--output", metavar="DIR", help="output directory (sets output_dir)")
+    e.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    e.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    e.set_defaults(handler=objectives)
