@@ -49,3 +49,29 @@ def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str,
     if getattr(args, "resume", False):
         overrides.append(f"{train_key}.resume=true")
     return load_config(cls, args.config, overrides, defaults)
+
+
+def add_experiment_args(parser: argparse.ArgumentParser, config_name: str, example: str) -> None:
+    """The options of an ``experiment`` verb whose config has top-level ``output_dir`` and ``device``."""
+    parser.add_argument("--config", metavar="FILE.toml", help=f"TOML file of {config_name} values")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"override one value, e.g. --set {example} (repeatable)")
+    parser.add_argument("-o", "--output", metavar="DIR", help="output directory (sets output_dir)")
+    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N (sets device)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+
+
+def experiment_config(cls: type[T], args: argparse.Namespace) -> T:
+    """``cls`` from its own defaults (nested dataclasses included) < --config < --set < -o/--device.
+
+    The defaults are the dataclass's, passed whole, so a user value replaces only the field it
+    names (a nested table given on the command line does not reset its siblings).
+    """
+    import dataclasses
+
+    overrides = list(args.overrides)
+    if getattr(args, "output", None):
+        overrides.append(f"output_dir={str(Path(args.output))!r}")
+    if getattr(args, "device", None):
+        overrides.append(f"device={args.device!r}")
+    return load_config(cls, args.config, overrides, dataclasses.asdict(cls()))  # type: ignore[call-overload]

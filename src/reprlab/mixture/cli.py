@@ -6,7 +6,6 @@ Heavy imports stay inside the handlers so ``reprlab --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 from reprlab.cli.common import command_group
@@ -88,25 +87,12 @@ def gmm_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def objectives_config(args: argparse.Namespace):
-    """:class:`ObjectivesRunConfig` from its own defaults (nested TrainConfigs included) < --config < --set
-    < ``-o``/``--device``: a user value replaces only the field it names."""
-    from reprlab.cli.config_io import load_config
-    from reprlab.mixture.runs import ObjectivesRunConfig
-
-    overrides = list(args.overrides)
-    if args.output:
-        overrides.append(f"output_dir={args.output!r}")
-    if args.device:
-        overrides.append(f"device={args.device!r}")
-    return load_config(ObjectivesRunConfig, args.config, overrides, dataclasses.asdict(ObjectivesRunConfig()))
-
-
 def objectives(args: argparse.Namespace) -> int:
-    from reprlab.mixture.runs import run_objectives
+    from reprlab.cli.common import experiment_config
+    from reprlab.mixture.runs import ObjectivesRunConfig, run_objectives
     from reprlab.train import torch_threads
 
-    cfg = objectives_config(args)
+    cfg = experiment_config(ObjectivesRunConfig, args)
     with torch_threads(args.threads):
         result = run_objectives(cfg)
     print(f"{cfg.data}: {result.n_train} training images (labels unused), {result.n_test} test images, "
@@ -118,6 +104,7 @@ def objectives(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``gmm fit``, ``gmm predict`` and ``experiment objectives``."""
+    from reprlab.cli.common import add_experiment_args
     from reprlab.mixture.em import COVARIANCE_TYPES
 
     verbs = command_group(sub, "gmm", "Gaussian mixtures fitted by EM (scikit-learn's GaussianMixture, in torch)")
@@ -150,10 +137,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                                 metavar="EXPERIMENT")
     e = experiments.add_parser("objectives", help="the talk's three unsupervised objectives (likelihood, "
                                                   "reconstruction, coherence) scored by GMM cluster purity/NMI")
-    e.add_argument("--config", metavar="FILE.toml", help="TOML file of ObjectivesRunConfig values")
-    e.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one value, e.g. --set data=digits --set simclr_train.max_steps=100")
-    e.add_argument("-o", "--output", metavar="DIR", help="output directory (sets output_dir)")
-    e.add_argument("--device", help="auto | cpu | cuda | cuda:N")
-    e.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    add_experiment_args(e, "ObjectivesRunConfig", "data=digits")
     e.set_defaults(handler=objectives)
