@@ -154,8 +154,23 @@ def _attention(args: argparse.Namespace) -> int:
     return 0
 
 
+def _why_attention(args: argparse.Namespace) -> int:
+    from reprlab.cli.common import experiment_config
+    from reprlab.text.runs import WhyAttentionRunConfig, run_why_attention
+    from reprlab.train import torch_threads
+
+    cfg = experiment_config(WhyAttentionRunConfig, args)
+    with torch_threads(args.threads):
+        result = run_why_attention(cfg)
+    print(result.markdown())
+    if result.text_data:
+        print(f"glosses: {result.text_data}; majority class {result.text_majority:.3f}")
+    print(f"table, JSON and why_attention.png in {cfg.output_dir}/")
+    return 0
+
+
 def register_experiments(sub: argparse._SubParsersAction) -> None:
-    """Add ``experiment attention``."""
+    """Add ``experiment attention`` and ``experiment why-attention``."""
     from reprlab.cli.common import add_experiment_args
 
     experiments = command_group(sub, "experiment", "reproduce a figure or table from the source texts",
@@ -163,7 +178,10 @@ def register_experiments(sub: argparse._SubParsersAction) -> None:
     for name, handler, cls, example, text in (
             ("attention", _attention, "AttentionRunConfig", "word=paris",
              "one word's attention in every head and layer for contrasting sentences ('June'), and a layer-wise "
-             "WordNet supersense probe (MiniLM by default)"),):
+             "WordNet supersense probe (MiniLM by default)"),
+            ("why-attention", _why_attention, "WhyAttentionRunConfig", "recall_train.max_steps=500",
+             "Transformer vs LSTM vs CNN of the same size: recall at distance d, gloss supersense accuracy, "
+             "training speed")):
         e = experiments.add_parser(name, help=text)
         add_experiment_args(e, cls, example)
         e.set_defaults(handler=handler)

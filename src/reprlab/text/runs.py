@@ -1,5 +1,5 @@
 """End-to-end runs of the text domain: attention as retrieval and layer-wise probes
-(``reprlab experiment attention``).
+(``reprlab experiment attention``); why attention instead of CNN/RNN (``reprlab experiment why-attention``).
 
 Each run is a typed config dataclass plus ``run_x(cfg) -> XResult``; the CLI only parses and calls.
 """
@@ -17,6 +17,9 @@ import torch
 from reprlab.errors import ConfigError, MissingDataError
 from reprlab.text.attention import JUNE_SENTENCES, TokenAttention, plot_token_attention, token_attention
 from reprlab.text.encoder import Encoder
+from reprlab.text.sequence_models import (Readout, SequenceClassifier, SequenceKind, SequenceModelConfig,
+                                          body_parameters, build_sequence_model, predict, sequence_encoder)
+from reprlab.train import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -140,4 +143,248 @@ def plot_probe_curve(probe: Any, path: str | Path, data: str = "") -> Path:
     return save_figure(fig, path)
 
 
-__all__ = ["load_pretrained", "AttentionRunConfig", "AttentionResult", "run_attention", "plot_probe_curve"]
+
+
+# --------------------------------------------------------------------------- why attention
+def _recall_train() -> TrainConfig:
+    return TrainConfig(output_dir="", max_steps=3000, batch_size=64, optimizer="adamw", lr=1e-3, weight_decay=0.0,
+                       schedule="cosine", warmup_steps=100, save_every=None, log_every=100, progress=False)
+
+
+def _text_train() -> TrainConfig:
+    return TrainConfig(output_dir="", max_steps=3000, batch_size=64, optimizer="adamw", lr=1e-3, weight_decay=0.01,
+                       schedule="cosine", warmup_steps=100, save_every=None, log_every=100, progress=False)
+
+
+@dataclass
+class WhyAttentionRunConfig:
+    """``reprlab experiment why-attention``: Transformer vs LSTM vs CNN of about the same size."""
+
+    kinds: tuple[SequenceKind, ...] = ("transformer", "lstm", "cnn")
+    embedding_dim: int = 64  # token embedding, the same for every kind
+    transformer: SequenceModelConfig = field(default_factory=lambda: SequenceModelConfig(
+        "transformer", width=64, layers=2, heads=4, ffn_ratio=2))  # sets the parameter budget
+    lstm: SequenceModelConfig = field(default_factory=lambda: SequenceModelConfig("lstm", layers=1))
+    cnn: SequenceModelConfig = field(default_factory=lambda: SequenceModelConfig("cnn", layers=4, kernel=5))
+    parameter_budget: int | None = None  # body parameters every kind is sized to; None: the Transformer's
+    # (a) lookback recall: the answer is the symbol d positions before the query
+    distances: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
+    n_symbols: int = 8  # chance accuracy 1 / n_symbols
+    n_train: int = 50_000
+    n_test: int = 4_000
+    solved_accuracy: float = 0.9  # a distance counts as solved at this test accuracy
+    recall_train: TrainConfig = field(default_factory=_recall_train)
+    # (b) WordNet gloss supersense classification (split by synset)
+    text: bool = True
+    text_max_per_label: int | None = 600  # glosses per supersense (subset-stable choice)
+    text_max_length: int = 64  # word pieces per gloss ([CLS] ... [SEP]); longer glosses are cut
+    text_vocab_size: int = 8000  # WordPiece vocabulary learned on the training glosses
+    text_readout: Readout = "mean"
+    text_train: TrainConfig = field(default_factory=_text_train)
+    wordnet_dir: str | None = None  # default /usr/share/wordnet, else the bundled sample
+    seed: int = 0
+    output_dir: str = "runs/why-attention"
+    device: str = "auto"
+
+
+@dataclass
+class WhyAttentionRow:
+    """One model kind's numbers."""
+
+    kind: str
+    width: int
+    parameters: int  # everything, the token table included
+    body_parameters: int  # without the token table (what the budget matches)
+    receptive_field: int | None  # positions a causal CNN output sees; None = the whole sequence
+    recall_accuracy: dict[int, float]  # distance -> test accuracy
+    longest_solved: int  # largest distance d with accuracy >= solved_accuracy at d and every shorter one (0: none)
+    recall_steps_per_second: float
+    text_accuracy: float | None = None
+    text_steps_per_second: float | None = None
+
+
+@dataclass
+class WhyAttentionResult:
+    rows: list[WhyAttentionRow]
+    distances: tuple[int, ...]
+    chance: float
+    solved_accuracy: float
+    text_data: str = ""
+    text_classes: int = 0
+    text_majority: float | None = None
+
+    def row(self, kind: str) -> WhyAttentionRow:
+        return next(r for r in self.rows if r.kind == kind)
+
+    def markdown(self) -> str:
+        head = ["model", "width", "params (body)"] + [f"d={d}" for d in self.distances] + [
+            "longest solved", "recall steps/s"]
+        if any(r.text_accuracy is not None for r in self.rows):
+            head += ["gloss supersense acc", "text steps/s"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in self.rows:
+            cells = [r.kind + (f" (sees {r.receptive_field})" if r.receptive_field else ""), str(r.width),
+                     f"{r.parameters:,} ({r.body_parameters:,})"]
+            cells += [f"{r.recall_accuracy[d]:.2f}" for d in self.distances]
+            cells += [str(r.longest_solved), f"{r.recall_steps_per_second:.1f}"]
+            if r.text_accuracy is not None:
+                cells += [f"{r.text_accuracy:.3f}", f"{r.text_steps_per_second:.1f}"]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+
+def longest_solved(accuracy: dict[int, float], threshold: float) -> int:
+    """The largest d such that every tested distance up to d reaches ``threshold`` (0 if d=min fails)."""
+    best = 0
+    for d in sorted(accuracy):
+        if accuracy[d] < threshold:
+            break
+        best = d
+    return best
+
+
+def _sized(cfg: WhyAttentionRunConfig, kind: str, vocab: int, length: int, classes: int):
+    template = dataclasses.replace(getattr(cfg, kind), kind=kind, vocab_size=vocab, max_length=length,
+                                   embedding_dim=cfg.embedding_dim)
+    if kind == "transformer" and cfg.parameter_budget is None:
+        return build_sequence_model(template)
+    budget = cfg.parameter_budget or _budget(cfg, vocab, length, classes)
+    return build_sequence_model(template, parameter_budget=budget, num_classes=classes)
+
+
+def _budget(cfg: WhyAttentionRunConfig, vocab: int, length: int, classes: int) -> int:
+    t = dataclasses.replace(cfg.transformer, kind="transformer", vocab_size=vocab, max_length=length,
+                            embedding_dim=cfg.embedding_dim)
+    return body_parameters(sequence_encoder(t)) + t.width * classes + classes
+
+
+def _train_classifier(cfg: WhyAttentionRunConfig, kind: str, train: Any, vocab: int, length: int, classes: int,
+                      readout: str, tcfg: TrainConfig, where: str) -> tuple[SequenceClassifier, SequenceModelConfig, float]:
+    import time
+
+    from reprlab.train import Trainer
+
+    torch.manual_seed(cfg.seed)
+    mcfg, encoder = _sized(cfg, kind, vocab, length, classes)
+    model = SequenceClassifier(encoder, classes, readout, config=mcfg)
+    tcfg = dataclasses.replace(tcfg, output_dir=str(Path(cfg.output_dir) / where / kind), device=cfg.device,
+                               seed=cfg.seed)
+    t0 = time.perf_counter()
+    steps = Trainer(model, tcfg, train).fit().step
+    return model, mcfg, steps / (time.perf_counter() - t0)
+
+
+def _gloss_task(cfg: WhyAttentionRunConfig):
+    """(train, test) as (ids, labels) datasets, vocabulary size, class names, data description."""
+    from reprlab.data import ArrayDataset
+    from reprlab.data.labeled_text import wordnet_supersenses
+    from reprlab.tokenizers import train_wordpiece
+
+    data = wordnet_supersenses(cfg.wordnet_dir, max_per_label=cfg.text_max_per_label)
+    train, test = data.split("train"), data.split("test")
+    tokenizer = train_wordpiece(train.texts, cfg.text_vocab_size, method="frequency")  # as HF WordPieceTrainer
+
+    def ids(texts: list[str]) -> torch.Tensor:
+        encs = tokenizer.encode_batch(texts, max_length=cfg.text_max_length, truncation=True, padding="max_length")
+        return torch.tensor([e.ids for e in encs])  # (N, max_length), [PAD] = 0
+
+    if tokenizer.token_to_id("[PAD]") != 0:
+        raise ConfigError("the gloss tokenizer must give [PAD] id 0")
+    return (ArrayDataset(ids(train.texts), train.labels), ArrayDataset(ids(test.texts), test.labels),
+            tokenizer.vocab_size, data.label_names,
+            f"{data.name}: {len(data.label_names)} supersenses, {len(train)} train / {len(test)} test glosses "
+            f"(split by synset), WordPiece {tokenizer.vocab_size} learned on the training glosses")
+
+
+def run_why_attention(cfg: WhyAttentionRunConfig) -> WhyAttentionResult:
+    """Train every kind on lookback recall (accuracy per distance) and on gloss supersenses.
+
+    Writes ``why_attention.md`` (the table), ``why_attention.json`` and ``why_attention.png``.
+    """
+    from reprlab.data.sequences import lookback_recall
+    from reprlab.io import atomic_write, write_json
+
+    if not cfg.kinds:
+        raise ConfigError("kinds=[]: choose one or more of transformer, lstm, cnn")
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train = lookback_recall(cfg.n_train, cfg.distances, n_symbols=cfg.n_symbols, seed=cfg.seed)
+    test = lookback_recall(cfg.n_test, cfg.distances, n_symbols=cfg.n_symbols, seed=cfg.seed + 1)
+    length = train.ids.shape[1]
+    text = _gloss_task(cfg) if cfg.text else None
+    rows = []
+    for kind in cfg.kinds:
+        model, mcfg, speed = _train_classifier(cfg, kind, train, train.vocab_size, length, cfg.n_symbols, "last",
+                                               cfg.recall_train, "recall")
+        pred = predict(model, test.ids)
+        acc = {d: float((pred[test.distance == d] == test.labels[test.distance == d]).float().mean())
+               for d in cfg.distances}
+        row = WhyAttentionRow(kind, mcfg.width, sum(p.numel() for p in model.parameters()),
+                              body_parameters(model.encoder) + sum(p.numel() for p in model.head.parameters()),
+                              mcfg.receptive_field(), acc, longest_solved(acc, cfg.solved_accuracy), speed)
+        if text is not None:
+            text_train, text_test, vocab, names, _ = text
+            model, _, speed = _train_classifier(cfg, kind, text_train, vocab, cfg.text_max_length, len(names),
+                                                cfg.text_readout, cfg.text_train, "text")
+            row.text_accuracy = float((predict(model, text_test.x) == text_test.y).float().mean())
+            row.text_steps_per_second = speed
+        log.info("%s: %s", kind, row)
+        rows.append(row)
+    result = WhyAttentionResult(rows, tuple(cfg.distances), 1.0 / cfg.n_symbols, cfg.solved_accuracy)
+    if text is not None:
+        text_train, text_test, _, names, result.text_data = text
+        result.text_classes = len(names)
+        result.text_majority = float((text_test.y == torch.bincount(text_train.y).argmax()).float().mean())
+    with atomic_write(out / "why_attention.md") as f:
+        f.write(result.markdown() + "\n")
+    write_json(out / "why_attention.json", {"config": dataclasses.asdict(cfg), **dataclasses.asdict(result)})
+    plot_why_attention(result, out / "why_attention.png")
+    return result
+
+
+def plot_why_attention(result: WhyAttentionResult, path: str | Path) -> Path:
+    """Recall accuracy against distance per model (left), training speed (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from reprlab.io import save_figure
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+    for r in result.rows:
+        ds = list(result.distances)
+        line, = ax.plot(ds, [r.recall_accuracy[d] for d in ds], marker="o",
+                        label=f"{r.kind} ({r.body_parameters:,} params), solves d <= {r.longest_solved}")
+        if r.receptive_field:
+            ax.axvline(r.receptive_field, color=line.get_color(), ls=":", lw=1)
+            ax.text(r.receptive_field, 0.5, f" {r.kind} sees {r.receptive_field}", color=line.get_color(), fontsize=7)
+    ax.axhline(result.chance, color="grey", ls="--", lw=1, label=f"chance ({result.chance:.3f})")
+    ax.axhline(result.solved_accuracy, color="grey", ls=":", lw=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(result.distances), [str(d) for d in result.distances])
+    ax.set_xlabel("distance d between the query and the token it asks for")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("lookback recall: the answer is the token d positions back", fontsize=9)
+    ax.legend(fontsize=7, loc="lower left")
+    kinds = [r.kind for r in result.rows]
+    xs = range(len(kinds))
+    bx.bar([x - 0.2 for x in xs], [r.recall_steps_per_second for r in result.rows], 0.4,
+           label=f"recall (T = {max(result.distances) + 1})")
+    if all(r.text_steps_per_second is not None for r in result.rows):
+        bx.bar([x + 0.2 for x in xs], [r.text_steps_per_second for r in result.rows], 0.4, label="glosses")
+        for x, r in zip(xs, result.rows):
+            bx.text(x + 0.2, r.text_steps_per_second, f"acc {r.text_accuracy:.2f}", ha="center", va="bottom", fontsize=7)
+    bx.set_xticks(list(xs), kinds)
+    bx.set_ylabel("training steps per second (batch 64)")
+    bx.set_title("speed (one process, CPU)" + (f"; gloss supersenses, {result.text_classes} classes"
+                                                if result.text_classes else ""), fontsize=9)
+    bx.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+__all__ = ["load_pretrained", "AttentionRunConfig", "AttentionResult", "run_attention", "plot_probe_curve",
+           "WhyAttentionRunConfig", "WhyAttentionRow", "WhyAttentionResult", "run_why_attention", "longest_solved",
+           "plot_why_attention"]
