@@ -42,46 +42,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(handler=run_maps)
 
 
-def _read_matrix(path: Path):
-    import numpy as np
-
-    from reprlab.errors import DataError, MissingDataError
-
-    if not path.exists():
-        raise MissingDataError(f"{path}: no such file; give a .npy or .csv matrix")
-    if path.suffix == ".npy":
-        arr = np.load(path, allow_pickle=False)
-    elif path.suffix in (".csv", ".txt", ".tsv"):
-        try:
-            arr = np.loadtxt(path, delimiter="\t" if path.suffix == ".tsv" else ",", ndmin=2)
-        except ValueError as e:
-            raise DataError(f"{path}: not a numeric matrix ({e}); remove header rows/text columns") from e
-    else:
-        raise DataError(f"{path}: unknown format {path.suffix!r}; use .npy or .csv")
-    return arr
-
-
 def run_tsne(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from reprlab.data.arrays import read_matrix, save_npy
     from reprlab.embed import TSNE
     from reprlab.embed.metrics import knn_accuracy
     from reprlab.errors import DataError
-    from reprlab.io import atomic_path
 
-    x = _read_matrix(Path(args.input))
+    x = read_matrix(Path(args.input))
     labels = None
     if args.labels:
-        labels = _read_matrix(Path(args.labels)).ravel()
+        labels = read_matrix(Path(args.labels)).ravel()
         if len(labels) != len(x):
             raise DataError(f"{args.labels}: {len(labels)} labels for {len(x)} rows of {args.input}")
     model = TSNE(args.n_components, perplexity=args.perplexity, method=args.method, metric=args.metric,
                  n_iter=args.n_iter, dof=args.dof, n_jobs=args.n_jobs, random_state=args.seed)
     y = model.fit_transform(x)
     out = Path(args.output)
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, y)
+    save_npy(out, y)
     line = f"t-SNE ({model.method_}) of {len(x)} points: KL {model.kl_divergence_:.4f}, saved {out}"
     if labels is not None:
         line += f", 2-D kNN accuracy {knn_accuracy(y, labels):.3f}"
