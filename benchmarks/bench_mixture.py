@@ -85,7 +85,7 @@ def main() -> None:
                 rows.append(compare(
                     "mixture", f"EM to convergence, same start, {dtype}, Fashion-MNIST PCA-50 N={n}, K={k} full",
                     ours=lambda: GaussianMixture(k, tol=1e-3, max_iter=1000, dtype=dtype, **init).fit(x),
-                    reference=ref, reference_name=f"scikit-learn GaussianMixture (float64)",
+                    reference=ref, reference_name="scikit-learn GaussianMixture (float64)",
                     repeats=repeats, warmup=warmup, quality=quality))
             rows.append(compare(
                 "mixture", f"k-means init + EM, own init, float64, Fashion-MNIST PCA-50 N={n}, K={k} full",

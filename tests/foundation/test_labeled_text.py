@@ -11,8 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reprlab.data import labeled_text as lt
-from reprlab.data.labeled_text import (LabeledTexts, read_labeled_tsv, split_of, wordnet_supersenses,
-                                       wordnet_words_in_context)
+from reprlab.data.labeled_text import (
+    LabeledTexts,
+    read_labeled_tsv,
+    split_of,
+    wordnet_supersenses,
+    wordnet_words_in_context,
+)
 from reprlab.errors import ConfigError, DataError, MissingDataError
 
 HAVE_WORDNET = (Path("/usr/share/wordnet") / "data.noun").is_file()

@@ -100,9 +100,9 @@ def test_three_objectives_quick_setting(tmp_path, capsys):
 
 
 def test_run_reports_the_clusters_it_scored():
-    from reprlab.mixture.runs import ObjectivesRunConfig, run_objectives
-
     import tempfile
+
+    from reprlab.mixture.runs import ObjectivesRunConfig, run_objectives
 
     with tempfile.TemporaryDirectory() as d:
         result = run_objectives(ObjectivesRunConfig(data="digits", objectives=("likelihood",), dims=10, n_init=1,

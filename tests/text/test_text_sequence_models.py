@@ -12,8 +12,14 @@ from hypothesis import strategies as st
 from reprlab.data.sequences import lookback_recall
 from reprlab.errors import ConfigError
 from reprlab.text.runs import longest_solved
-from reprlab.text.sequence_models import (SEQUENCE_KINDS, SequenceClassifier, SequenceModelConfig, body_parameters,
-                                          build_sequence_model, sequence_encoder)
+from reprlab.text.sequence_models import (
+    SEQUENCE_KINDS,
+    SequenceClassifier,
+    SequenceModelConfig,
+    body_parameters,
+    build_sequence_model,
+    sequence_encoder,
+)
 
 
 @settings(max_examples=20, deadline=None)

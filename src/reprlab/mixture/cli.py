@@ -29,7 +29,6 @@ def _components(spec: str) -> list[int]:
 
 
 def gmm_fit(args: argparse.Namespace) -> int:
-    import numpy as np
 
     from reprlab.data.arrays import read_matrix, save_npy
     from reprlab.errors import DataError

@@ -27,7 +27,8 @@ bounded at any N; everything runs on the tensors' device and dtype.
 from __future__ import annotations
 
 import math
-from typing import Iterator, Literal
+from collections.abc import Iterator
+from typing import Literal
 
 import torch
 

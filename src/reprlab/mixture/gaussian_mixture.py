@@ -120,6 +120,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     Schwarz (1978), "Estimating the dimension of a model" (BIC); Akaike (1974) (AIC).
     """
 
+    # fitted state (set by fit; annotations only, so an unfitted estimator has none of them)
+    weights_: np.ndarray
+    means_: np.ndarray
+    covariances_: np.ndarray
+    precisions_: np.ndarray
+    precisions_cholesky_: np.ndarray
+    converged_: bool
+    n_iter_: int
+    lower_bound_: float
+    lower_bounds_: list[float]
+    _shift: np.ndarray
+
     def __init__(self, n_components: int = 1, *, covariance_type: CovarianceType = "full", tol: float = 1e-3,
                  reg_covar: float = 1e-6, max_iter: int = 100, n_init: int = 1, init_params: InitParams = "kmeans",
                  weights_init: Any = None, means_init: Any = None, precisions_init: Any = None,
@@ -314,7 +326,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             else:
                 w, mu, u = self._fitted_params(device, dtype)
                 params = (w, mu, em.covariances_from_cholesky(u, self.covariance_type), u)
-                lower = self.lower_bound_
+                lower = float(self.lower_bound_)
             bounds: list[float] = []
             converged, n_iter = False, 0
             for n_iter in range(1, self.max_iter + 1):
@@ -331,6 +343,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     break
             if best is None or lower > best_lb:
                 best, best_lb, best_bounds, best_iter, converged_best = params, lower, bounds, n_iter, converged
+        assert best is not None  # n_init >= 1
         if not converged_best and self.max_iter > 0:
             warnings.warn(f"GaussianMixture did not converge in max_iter={self.max_iter} iterations "
                           f"(last change above tol={self.tol}); increase max_iter or tol, or check for "

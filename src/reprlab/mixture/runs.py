@@ -195,7 +195,8 @@ def run_objectives(cfg: ObjectivesRunConfig) -> ObjectivesResult:
     k = cfg.n_components or int(max(train.y.max(), test.y.max())) + 1
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows, clusters = [], {}
+    rows: list[ObjectiveRow] = []
+    clusters: dict[str, np.ndarray] = {}
     for objective in cfg.objectives:
         t0 = time.perf_counter()
         if objective == "likelihood":

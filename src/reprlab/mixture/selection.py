@@ -7,7 +7,8 @@ BIC is consistent for the number of components of a true mixture, AIC tends to c
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from reprlab.errors import ConfigError
 from reprlab.mixture.gaussian_mixture import GaussianMixture
@@ -41,6 +42,7 @@ def select_n_components(X: Any, candidates: Iterable[int], *, criterion: Literal
         scores[k] = getattr(model, criterion)(X)
         if best is None or scores[k] < scores[best.n_components]:
             best = model
+    assert best is not None  # ks is not empty
     return best, scores
 
 

@@ -11,9 +11,10 @@ and head (``Encoder(..., output_attentions=True)``: the same numbers as HF's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 

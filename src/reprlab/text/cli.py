@@ -150,6 +150,9 @@ def _attention(args: argparse.Namespace) -> int:
         p = result.probe
         print(f"supersense probe accuracy per layer (emb, 1..L): {' '.join(f'{a:.3f}' for a in p.accuracy)}; "
               f"best layer {p.best_layer}; majority {p.majority:.3f} ({result.probe_data})")
+        if result.probe_random is not None:
+            print("the same probe on the architecture at random initialisation: "
+                  + " ".join(f"{a:.3f}" for a in result.probe_random.accuracy))
     print(f"figures attention.png{', probe.png' if result.probe is not None else ''} in {cfg.output_dir}/")
     return 0
 
@@ -176,7 +179,7 @@ def register_experiments(sub: argparse._SubParsersAction) -> None:
     experiments = command_group(sub, "experiment", "reproduce a figure or table from the source texts",
                                 metavar="EXPERIMENT")
     for name, handler, cls, example, text in (
-            ("attention", _attention, "AttentionRunConfig", "word=paris",
+            ("attention", _attention, "AttentionRunConfig", "probe=false",
              "one word's attention in every head and layer for contrasting sentences ('June'), and a layer-wise "
              "WordNet supersense probe (MiniLM by default)"),
             ("why-attention", _why_attention, "WhyAttentionRunConfig", "recall_train.max_steps=500",

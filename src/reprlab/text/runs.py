@@ -17,8 +17,16 @@ import torch
 from reprlab.errors import ConfigError, MissingDataError
 from reprlab.text.attention import JUNE_SENTENCES, TokenAttention, plot_token_attention, token_attention
 from reprlab.text.encoder import Encoder
-from reprlab.text.sequence_models import (Readout, SequenceClassifier, SequenceKind, SequenceModelConfig,
-                                          body_parameters, build_sequence_model, predict, sequence_encoder)
+from reprlab.text.sequence_models import (
+    Readout,
+    SequenceClassifier,
+    SequenceKind,
+    SequenceModelConfig,
+    body_parameters,
+    build_sequence_model,
+    predict,
+    sequence_encoder,
+)
 from reprlab.train import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -60,6 +68,7 @@ class AttentionRunConfig:
     probe_max_per_label: int = 200  # examples kept per supersense (subset-stable choice)
     probe_min_per_label: int = 100  # supersenses with fewer examples are left out
     probe_C: float = 1.0  # inverse L2 strength of the logistic-regression probe
+    probe_control: bool = True  # also probe the same architecture at random initialisation (seed 0)
     wordnet_dir: str | None = None  # default /usr/share/wordnet, else the bundled sample
     output_dir: str = "runs/attention"
     device: str = "auto"
@@ -70,6 +79,7 @@ class AttentionResult:
     attentions: list[TokenAttention]
     similarity: list[float]  # cosine of the word's vectors in the first two sentences, per layer (0 = embeddings)
     probe: Any = None  # reprlab.transfer.LayerwiseProbe
+    probe_random: Any = None  # the same probe on a randomly initialised encoder of the same config
     probe_data: str = ""
 
 
@@ -89,14 +99,15 @@ def run_attention(cfg: AttentionRunConfig) -> AttentionResult:
            if len(attentions) > 1 else [])
     result = AttentionResult(attentions, sim)
     if cfg.probe:
-        result.probe, result.probe_data = _supersense_probe(cfg, encoder, tokenizer)
-        plot_probe_curve(result.probe, out / "probe.png", result.probe_data)
+        result.probe, result.probe_random, result.probe_data = _supersense_probe(cfg, encoder, tokenizer)
+        plot_probe_curve(result.probe, out / "probe.png", result.probe_data, result.probe_random)
     write_json(out / "attention.json", {
         "config": dataclasses.asdict(cfg),
         "sentences": [{"sentence": a.sentence, "word": a.word, "tokens": a.tokens, "query": a.query,
                        "strongest_keys": a.strongest_keys(), "head_mean": a.head_mean().tolist()} for a in attentions],
         "similarity_per_layer": sim,
-        "probe": None if result.probe is None else {**dataclasses.asdict(result.probe), "data": result.probe_data}})
+        "probe": None if result.probe is None else {**dataclasses.asdict(result.probe), "data": result.probe_data},
+        "probe_random_init": None if result.probe_random is None else dataclasses.asdict(result.probe_random)})
     return result
 
 
@@ -109,16 +120,28 @@ def _supersense_probe(cfg: AttentionRunConfig, encoder: Encoder, tokenizer: Any)
     data = data.subset([i for i in range(len(data)) if data.label_names[int(data.labels[i])] in keep])
     if not len(data):
         raise ConfigError(f"probe_min_per_label={cfg.probe_min_per_label}: no supersense has that many examples")
-    feats = word_features(encoder, tokenizer, data.texts, data.spans)  # (N, L + 1, H)
     train = [i for i, item in enumerate(data.items) if split_of(item) == "train"]
     test = [i for i, item in enumerate(data.items) if split_of(item) == "test"]
-    probe = layerwise_probe(feats, data.labels, train, test, C=cfg.probe_C)
-    log.info("probe accuracy per layer: %s", ", ".join(f"{a:.3f}" for a in probe.accuracy))
-    return probe, f"{data.name}: {len(keep)} supersenses, {len(data)} words in context, split by word"
+
+    spans = data.spans or []  # words in context always carry spans
+
+    def probe(enc: Encoder):
+        feats = word_features(enc, tokenizer, data.texts, spans)  # (N, L + 1, H)
+        return layerwise_probe(feats, data.labels, train, test, C=cfg.probe_C)
+
+    trained = probe(encoder)
+    log.info("probe accuracy per layer: %s", ", ".join(f"{a:.3f}" for a in trained.accuracy))
+    control = None
+    if cfg.probe_control:
+        torch.manual_seed(0)
+        device = next(encoder.parameters()).device
+        control = probe(Encoder(dataclasses.replace(encoder.config)).to(device).eval())
+    return trained, control, f"{data.name}: {len(keep)} supersenses, {len(data)} words in context, split by word"
 
 
-def plot_probe_curve(probe: Any, path: str | Path, data: str = "") -> Path:
-    """Held-out probe accuracy against layer (0 = embeddings), with the majority-class line."""
+def plot_probe_curve(probe: Any, path: str | Path, data: str = "", control: Any = None) -> Path:
+    """Held-out probe accuracy against layer (0 = embeddings), with the majority-class line and,
+    if given, the same probe on a randomly initialised encoder."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,7 +151,9 @@ def plot_probe_curve(probe: Any, path: str | Path, data: str = "") -> Path:
 
     fig, ax = plt.subplots(figsize=(5, 3.4))
     layers = range(len(probe.accuracy))
-    ax.plot(layers, probe.accuracy, marker="o", label="linear probe (test words unseen in training)")
+    ax.plot(layers, probe.accuracy, marker="o", label="pretrained encoder (test words unseen in training)")
+    if control is not None:
+        ax.plot(layers, control.accuracy, marker="s", ls="--", label="same architecture, random init")
     ax.axhline(probe.majority, color="grey", ls="--", lw=1, label=f"majority class ({probe.majority:.3f})")
     ax.set_xticks(list(layers), ["emb"] + [str(i) for i in layers][1:])
     ax.set_xlabel("layer")
@@ -259,7 +284,7 @@ def _budget(cfg: WhyAttentionRunConfig, vocab: int, length: int, classes: int) -
 
 
 def _train_classifier(cfg: WhyAttentionRunConfig, kind: str, train: Any, vocab: int, length: int, classes: int,
-                      readout: str, tcfg: TrainConfig, where: str) -> tuple[SequenceClassifier, SequenceModelConfig, float]:
+                      readout: Readout, tcfg: TrainConfig, where: str) -> tuple[SequenceClassifier, SequenceModelConfig, float]:
     import time
 
     from reprlab.train import Trainer

@@ -56,7 +56,17 @@ class SequenceModelConfig:
         return 1 + self.layers * (self.kernel - 1) if self.kind == "cnn" else None
 
 
-class TransformerSequenceEncoder(nn.Module):
+class SequenceEncoder(nn.Module):
+    """The interface: ``forward(ids (B, T), mask (B, T)) -> (B, T, hidden_size)``, and the token table."""
+
+    hidden_size: int
+
+    @property
+    def token_table(self) -> nn.Embedding:  # pragma: no cover - every kind overrides it
+        raise NotImplementedError
+
+
+class TransformerSequenceEncoder(SequenceEncoder):
     """:class:`~reprlab.text.Encoder` (post-norm BERT block, learned positions, no pooler, no segments)."""
 
     def __init__(self, c: SequenceModelConfig):
@@ -77,7 +87,7 @@ class TransformerSequenceEncoder(nn.Module):
         return self.encoder(ids, mask).last_hidden_state  # (B, T, W)
 
 
-class LSTMSequenceEncoder(nn.Module):
+class LSTMSequenceEncoder(SequenceEncoder):
     """Token embedding -> unidirectional LSTM of ``layers`` layers (``width`` units)."""
 
     def __init__(self, c: SequenceModelConfig):
@@ -96,7 +106,7 @@ class LSTMSequenceEncoder(nn.Module):
         return out
 
 
-class ConvSequenceEncoder(nn.Module):
+class ConvSequenceEncoder(SequenceEncoder):
     """Token embedding -> ``layers`` causal Conv1d(kernel) + ReLU blocks with residual connections."""
 
     def __init__(self, c: SequenceModelConfig):
@@ -123,20 +133,20 @@ class ConvSequenceEncoder(nn.Module):
 _ENCODERS = {"transformer": TransformerSequenceEncoder, "lstm": LSTMSequenceEncoder, "cnn": ConvSequenceEncoder}
 
 
-def sequence_encoder(c: SequenceModelConfig) -> nn.Module:
+def sequence_encoder(c: SequenceModelConfig) -> SequenceEncoder:
     """The encoder of ``c.kind``."""
     if c.kind not in _ENCODERS:
         raise ConfigError(f"kind={c.kind!r}: choose one of {', '.join(SEQUENCE_KINDS)}")
     return _ENCODERS[c.kind](c)
 
 
-def body_parameters(encoder: nn.Module) -> int:
+def body_parameters(encoder: SequenceEncoder) -> int:
     """Parameters outside the token-embedding table (which is the same V x E for every kind)."""
     return sum(p.numel() for p in encoder.parameters()) - encoder.token_table.weight.numel()
 
 
 def build_sequence_model(c: SequenceModelConfig, *, parameter_budget: int | None = None,
-                         num_classes: int = 2) -> tuple[SequenceModelConfig, nn.Module]:
+                         num_classes: int = 2) -> tuple[SequenceModelConfig, SequenceEncoder]:
     """The encoder of ``c``; with ``parameter_budget``, the width whose body parameters (encoder
     without the token table, plus a ``num_classes`` head) come closest to it.
 
@@ -158,6 +168,8 @@ def build_sequence_model(c: SequenceModelConfig, *, parameter_budget: int | None
             best = (abs(n - parameter_budget), cand)
         if n > parameter_budget:
             break
+    if best is None:
+        raise ConfigError(f"parameter_budget={parameter_budget}: no {c.kind} width fits")
     return best[1], sequence_encoder(best[1])
 
 
@@ -168,7 +180,7 @@ class SequenceClassifier(Objective):
     has seen everything), ``mean`` / ``max`` over real tokens, ``first`` (the first position).
     """
 
-    def __init__(self, encoder: nn.Module, num_classes: int, readout: Readout = "last", config: Any = None):
+    def __init__(self, encoder: SequenceEncoder, num_classes: int, readout: Readout = "last", config: Any = None):
         super().__init__()
         if readout not in ("last", "mean", "max", "first"):
             raise ConfigError(f"readout={readout!r}: choose last, mean, max or first")
@@ -209,6 +221,6 @@ def predict(model: SequenceClassifier, ids: torch.Tensor, batch_size: int = 512)
         model.train(was)
 
 
-__all__ = ["SequenceKind", "SEQUENCE_KINDS", "Readout", "SequenceModelConfig", "TransformerSequenceEncoder",
+__all__ = ["SequenceKind", "SEQUENCE_KINDS", "Readout", "SequenceModelConfig", "SequenceEncoder", "TransformerSequenceEncoder",
            "LSTMSequenceEncoder", "ConvSequenceEncoder", "sequence_encoder", "body_parameters",
            "build_sequence_model", "SequenceClassifier", "predict"]

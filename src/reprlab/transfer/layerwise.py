@@ -10,8 +10,9 @@ training words and report held-out accuracy per layer — a curve over depth.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
