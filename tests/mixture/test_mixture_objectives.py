@@ -110,3 +110,22 @@ def test_run_reports_the_clusters_it_scored():
     row = result.rows[0]
     assert row.purity == pytest.approx(cluster_purity(result.labels, result.clusters["likelihood"]))
     assert row.nmi == pytest.approx(normalized_mutual_info_score(result.labels, result.clusters["likelihood"]))
+
+
+def test_gmm_fit_on_a_full_disk_or_a_file_path_is_one_line(digits_files, capsys, monkeypatch):
+    import errno
+
+    d = digits_files
+    (d / "a_file").write_text("")
+    assert main(["gmm", "fit", str(d / "x.npy"), "-o", str(d / "a_file"), "-k", "2"]) == 2
+    assert "cannot create the output directory" in capsys.readouterr().err
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full)
+    out = d / "full"
+    assert main(["gmm", "fit", str(d / "x.npy"), "-o", str(out), "-k", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and err.count("\n") == 1
+    assert not (out / "clusters.npy").exists() and not any(p.name.startswith(".") for p in out.iterdir())

@@ -6,6 +6,8 @@ Heavy imports stay inside the handlers so ``reprlab --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from reprlab.cli.common import command_group
@@ -28,6 +30,29 @@ def _components(spec: str) -> list[int]:
     return ks
 
 
+def _output_dir(out: Path) -> Path:
+    """``out``, created; a one-line error before any work if it cannot be."""
+    from reprlab.errors import DataError
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"{out}: cannot create the output directory ({e.strerror}); choose another -o") from None
+    return out
+
+
+@contextlib.contextmanager
+def _writing(where: Path) -> Iterator[None]:
+    """Turn a failed write (full or read-only disk) into one line; the atomic writers leave no half file."""
+    from reprlab.errors import DataError
+
+    try:
+        yield
+    except OSError as e:
+        raise DataError(f"{e.filename or where}: cannot write ({e.strerror}); free space or choose another "
+                        "output path") from None
+
+
 def gmm_fit(args: argparse.Namespace) -> int:
 
     from reprlab.data.arrays import read_matrix, save_npy
@@ -45,12 +70,12 @@ def gmm_fit(args: argparse.Namespace) -> int:
         labels = read_matrix(Path(args.labels)).ravel()
         if len(labels) != len(x):
             raise DataError(f"{args.labels}: {len(labels)} labels for {len(x)} rows of {args.input}")
+    out = _output_dir(Path(args.output))
     model, scores = select_n_components(x, ks, criterion=args.criterion, **params)
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "gmm.safetensors")
     clusters = model.predict(x)
-    save_npy(out / "clusters.npy", clusters)
+    with _writing(out):
+        model.save(out / "gmm.safetensors")
+        save_npy(out / "clusters.npy", clusters)
     summary = {"input": str(args.input), "n_rows": int(len(x)), "n_features": int(x.shape[1]),
                "n_components": model.n_components, "covariance_type": model.covariance_type,
                args.criterion: {str(k): v for k, v in scores.items()}, "lower_bounds": model.lower_bounds_,
@@ -66,7 +91,8 @@ def gmm_fit(args: argparse.Namespace) -> int:
         summary["purity"] = cluster_purity(labels, clusters)
         summary["nmi"] = float(normalized_mutual_info_score(labels, clusters))
         line += f"; purity {summary['purity']:.3f}, NMI {summary['nmi']:.3f} against {args.labels}"
-    write_json(out / "summary.json", summary)
+    with _writing(out):
+        write_json(out / "summary.json", summary)
     print(line + f"; wrote {out}/gmm.safetensors, clusters.npy, summary.json")
     return 0
 
@@ -78,9 +104,10 @@ def gmm_predict(args: argparse.Namespace) -> int:
     model = GaussianMixture.load(args.model)
     x = read_matrix(Path(args.input))
     clusters = model.predict(x)
-    save_npy(Path(args.output), clusters)
-    if args.proba:
-        save_npy(Path(args.proba), model.predict_proba(x))
+    with _writing(Path(args.output).parent):
+        save_npy(Path(args.output), clusters)
+        if args.proba:
+            save_npy(Path(args.proba), model.predict_proba(x))
     print(f"{len(x)} rows -> {model.n_components} components; mean log-likelihood {model.score(x):.4f} "
           f"nats/row; clusters in {args.output}" + (f", responsibilities in {args.proba}" if args.proba else ""))
     return 0
