@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?=
 XDIST ?= -n auto
 
-.PHONY: demo test test-slow bench data install dev clean
+.PHONY: demo test test-slow lint bench data install dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: $(VENV)/.installed-dev data
 
 test-slow: $(VENV)/.installed-dev data
 	$(BIN)/python -m pytest $(XDIST) -m slow $(PYTEST_ARGS)
+
+# ruff (pyflakes, import order, bugbear, pyupgrade) and mypy; both pinned in the dev extra
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-dev data
 	$(BIN)/python benchmarks/run_all.py

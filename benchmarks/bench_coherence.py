@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import compare, write_rows  # noqa: E402
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
+from harness import compare, write_rows  # noqa: E402
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
         quality=lambda a, b: f"ours {a:.4f} vs sklearn {b:.4f} nats (true {gaussian_mi(rho):.4f})"))
 
     # 2. batched fetch (__getitems__ + keep_batch) vs per-item indexing + default_collate
-    data = random_dot_stereograms(16_384, seed=0)
+    data = random_dot_stereograms(16_384, seed=0).dataset()
 
     def epoch(batched: bool) -> int:
         loader = DataLoader(data, batch_size=256, shuffle=True, drop_last=True,

@@ -18,10 +18,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from harness import compare, write_rows  # noqa: E402
 
 from reprlab.text import Encoder, EncoderConfig, MaskedLMHead  # noqa: E402
 from reprlab.text.interop import config_to_hf, mlm_head_to_hf_state, to_hf_state  # noqa: E402
+
+from harness import compare, write_rows  # noqa: E402
 
 
 def make_models(preset: str):

@@ -3,7 +3,7 @@
 * RBM: one epoch of PCD-1 (784-256, batch 100, lr 0.05, no momentum/decay) through reprlab's
   Trainer vs scikit-learn's ``BernoulliRBM`` (``n_iter=1``), which runs the same algorithm (PCD
   with one Gibbs step, persistent chains of batch size). Quality: AIS test log-likelihood of both
-  models, each loaded into :class:`reprlab.vision.rbm.RBM`.
+  models, each loaded into :class:`reprlab.vision.generative.rbm.RBM`.
 * VAE: one epoch of a 784-400-20 VAE (Adam 1e-3, batch 100) through the Trainer vs the plain
   PyTorch loop of the official ``pytorch/examples`` VAE (written out below). Quality: final ELBO.
 
@@ -20,8 +20,6 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import compare, write_rows  # noqa: E402
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -30,9 +28,11 @@ from torch import nn  # noqa: E402
 from reprlab.data import ArrayDataset, load_dataset  # noqa: E402
 from reprlab.errors import MissingDataError  # noqa: E402
 from reprlab.train import TrainConfig, Trainer  # noqa: E402
-from reprlab.vision.ais import ais_log_partition, average_log_likelihood  # noqa: E402
-from reprlab.vision.rbm import RBM, RBMConfig, RBMObjective  # noqa: E402
-from reprlab.vision.vae import VAEConfig, VAEObjective  # noqa: E402
+from reprlab.vision.generative.ais import ais_log_partition, average_log_likelihood  # noqa: E402
+from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective  # noqa: E402
+from reprlab.vision.generative.vae import VAEConfig, VAEObjective  # noqa: E402
+
+from harness import compare, write_rows  # noqa: E402
 
 N_TRAIN, BATCH, HIDDEN = 10_000, 100, 256
 

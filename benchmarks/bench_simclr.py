@@ -21,13 +21,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import compare, write_rows  # noqa: E402
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageEnhance, ImageFilter  # noqa: E402
 
-from reprlab.vision.augment import AugmentConfig, SimCLRAugment, sample_crop_boxes  # noqa: E402
+from reprlab.vision.contrastive.augment import AugmentConfig, SimCLRAugment, sample_crop_boxes  # noqa: E402
+
+from harness import compare, write_rows  # noqa: E402
 
 CFG = AugmentConfig(crop_scale=(0.2, 1.0), blur_p=0.5)
 
@@ -95,9 +95,9 @@ def main() -> None:
         rows.append(row)
     torch.set_num_threads(threads)
 
-    from reprlab.vision.losses import nt_xent
-    from reprlab.vision.simclr import ProjectionHead
-    from reprlab.vision.backbones import small_cnn
+    from reprlab.vision.contrastive.backbones import small_cnn
+    from reprlab.vision.contrastive.losses import nt_xent
+    from reprlab.vision.contrastive.simclr import ProjectionHead
 
     torch.manual_seed(0)
     encoder = small_cnn(1, width=32)

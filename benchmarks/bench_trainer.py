@@ -12,11 +12,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import compare, write_rows  # noqa: E402
-
 from reprlab.data import load_dataset  # noqa: E402
 from reprlab.train import LossOutput, Objective, TrainConfig, Trainer  # noqa: E402
 from reprlab.train.sampler import ResumableSampler  # noqa: E402
+
+from harness import compare, write_rows  # noqa: E402
 
 STEPS, BATCH = 300, 64
 data = load_dataset("digits")

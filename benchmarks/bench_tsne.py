@@ -123,7 +123,7 @@ def main() -> None:
     import torch
     from sklearn.manifold import LocallyLinearEmbedding
 
-    from reprlab.embed import LLE, TSNE, knn_accuracy
+    from reprlab.embed import LLE, TSNE, map_knn_accuracy
 
     torch.set_num_threads(args.threads)
     # compile the numba kernels once, outside every timing
@@ -139,8 +139,8 @@ def main() -> None:
         x, labels = fashion(n)
 
         def quality(a, b):
-            return (f"KL {kl_of(a):.3f} vs {kl_of(b):.3f}; kNN acc {knn_accuracy(embedding_of(a), labels):.3f} vs "
-                    f"{knn_accuracy(embedding_of(b), labels):.3f}")
+            return (f"KL {kl_of(a):.3f} vs {kl_of(b):.3f}; kNN acc {map_knn_accuracy(embedding_of(a), labels):.3f} vs "
+                    f"{map_knn_accuracy(embedding_of(b), labels):.3f}")
 
         pairs = [("ours fft", "openTSNE 1.0.4 FFT"), ("ours bh", "openTSNE 1.0.4 BH"),
                  ("ours fft", "scikit-learn 1.9 BH")]
@@ -153,7 +153,7 @@ def main() -> None:
         if n <= 10000:
             def lle_quality(a, b):
                 return (f"reconstruction error {a.reconstruction_error_:.3g} vs {b.reconstruction_error_:.3g}; "
-                        f"kNN acc {knn_accuracy(a.embedding_, labels):.3f} vs {knn_accuracy(b.embedding_, labels):.3f}")
+                        f"kNN acc {map_knn_accuracy(a.embedding_, labels):.3f} vs {map_knn_accuracy(b.embedding_, labels):.3f}")
 
             for method in ("standard", "modified"):
                 name = "LLE" if method == "standard" else "modified LLE"

@@ -1,4 +1,5 @@
-"""Suite-wide settings: offline Hugging Face, headless matplotlib, one torch thread.
+"""Suite-wide settings: offline Hugging Face, headless matplotlib, one torch thread; under CI=true a
+missing compare extra fails the parity tests instead of skipping them (tests/compare_extra.py).
 
 The tests train small models; on small CPUs every small op pays a thread-pool synchronisation, so
 one intra-op thread is faster (measured 10-50x on a loaded 2-core machine), and ``make test``
@@ -15,5 +16,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # read when NumPy first loads OpenBLAS
 
 import torch  # noqa: E402
+
+from tests.compare_extra import pytest_make_collect_report, pytest_runtest_makereport  # noqa: E402,F401
 
 torch.set_num_threads(1)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from reprlab.coherence.agreement import (AgreementConfig, AgreementObjective, AgreementRunConfig,
-                                         activation_variance, image_patches, run_agreement)
+from reprlab.coherence.agreement import AgreementConfig, AgreementObjective, activation_variance, image_patches
+from reprlab.coherence.runs import AgreementRunConfig, run_agreement
+from reprlab.data import DataSpec
 from reprlab.errors import ConfigError, DataError
 
 from .coherence_reference import patches_reference
@@ -37,10 +38,8 @@ def test_training_is_layer_local():
 
 
 def _train(tmp_path, agreement: str, steps: int) -> list[float]:
-    from reprlab.coherence.batching import BatchedTensors, keep_batch
     from reprlab.data import load_dataset
-    from reprlab.train import torch_threads
-    from reprlab.train import TrainConfig, Trainer
+    from reprlab.train import TrainConfig, Trainer, torch_threads
 
     data = load_dataset("digits")
     torch.manual_seed(0)
@@ -48,7 +47,7 @@ def _train(tmp_path, agreement: str, steps: int) -> list[float]:
     cfg = TrainConfig(output_dir=str(tmp_path / agreement), max_steps=steps, batch_size=128, lr=3e-3,
                       save_every=None, progress=False, log_every=50)
     with torch_threads(1):
-        Trainer(obj, cfg, BatchedTensors(data.x, data.y), collate_fn=keep_batch).fit()
+        Trainer(obj, cfg, data).fit()
     return activation_variance(obj, data.x)
 
 
@@ -68,15 +67,15 @@ def test_contrastive_probe_beats_untrained_on_fashion_mnist(tmp_path):
     if not FASHION_MNIST_DIR.is_dir():
         pytest.skip("Fashion-MNIST is not installed (make data)")
 
-    cfg = AgreementRunConfig(n_train=5000)
+    cfg = AgreementRunConfig(data=DataSpec("fashion-mnist", limit=5000))
     cfg.train.output_dir = str(tmp_path / "c")
     with torch_threads(1):
-        res, _ = run_agreement(cfg)
+        res = run_agreement(cfg)
     assert res.probe_accuracy > res.probe_accuracy_untrained
-    cfg = AgreementRunConfig(model=AgreementConfig(agreement="mse"), n_train=5000)
+    cfg = AgreementRunConfig(model=AgreementConfig(agreement="mse"), data=DataSpec("fashion-mnist", limit=5000))
     cfg.train.output_dir = str(tmp_path / "m")
     with torch_threads(1):
-        mse, _ = run_agreement(cfg)
+        mse = run_agreement(cfg)
     assert mse.probe_accuracy < res.probe_accuracy - 0.2
 
 

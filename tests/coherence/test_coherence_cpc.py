@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
-from reprlab.coherence.cpc import (CPCConfig, CPCModel, CPCObjective, CPCRunConfig, char_sequences,
-                                   cpc_loss, factors_per_step, run_cpc, slow_factor_signals)
+from reprlab.coherence.cpc import (
+    CPCConfig,
+    CPCModel,
+    CPCObjective,
+    char_sequences,
+    cpc_loss,
+    factors_per_step,
+    slow_factor_signals,
+)
+from reprlab.coherence.runs import CPCRunConfig, run_cpc
 from reprlab.errors import ConfigError, DataError
 
 from .coherence_reference import cpc_loss_reference
@@ -65,7 +72,7 @@ def test_short_training_learns_to_predict_the_next_step(tmp_path):
     cfg.train.max_steps = 60
     cfg.train.log_every = 20
     with torch_threads(1):
-        result, _ = run_cpc(cfg)
+        result = run_cpc(cfg)
     chance = 1 / (32 * 15)
     assert result.accuracy_per_step[0] > 50 * chance  # k=1 is found among ~480 candidates
     assert result.accuracy_per_step[0] >= result.accuracy_per_step[-1]
@@ -80,7 +87,7 @@ def test_cpc_context_beats_untrained_on_the_frequency_factor(tmp_path):
     cfg = CPCRunConfig()
     cfg.train.output_dir = str(tmp_path / "cpc")
     with torch_threads(1):
-        result, _ = run_cpc(cfg)
+        result = run_cpc(cfg)
     assert result.probe_r2["frequency"] > result.probe_r2_untrained["frequency"] + 0.03
     assert result.accuracy_per_step[0] > 0.8
 

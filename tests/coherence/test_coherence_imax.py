@@ -11,8 +11,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reprlab.coherence.imax import (IMAXConfig, IMAXObjective, imax_information, imax_interpolation,
-                                    imax_scalar, imax_vector)
+from reprlab.coherence.imax import (
+    IMAXConfig,
+    IMAXObjective,
+    imax_information,
+    imax_interpolation,
+    imax_scalar,
+    imax_vector,
+)
 from reprlab.coherence.mi import gaussian_mi, gaussian_mi_for_snr, gaussian_mi_from_covariance
 from reprlab.errors import ConfigError, DataError
 
@@ -132,7 +138,7 @@ def test_bad_config_values():
 
 
 def test_planar_stereograms_reach_r_0_9_unsupervised_in_under_a_minute(tmp_path):
-    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence
+    from reprlab.coherence.runs import IMAXRunConfig, run_imax
     from reprlab.train import torch_threads
 
     cfg = IMAXRunConfig(n_train=4096, n_test=1024)
@@ -140,7 +146,7 @@ def test_planar_stereograms_reach_r_0_9_unsupervised_in_under_a_minute(tmp_path)
     cfg.train.max_steps = 500
     t0 = time.perf_counter()
     with torch_threads(1):
-        result, _ = run_coherence(cfg)
+        result = run_imax(cfg)
     assert time.perf_counter() - t0 < 60
     assert result.abs_r >= 0.9, result.summary()
     assert result.imax_nats > 1.0
@@ -149,14 +155,14 @@ def test_planar_stereograms_reach_r_0_9_unsupervised_in_under_a_minute(tmp_path)
 def test_vector_imax_outputs_encode_disparity(tmp_path):
     """Two outputs per module, log-determinant objective: disparity is linear in the 2-d code."""
     from reprlab.coherence.contrastive import ContrastiveCoherenceConfig
-    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence
+    from reprlab.coherence.runs import IMAXRunConfig, run_imax
     from reprlab.train import torch_threads
 
     cfg = IMAXRunConfig(model=ContrastiveCoherenceConfig(out_dim=2), n_train=4096, n_test=1024)
     cfg.train.output_dir = str(tmp_path / "run")
     cfg.train.max_steps = 400
     with torch_threads(1):
-        result, _ = run_coherence(cfg)
+        result = run_imax(cfg)
     y, d = result.outputs[:, 0].double(), result.disparity[:, 0].double()
     x = torch.cat([y, torch.ones(len(y), 1, dtype=torch.float64)], dim=1)
     pred = (x @ torch.linalg.lstsq(x, d[:, None]).solution)[:, 0]
@@ -168,7 +174,7 @@ def test_vector_imax_outputs_encode_disparity(tmp_path):
 @pytest.mark.slow
 def test_curved_surfaces_neighbour_variant_reaches_r_0_9(tmp_path):
     from reprlab.coherence.contrastive import ContrastiveCoherenceConfig
-    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence
+    from reprlab.coherence.runs import IMAXRunConfig, run_imax
     from reprlab.coherence.stereograms import StereogramConfig
     from reprlab.train import torch_threads
 
@@ -178,22 +184,38 @@ def test_curved_surfaces_neighbour_variant_reaches_r_0_9(tmp_path):
     cfg.train.max_steps = 1000
     t0 = time.perf_counter()
     with torch_threads(1):
-        result, objective = run_coherence(cfg)
+        result = run_imax(cfg)
     assert time.perf_counter() - t0 < 60
     assert result.abs_r >= 0.9, result.summary()
 
 
 @pytest.mark.slow
 def test_overlapping_patches_give_information_without_depth(tmp_path):
-    """The NOTES.md pitfall shown on purpose: shared pixels, high I, no disparity."""
+    """IMAX's pitfall shown on purpose: patches sharing pixels give high I and no disparity."""
     from reprlab.coherence.contrastive import ContrastiveCoherenceConfig
-    from reprlab.coherence.experiments import IMAXRunConfig, run_coherence
+    from reprlab.coherence.runs import IMAXRunConfig, run_imax
     from reprlab.coherence.stereograms import StereogramConfig
     from reprlab.train import torch_threads
 
     cfg = IMAXRunConfig(data=StereogramConfig(overlap=15), model=ContrastiveCoherenceConfig(module="mlp"))
     cfg.train.output_dir = str(tmp_path / "run")
     with torch_threads(1):
-        result, _ = run_coherence(cfg)
+        result = run_imax(cfg)
     assert result.imax_nats > 1.5 and result.ksg_nats > 1.0
     assert result.abs_r < 0.2, result.summary()
+
+
+def test_objective_decides_which_model_config_a_run_has():
+    """IMAXRunConfig.model is a union tagged by objective: contrastive-only fields are refused on IMAX."""
+    from reprlab.coherence.contrastive import ContrastiveCoherenceConfig
+    from reprlab.coherence.runs import IMAXRunConfig
+    from reprlab.config import load_config
+
+    assert type(IMAXRunConfig().model) is IMAXConfig
+    assert type(IMAXRunConfig(objective="contrastive").model) is ContrastiveCoherenceConfig
+    cfg = load_config(IMAXRunConfig, None, ["objective=contrastive", "model.critic=cosine", "model.out_dim=2"])
+    assert type(cfg.model) is ContrastiveCoherenceConfig and (cfg.model.critic, cfg.model.out_dim) == ("cosine", 2)
+    with pytest.raises(ConfigError, match="model.critic applies to objective='contrastive' only"):
+        load_config(IMAXRunConfig, None, ["model.critic=cosine"])
+    with pytest.raises(ConfigError, match="objective='gauss'"):
+        load_config(IMAXRunConfig, None, ["objective=gauss"])

@@ -26,6 +26,23 @@ def test_matches_reference():
     assert sym == pytest.approx(expected, rel=1e-12)
 
 
+def test_scores_with_a_positive_per_row_are_cross_entropy_over_the_keys():
+    """The query/keys form NT-Xent uses: (M, K) scores, a positive column per row, one column dropped."""
+    g = torch.Generator().manual_seed(2)
+    q, k = torch.randn(5, 4, generator=g, dtype=torch.float64), torch.randn(7, 4, generator=g, dtype=torch.float64)
+    pos, drop = torch.tensor([0, 3, 6, 1, 2]), torch.tensor([1, 0, 2, 2, 6])
+    logits = q @ k.T / 0.2  # (5, 7)
+    expected = -(logits.log_softmax(1)[torch.arange(5), pos]).mean()
+    torch.testing.assert_close(info_nce_from_scores(logits, pos), expected)
+    kept = [[j for j in range(7) if j != int(drop[i])] for i in range(5)]  # each row without its dropped key
+    by_hand = -np.mean([float(logits[i, int(pos[i])] - torch.logsumexp(logits[i, kept[i]], 0)) for i in range(5)])
+    assert float(info_nce_from_scores(logits, pos, exclude=drop)) == pytest.approx(by_hand, rel=1e-12)
+    with pytest.raises(DataError, match="square"):
+        info_nce_from_scores(logits)
+    with pytest.raises(ConfigError, match="symmetric"):
+        info_nce_from_scores(logits, pos, symmetric=True)
+
+
 def test_closed_forms():
     n = 16
     assert float(info_nce_from_scores(torch.zeros(n, n))) == pytest.approx(math.log(n))  # chance
@@ -35,12 +52,20 @@ def test_closed_forms():
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(2, 64), scale=st.floats(0.0, 1e3), seed=st.integers(0, 10_000))
-def test_estimate_never_exceeds_log_batch(n, scale, seed):
+@given(n=st.integers(2, 64), margin=st.floats(0.0, 40.0), seed=st.integers(0, 10_000))
+def test_estimate_is_tight_at_log_batch_when_every_positive_stands_out(n, margin, seed):
+    """The case where the log N ceiling is reached, in closed form.
+
+    Row i scores its positive ``c_i + margin`` and every negative ``c_i``: then
+    ``L = log(1 + (n - 1) e^-margin)`` and the estimate ``log n - L`` climbs from 0 (no margin) to
+    exactly ``log n`` (a large one). The row offsets ``c_i`` must not matter (the softmax runs over
+    each row's candidates); a column-wise, summed or off-by-one estimator misses the value.
+    """
     g = torch.Generator().manual_seed(seed)
-    scores = scale * torch.randn(n, n, generator=g, dtype=torch.float64)
-    scores = scores + scale * torch.eye(n, dtype=torch.float64)  # favour the positives
-    assert float(info_nce_mi_bound(scores)) <= math.log(n) + 1e-9
+    offsets = 5 * torch.randn(n, 1, generator=g, dtype=torch.float64)  # c_i
+    scores = offsets.expand(n, n) + margin * torch.eye(n, dtype=torch.float64)
+    expected = math.log(n) - math.log1p((n - 1) * math.exp(-margin))
+    assert float(info_nce_mi_bound(scores)) == pytest.approx(expected, abs=1e-9)
 
 
 def test_estimate_approaches_true_mi_when_mi_is_much_smaller_than_log_batch():
@@ -62,7 +87,7 @@ def test_estimate_saturates_at_log_batch_when_mi_is_large():
 
 def test_trained_bilinear_critic_approaches_true_mi(tmp_path):
     """A critic learned through the Trainer: x^T W y on Gaussian pairs with 1 nat of MI."""
-    from reprlab.coherence.batching import BatchedTensors, keep_batch
+    from reprlab.data import ArrayDataset
     from reprlab.train import LossOutput, Objective, TrainConfig, Trainer
 
     g = torch.Generator().manual_seed(0)
@@ -86,7 +111,7 @@ def test_trained_bilinear_critic_approaches_true_mi(tmp_path):
     cfg = TrainConfig(output_dir=str(tmp_path), max_steps=100, batch_size=512, lr=0.05, save_every=None,
                       progress=False, weight_decay=0.0)
     with torch_threads(1):
-        Trainer(obj, cfg, BatchedTensors(x, y), collate_fn=keep_batch).fit()
+        Trainer(obj, cfg, ArrayDataset(x, y)).fit()
     with torch.no_grad():
         est = np.mean([float(info_nce_mi_bound(-torch.cdist(obj.w(x[i:i + 512]), y[i:i + 512]).pow(2)))
                        for i in range(0, 8192, 512)])
@@ -107,7 +132,7 @@ def test_gradcheck_float64():
     x = torch.randn(4, 2, dtype=torch.float64, generator=g, requires_grad=True)
     y = torch.randn(4, 2, dtype=torch.float64, generator=g, requires_grad=True)
     for critic in ("dot", "cosine", "neg_sq"):
-        assert torch.autograd.gradcheck(lambda a, b: info_nce(a, b, 0.7, critic, symmetric=True), (x, y),
+        assert torch.autograd.gradcheck(lambda a, b, c=critic: info_nce(a, b, 0.7, c, symmetric=True), (x, y),
                                         fast_mode=True)
 
 

@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from reprlab.coherence.imax import imax_scalar
-from reprlab.coherence.mi import (gaussian_mi, gaussian_mi_from_covariance, gaussian_mi_for_snr,
-                                  ksg_mutual_information)
+from reprlab.coherence.mi import gaussian_mi, gaussian_mi_for_snr, gaussian_mi_from_covariance, ksg_mutual_information
 from reprlab.errors import DataError
 
 

@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.spatial.distance import pdist, squareform
 
 from reprlab.embed.affinity import conditional_probabilities, joint_probabilities, nearest_neighbors
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -71,16 +72,17 @@ def test_duplicate_points_are_handled(blobs):
     assert np.isfinite(P).all() and P.sum() == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("x, kwargs, match", [
-    (np.ones((10, 3)) * np.nan, {}, "NaN or inf"),
-    (np.full((10, 3), np.inf), {}, "NaN or inf"),
-    (np.random.default_rng(0).normal(size=(10, 3)), {"perplexity": 20}, "perplexity=20.*smaller than"),
-    (np.ones((4, 5)), {"metric": "precomputed"}, "square"),
-    (np.triu(np.ones((6, 6)), 1), {"metric": "precomputed"}, "symmetric"),
-    (np.ones(5), {}, "2-D"),
-    (np.ones((10, 3)), {"metric": "hamming-ish"}, "not supported"),
+@pytest.mark.parametrize("x, kwargs, error, match", [
+    (np.ones((10, 3)) * np.nan, {}, DataError, "NaN or inf"),
+    (np.full((10, 3), np.inf), {}, DataError, "NaN or inf"),
+    (np.random.default_rng(0).normal(size=(10, 3)), {"perplexity": 20}, ConfigError, "perplexity=20.*smaller than"),
+    (np.ones((4, 5)), {"metric": "precomputed"}, DataError, "square"),
+    (np.triu(np.ones((6, 6)), 1), {"metric": "precomputed"}, DataError, "symmetric"),
+    (np.ones(5), {}, DataError, "2-D"),
+    (np.ones((10, 3)), {"metric": "hamming-ish"}, ConfigError, "not supported"),
 ])
-def test_bad_input_errors(x, kwargs, match):
+def test_bad_input_errors(x, kwargs, error, match):
+    """Bad data is a DataError, a bad parameter (for this data) a ConfigError."""
     kwargs = {"perplexity": 2, **kwargs}
-    with pytest.raises(DataError, match=match):
+    with pytest.raises(error, match=match):
         joint_probabilities(x, **kwargs)

@@ -8,8 +8,8 @@ from sklearn.datasets import load_digits
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from reprlab.embed import LLE, SNE, TSNE, knn_accuracy, trustworthiness
-from reprlab.errors import DataError
+from reprlab.embed import LLE, SNE, TSNE, map_knn_accuracy, trustworthiness
+from reprlab.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -21,16 +21,35 @@ def digits():
     return d.data[keep] + rng.normal(0, 1e-3, (500, 64)), d.target[keep]
 
 
+@pytest.mark.slow
 def test_tsne_matches_opentsne_on_digits_subset(digits):
+    """Ours against openTSNE (Barnes-Hut, same settings), both started from the same random layouts.
+
+    One run is one sample of a chaotic optimisation. From 12 shared starts both libraries land on
+    maps whose 2-D kNN accuracy spreads with sd ~0.005 (KL ~0.008), and one pair of runs differs by
+    sd 0.008 in kNN accuracy (0.013 in KL, 2.5% of it), so a bar of 0.01 (or 2%) on a single run
+    fails about one time in ten — as our PCA-started run did on one CPU (0.950 vs 0.966) after
+    passing on another. Means over eight shared starts differ by sd ~0.003 (KL ~0.005): the bars
+    below hold them with about three standard errors to spare. The 12-start means were equal
+    within those (ours/openTSNE: KL 0.526/0.529, trustworthiness 0.9879/0.9876, kNN 0.960/0.959).
+    About a minute on the shared 2-core machine (68 s inside `make test-slow`), hence slow.
+    """
     openTSNE = pytest.importorskip("openTSNE")
     x, labels = digits
-    ours = TSNE(method="barnes_hut", initial_momentum=0.8, random_state=0).fit(x)
-    ref = openTSNE.TSNE(negative_gradient_method="bh", initial_momentum=0.8, random_state=0, n_jobs=1).fit(x)
-    ref = np.asarray(ref)
-    # the bar: no worse than 2% above openTSNE's cost and 2% below its trustworthiness
-    assert ours.kl_divergence_ <= 1.02 * openTSNE_kl(x, ref)
-    assert trustworthiness(x, ours.embedding_, 10) >= 0.98 * trustworthiness(x, ref, 10)
-    assert knn_accuracy(ours.embedding_, labels) >= knn_accuracy(ref, labels) - 0.01
+    kl, trust, acc = [], [], []
+    for seed in range(8):
+        start = np.random.default_rng(seed).normal(0, 1e-4, (len(x), 2))
+        ours = TSNE(method="barnes_hut", initial_momentum=0.8, init=start, random_state=0, n_jobs=1).fit(x).embedding_
+        ref = np.asarray(openTSNE.TSNE(negative_gradient_method="bh", initial_momentum=0.8, initialization=start.copy(),
+                                       random_state=0, n_jobs=1).fit(x))
+        kl.append((openTSNE_kl(x, ours), openTSNE_kl(x, ref)))
+        trust.append((trustworthiness(x, ours, 10), trustworthiness(x, ref, 10)))
+        acc.append((map_knn_accuracy(ours, labels), map_knn_accuracy(ref, labels)))
+    (kl_ours, kl_ref), (t_ours, t_ref), (acc_ours, acc_ref) = (np.mean(v, axis=0) for v in (kl, trust, acc))
+    # the bar: on average no worse than 2% above openTSNE's cost, 2% below its trustworthiness, 0.01 below its kNN
+    assert kl_ours <= 1.02 * kl_ref, kl
+    assert t_ours >= 0.98 * t_ref, trust
+    assert acc_ours >= acc_ref - 0.01, acc
 
 
 def openTSNE_kl(x, y):
@@ -104,7 +123,7 @@ def test_transform_places_new_points_near_their_class(digits):
 def test_three_dimensional_map_with_barnes_hut(digits):
     x, labels = digits
     y = TSNE(3, method="auto", n_iter=200, random_state=0).fit_transform(x[:300])
-    assert y.shape == (300, 3) and knn_accuracy(y, labels[:300]) > 0.8
+    assert y.shape == (300, 3) and map_knn_accuracy(y, labels[:300]) > 0.8
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -116,7 +135,7 @@ def test_three_dimensional_map_with_barnes_hut(digits):
 ])
 def test_tsne_bad_parameters(digits, kwargs, match):
     x, _ = digits
-    with pytest.raises(DataError, match=match):
+    with pytest.raises(ConfigError, match=match):
         TSNE(**kwargs).fit(x[:100])
 
 
@@ -132,7 +151,7 @@ def test_sne_separates_classes_and_lowers_its_cost(digits):
     short = SNE(n_iter=40, early_exaggeration_iter=20, random_state=0).fit(x)
     model = SNE(n_iter=300, random_state=0).fit(x)
     assert model.kl_divergence_ < short.kl_divergence_
-    assert knn_accuracy(model.embedding_, labels) > 0.75
+    assert map_knn_accuracy(model.embedding_, labels) > 0.75
 
 
 def test_lle_matches_sklearn(digits):
@@ -159,7 +178,7 @@ def test_lle_reproduces_a_plane_exactly():
 
 
 def test_lle_bad_neighbours():
-    with pytest.raises(DataError, match="n_neighbors=2"):
+    with pytest.raises(ConfigError, match="n_neighbors=2"):
         LLE(n_neighbors=2).fit(np.random.default_rng(0).normal(size=(30, 4)))
 
 
@@ -185,5 +204,5 @@ def test_hessian_lle_unrolls_the_swiss_roll():
 
 
 def test_hessian_lle_needs_enough_neighbours():
-    with pytest.raises(DataError, match="n_neighbors > 5"):
+    with pytest.raises(ConfigError, match="n_neighbors > 5"):
         LLE(n_neighbors=5, method="hessian").fit(np.random.default_rng(0).normal(size=(40, 4)))

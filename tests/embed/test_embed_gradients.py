@@ -7,7 +7,7 @@ import torch
 from reprlab.embed.affinity import joint_probabilities
 from reprlab.embed.gradients import exact_kl_and_gradient, kl_divergence_autograd, kl_gradient, resolve_method
 from reprlab.embed.sne import sne_conditional_p, sne_kl_and_gradient, sne_kl_and_gradient_numpy, sne_kl_autograd
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +104,11 @@ def test_fft_one_dimensional(problem):
 
 
 def test_engine_dimension_limits():
-    with pytest.raises(DataError, match="barnes_hut.*n_components <= 3"):
+    with pytest.raises(ConfigError, match="barnes_hut.*n_components <= 3"):
         resolve_method("barnes_hut", 100, 4)
-    with pytest.raises(DataError, match="fft.*n_components <= 2"):
+    with pytest.raises(ConfigError, match="fft.*n_components <= 2"):
         resolve_method("fft", 100, 3)
-    with pytest.raises(DataError, match="not known"):
+    with pytest.raises(ConfigError, match="not known"):
         resolve_method("fast", 100, 2)
     assert resolve_method("auto", 500, 2) == "barnes_hut"
     assert resolve_method("auto", 20_000, 2) == "fft"

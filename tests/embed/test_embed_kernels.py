@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from reprlab.embed import TSNE
 from reprlab.embed._fft import InterpolationGrid, kernel_spectra
 from reprlab.embed._kernels import attractive_forces, bounding_box, gains_momentum_step
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError
 
 
 @pytest.mark.parametrize("d", [1, 2])
@@ -110,7 +110,7 @@ def test_result_does_not_depend_on_the_thread_count(blobs, method):
 
 def test_n_jobs_is_a_parameter_and_zero_is_refused(blobs):
     assert TSNE(n_jobs=3).get_params()["n_jobs"] == 3
-    with pytest.raises(DataError, match="n_jobs=0"):
+    with pytest.raises(ConfigError, match="n_jobs=0"):
         TSNE(n_jobs=0, n_iter=1, early_exaggeration_iter=1).fit(blobs)
 
 

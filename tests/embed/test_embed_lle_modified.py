@@ -9,7 +9,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from reprlab.embed import LLE, locally_linear_embedding
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +72,13 @@ def test_modified_lle_reproduces_a_plane_exactly():
 @pytest.mark.parametrize("n_neighbors", [1, 2])
 def test_modified_lle_needs_more_neighbours_than_components(n_neighbors):
     x = np.random.default_rng(0).normal(size=(40, 4))
-    with pytest.raises(DataError, match=rf"method='modified' needs n_neighbors > n_components.*"
+    with pytest.raises(ConfigError, match=rf"method='modified' needs n_neighbors > n_components.*"
                                         rf"n_neighbors={n_neighbors}.*raise n_neighbors to at least 12"):
         LLE(n_neighbors=n_neighbors, n_components=2, method="modified").fit(x)
 
 
 def test_unknown_method_names_modified():
-    with pytest.raises(DataError, match="'standard', 'hessian' or 'modified'"):
+    with pytest.raises(ConfigError, match="'standard', 'hessian' or 'modified'"):
         LLE(method="ltsa").fit(np.random.default_rng(0).normal(size=(40, 4)))
 
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 from sklearn.manifold import trustworthiness as sk_trustworthiness
-from sklearn.model_selection import cross_val_score, LeaveOneOut
+from sklearn.model_selection import LeaveOneOut, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
-from reprlab.embed.metrics import continuity, knn_accuracy, knn_preservation, strand_ratio, trustworthiness
+from reprlab.embed.metrics import continuity, knn_preservation, map_knn_accuracy, strand_ratio, trustworthiness
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_perfect_map_scores_one(data):
 def test_knn_accuracy_matches_leave_one_out_sklearn(data):
     _, y, labels = data
     ref = cross_val_score(KNeighborsClassifier(10), y, labels, cv=LeaveOneOut()).mean()
-    assert knn_accuracy(y, labels, 10) == pytest.approx(ref, abs=0.01)
+    assert map_knn_accuracy(y, labels, 10) == pytest.approx(ref, abs=0.01)
 
 
 def test_strand_ratio_closed_forms():
@@ -61,13 +61,20 @@ def test_knn_accuracy_caps_k_for_small_maps():
     import numpy as np
     import pytest
 
-    from reprlab.embed import knn_accuracy
+    from reprlab.embed import map_knn_accuracy
     from reprlab.errors import DataError
 
     y = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [5.2, 5.0]])
     labels = np.array([0, 0, 1, 1, 1])
     # k=10 becomes 4: each class-1 point sees 2 of its own and 2 others -> tie to class 0 (smallest label)
-    assert knn_accuracy(y, labels, k=10) == knn_accuracy(y, labels, k=4)
-    assert knn_accuracy(y, labels, k=1) == 1.0
+    assert map_knn_accuracy(y, labels, k=10) == map_knn_accuracy(y, labels, k=4)
+    assert map_knn_accuracy(y, labels, k=1) == 1.0
     with pytest.raises(DataError, match="at least 2 points"):
-        knn_accuracy(y[:1], labels[:1])
+        map_knn_accuracy(y[:1], labels[:1])
+
+
+def test_old_name_warns_and_is_the_map_metric():
+    import reprlab.embed as embed
+
+    with pytest.warns(DeprecationWarning, match="map_knn_accuracy"):
+        assert embed.knn_accuracy is map_knn_accuracy

@@ -68,3 +68,31 @@ def test_demo_trainer_step_reaches_the_pca_optimum(tmp_path, capsys):
     ours, best = map(float, re.search(r"squared error ([\d.]+) vs PCA optimum ([\d.]+)", summary).groups())
     assert best <= ours < 1.05 * best  # PCA is the optimum of a linear autoencoder (Baldi & Hornik 1989)
     assert (tmp_path / "trainer" / "model.safetensors").is_file()
+
+
+RUN_VERBS = [  # every verb that builds a run config from the command line, and that config
+    (("autoencoder", "train"), "reprlab.vision.generative.runs", "AutoencoderRunConfig"),
+    (("autoencoder", "compare-init"), "reprlab.vision.generative.runs", "InitComparisonRunConfig"),
+    (("rbm", "train"), "reprlab.vision.generative.runs", "RBMRunConfig"),
+    (("vae", "train"), "reprlab.vision.generative.runs", "VAERunConfig"),
+    (("simclr", "train"), "reprlab.vision.contrastive.runs", "SimCLRRunConfig"),
+    (("imax", "train"), "reprlab.coherence.runs", "IMAXRunConfig"),
+    (("cpc", "train"), "reprlab.coherence.runs", "CPCRunConfig"),
+    (("agreement",), "reprlab.coherence.runs", "AgreementRunConfig"),
+]
+
+
+@pytest.mark.parametrize("verb, module, name", RUN_VERBS, ids=[" ".join(v[0]) for v in RUN_VERBS])
+def test_output_and_set_change_only_what_they_name(verb, module, name, tmp_path):
+    """The run's own defaults (SimCLR's LARS and batch 256, say) survive -o and --set train.lr."""
+    import dataclasses
+    import importlib
+
+    from reprlab.cli.common import run_config_from_args
+
+    cls = getattr(importlib.import_module(module), name)
+    args = build_parser().parse_args([*verb, "-o", str(tmp_path / "run"), "--set", "train.lr=0.125"])
+    got = run_config_from_args(cls, args)
+    want = cls()
+    want = dataclasses.replace(want, train=dataclasses.replace(want.train, output_dir=str(tmp_path / "run"), lr=0.125))
+    assert got == want

@@ -4,8 +4,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from reprlab.cli.config_io import from_dict, load_config, parse_overrides
 from reprlab.cli.main import main
+from reprlab.config import from_dict, load_config, parse_overrides
 from reprlab.errors import ConfigError, MissingDataError
 from reprlab.train import TrainConfig
 
@@ -82,3 +82,9 @@ def test_cli_config_errors_exit_2(capsys, tmp_path):
     with pytest.raises(SystemExit) as e:
         main(["config", "show", "--set"])
     assert e.value.code == 2
+
+
+def test_old_import_path_still_works():
+    from reprlab.cli import config_io
+
+    assert config_io.from_dict is from_dict and config_io.load_config is load_config

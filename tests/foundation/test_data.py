@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from reprlab.data import (ArrayDataset, iter_documents, iter_lines, load_dataset, read_idx,
-                          sample_path)
+from reprlab.data import ArrayDataset, iter_documents, iter_lines, load_dataset, read_idx, sample_path
 from reprlab.data.images import FASHION_MNIST_DIR, load_fashion_mnist
 from reprlab.errors import DataError, MissingDataError
 

@@ -21,9 +21,9 @@ class ToyConfig:
 class ToyRegression(Objective):
     """MLP regression with dropout (so resume must restore the RNG to be bit-identical)."""
 
-    def __init__(self, config: ToyConfig = ToyConfig()):
+    def __init__(self, config: ToyConfig | None = None):
         super().__init__()
-        self.config = config
+        self.config = config = config or ToyConfig()
         self.net = nn.Sequential(nn.Linear(config.dim, config.hidden), nn.LayerNorm(config.hidden),
                                  nn.ReLU(), nn.Dropout(config.dropout), nn.Linear(config.hidden, 1))
 

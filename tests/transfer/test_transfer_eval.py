@@ -12,10 +12,18 @@ from hypothesis import strategies as st
 from reprlab.data import ArrayDataset
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import TrainConfig
-from reprlab.transfer import (class_balanced_indices, classifier_accuracy, extract_features,
-                              fit_classifier, knn_accuracy, knn_predict, linear_probe, parse_fraction)
+from reprlab.transfer import (
+    class_balanced_indices,
+    classifier_accuracy,
+    extract_features,
+    fit_classifier,
+    knn_accuracy,
+    knn_predict,
+    linear_probe,
+    parse_fraction,
+)
 from reprlab.transfer.evaluate import EvalConfig
-from tests.vision.simclr_reference import knn_loop
+from tests.vision.contrastive.simclr_reference import knn_loop
 
 
 def _blobs(n=120, d=5, classes=3, seed=0, spread=0.3):
@@ -118,8 +126,8 @@ def test_fit_classifier_trains_through_the_trainer(tmp_path):
 
 
 def test_encoder_lr_scale_gives_the_encoder_its_own_rate(tmp_path):
-    from reprlab.transfer.finetune import ClassifierObjective
     from reprlab.train import build_optimizer
+    from reprlab.transfer.finetune import ClassifierObjective
 
     obj = ClassifierObjective(torch.nn.Linear(4, 4), 4, 2, encoder_lr=1e-4)
     cfg = TrainConfig(output_dir=str(tmp_path), lr=1e-3)

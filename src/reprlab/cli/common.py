@@ -1,12 +1,13 @@
-"""Options shared by training commands: ``--config``, ``--set``, ``--device``, ``-o``, ``--resume``."""
+"""Options shared by training commands: ``--config``, ``--set``, ``--device``, ``-o``, ``--resume``, ``--data``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reprlab.cli.config_io import load_config
+from reprlab.config import load_config
 
 T = TypeVar("T")
 
@@ -27,8 +28,10 @@ def command_group(sub: argparse._SubParsersAction, name: str, help: str, *,
     return group
 
 
-def add_config_args(parser: argparse.ArgumentParser, *, output: bool = True) -> None:
-    """Add the options every configurable command takes."""
+def add_config_args(parser: argparse.ArgumentParser, *, output: bool = True, data: str | None = None) -> None:
+    """Add the options every configurable command takes (``--data`` too when ``data`` describes it)."""
+    if data is not None:
+        parser.add_argument("--data", help=f"{data} (sets data.name)")
     parser.add_argument("--config", metavar="FILE.toml", help="TOML file of config values")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value, e.g. --set train.lr=3e-4 (repeatable)")
@@ -39,16 +42,37 @@ def add_config_args(parser: argparse.ArgumentParser, *, output: bool = True) -> 
 
 
 def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str, Any] | None = None,
-                     train_key: str = "train") -> T:
-    """Build ``cls`` from defaults < ``--config`` < ``--set`` < the dedicated flags."""
+                     train_key: str | None = "train") -> T:
+    """Build ``cls`` from defaults < ``--config`` < ``--set`` < the dedicated flags.
+
+    ``--device``/``-o``/``--resume`` set fields of the ``train_key`` table, or top-level fields
+    when ``train_key`` is None.
+    """
     overrides = list(args.overrides)
+    prefix = f"{train_key}." if train_key else ""
+    if getattr(args, "data", None):
+        overrides.append(f"data.name={args.data!r}")
     if getattr(args, "device", None):
-        overrides.append(f"{train_key}.device={args.device!r}")
+        overrides.append(f"{prefix}device={args.device!r}")
     if getattr(args, "output", None):
-        overrides.append(f"{train_key}.output_dir={str(Path(args.output))!r}")
+        overrides.append(f"{prefix}output_dir={str(Path(args.output))!r}")
     if getattr(args, "resume", False):
-        overrides.append(f"{train_key}.resume=true")
+        overrides.append(f"{prefix}resume=true")
     return load_config(cls, args.config, overrides, defaults)
+
+
+def run_config_from_args(cls: type[T], args: argparse.Namespace, *, output_dir: str | None = None) -> T:
+    """A run config (a dataclass with a nested ``train: TrainConfig``) from the command line.
+
+    The run's own defaults, its nested tables included, are the base that ``--config``, ``--set``
+    and the flags change, so ``--set train.lr=...`` keeps the run's other training defaults.
+    ``output_dir`` replaces the default run directory (for commands that share one run config).
+    """
+    instance: Any = cls()
+    defaults = dataclasses.asdict(instance)
+    if output_dir is not None:
+        defaults["train"]["output_dir"] = output_dir
+    return config_from_args(cls, args, defaults)
 
 
 def add_experiment_args(parser: argparse.ArgumentParser, config_name: str, example: str) -> None:
@@ -62,16 +86,10 @@ def add_experiment_args(parser: argparse.ArgumentParser, config_name: str, examp
 
 
 def experiment_config(cls: type[T], args: argparse.Namespace) -> T:
-    """``cls`` from its own defaults (nested dataclasses included) < --config < --set < -o/--device.
+    """An experiment config (top-level ``output_dir`` and ``device``, any nested tables) from the command line.
 
-    The defaults are the dataclass's, passed whole, so a user value replaces only the field it
-    names (a nested table given on the command line does not reset its siblings).
+    As :func:`run_config_from_args`, the dataclass's own defaults, nested tables included, are the
+    base, so a user value replaces only the field it names.
     """
-    import dataclasses
-
-    overrides = list(args.overrides)
-    if getattr(args, "output", None):
-        overrides.append(f"output_dir={str(Path(args.output))!r}")
-    if getattr(args, "device", None):
-        overrides.append(f"device={args.device!r}")
-    return load_config(cls, args.config, overrides, dataclasses.asdict(cls()))  # type: ignore[call-overload]
+    instance: Any = cls()
+    return config_from_args(cls, args, dataclasses.asdict(instance), train_key=None)

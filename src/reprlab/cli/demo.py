@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if args.only:
         steps = [s for s in steps if s[0] in args.only]
     summary = []
-    for label, fn in steps:
+    for _name, fn in steps:
         t0 = time.perf_counter()
         line = fn(out_dir)
         stamp = f"[{time.perf_counter() - t0:6.1f}s] "

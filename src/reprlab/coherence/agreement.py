@@ -23,24 +23,27 @@ block-diagonal gradient, which is exactly separate per-layer training run in loc
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from torch import nn
 
-from reprlab.coherence.infonce import critic_scores, info_nce_from_scores
+from reprlab.coherence.infonce import check_temperature, critic_scores, info_nce_from_scores
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
-from reprlab.train import LossOutput, Objective, TrainConfig, batch_inputs
+from reprlab.train import LossOutput, Objective, batch_inputs
 
-AGREEMENTS = ("mse", "contrastive")
+# contrastive: InfoNCE across the batch | mse: equality (collapses)
+Agreement = Literal["mse", "contrastive"]
+AGREEMENTS: tuple[str, ...] = get_args(Agreement)
 
 
 @dataclass
 class AgreementConfig:
     """Layer-local bottom-up/top-down agreement stack."""
 
-    agreement: str = "contrastive"  # contrastive (InfoNCE across the batch) | mse (equality: collapses)
+    agreement: Agreement = "contrastive"
     grid: int = 2  # patches per side: the image is cut into grid x grid patches
     widths: tuple[int, ...] = (64, 64)  # representation width of each layer
     hidden: int = 128  # hidden width inside each f_l and g_l
@@ -48,13 +51,11 @@ class AgreementConfig:
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
-        if self.agreement not in AGREEMENTS:
-            raise ConfigError(f"agreement={self.agreement!r}: choose one of {', '.join(AGREEMENTS)}")
+        check_choices(self, "model.")
         if self.grid < 2 or not self.widths or min(self.widths) < 1:
             raise ConfigError(f"grid={self.grid}, widths={self.widths}: need grid >= 2 (context needs "
                               "other patches) and at least one layer of width >= 1")
-        if self.temperature <= 0:
-            raise ConfigError(f"temperature={self.temperature}: must be > 0")
+        check_temperature(self.temperature, "model.temperature")
 
 
 def image_patches(x: torch.Tensor, grid: int) -> torch.Tensor:
@@ -123,11 +124,16 @@ class AgreementObjective(Objective):
             d_in = width
         self.layers = nn.ModuleList(layers)
 
+    @property
+    def stack(self) -> list[AgreementLayer]:
+        """The layers, bottom first."""
+        return [m for m in self.layers if isinstance(m, AgreementLayer)]
+
     def representations(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Bottom-up representations of every layer, each ``(B, P, W_l)``."""
         x = image_patches(images, self.config.grid)
         out = []
-        for layer in self.layers:
+        for layer in self.stack:
             x = layer.bottom_up(x.detach())
             out.append(x)
         return out
@@ -142,7 +148,7 @@ class AgreementObjective(Objective):
         x = image_patches(images, self.config.grid)  # (B, P, C h w)
         total = images.new_zeros(())
         metrics: dict[str, object] = {}
-        for i, layer in enumerate(self.layers, start=1):
+        for i, layer in enumerate(self.stack, start=1):
             h, t = layer(x.detach())  # detach: layer-local, nothing flows to the layer below
             loss = agreement_loss(h, t, self.config.agreement, self.config.temperature)
             total = total + loss
@@ -160,62 +166,12 @@ def activation_variance(objective: AgreementObjective, images: torch.Tensor) -> 
 
 def probe_accuracy(objective: AgreementObjective, train_x: torch.Tensor, train_y: torch.Tensor,
                    test_x: torch.Tensor, test_y: torch.Tensor, max_iter: int = 300) -> float:
-    """Logistic-regression accuracy on the frozen, standardised features of all layers."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
+    """:func:`reprlab.transfer.linear_probe` accuracy (C = 0.1) on the frozen features of all layers."""
+    from reprlab.transfer import linear_probe
 
-    ftr, fte = objective.features(train_x).numpy(), objective.features(test_x).numpy()
-    scaler = StandardScaler().fit(ftr)
-    clf = LogisticRegression(max_iter=max_iter, C=0.1).fit(scaler.transform(ftr), train_y.numpy())
-    return float(clf.score(scaler.transform(fte), test_y.numpy()))
-
-
-def _agreement_train_defaults() -> TrainConfig:
-    return TrainConfig(output_dir="runs/agreement", max_steps=600, batch_size=256, optimizer="adamw",
-                       lr=3e-3, save_every=None, log_every=50, progress=False)
-
-
-@dataclass
-class AgreementRunConfig:
-    """``reprlab agreement``: data, model and training."""
-
-    model: AgreementConfig = field(default_factory=AgreementConfig)
-    dataset: str = "fashion-mnist"  # any reprlab.data.load_dataset name (digits: 8x8, use grid=2)
-    n_train: int = 10000  # training images (first n of the train split); also the probe's train set
-    n_test: int = 2000  # probe test images (first n of the test split)
-    train: TrainConfig = field(default_factory=_agreement_train_defaults)
-
-
-@dataclass
-class AgreementResult:
-    """Probe accuracy and activation variance per layer, trained vs the untrained stack."""
-
-    agreement: str
-    probe_accuracy: float
-    probe_accuracy_untrained: float
-    variance: list[float]
-    variance_untrained: list[float]
-    seconds: float
-
-
-def run_agreement(cfg: AgreementRunConfig) -> tuple[AgreementResult, AgreementObjective]:
-    """Train the layer-local stack through the Trainer and probe it against its untrained copy."""
-    from reprlab.coherence.batching import BatchedTensors, keep_batch
-    from reprlab.data import load_dataset
-    from reprlab.train import Trainer
-
-    tr, te = load_dataset(cfg.dataset, split="train"), load_dataset(cfg.dataset, split="test")
-    xtr, ytr, xte, yte = tr.x[:cfg.n_train], tr.y[:cfg.n_train], te.x[:cfg.n_test], te.y[:cfg.n_test]
-    torch.manual_seed(cfg.train.seed)
-    objective = AgreementObjective(cfg.model, tuple(xtr.shape[1:]))
-    acc0, var0 = probe_accuracy(objective, xtr, ytr, xte, yte), activation_variance(objective, xte)
-    t0 = time.perf_counter()
-    Trainer(objective, cfg.train, BatchedTensors(xtr, ytr), collate_fn=keep_batch).fit()
-    seconds = time.perf_counter() - t0
-    acc, var = probe_accuracy(objective, xtr, ytr, xte, yte), activation_variance(objective, xte)
-    return AgreementResult(cfg.model.agreement, acc, acc0, var, var0, seconds), objective
+    return linear_probe(objective.features(train_x), train_y, objective.features(test_x), test_y,
+                        C=0.1, max_iter=max_iter).accuracy
 
 
 __all__ = ["AgreementConfig", "AgreementLayer", "AgreementObjective", "agreement_loss", "image_patches",
-           "activation_variance", "probe_accuracy", "AGREEMENTS", "AgreementRunConfig",
-           "AgreementResult", "run_agreement"]
+           "activation_variance", "probe_accuracy", "AGREEMENTS"]

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from reprlab.coherence.imax import IMAXConfig, build_module, pearson_r
-from reprlab.coherence.infonce import CRITICS, critic_scores, info_nce_from_scores
+from reprlab.coherence.infonce import Critic, check_temperature, critic_scores, info_nce_from_scores
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective
 
@@ -27,15 +28,13 @@ class ContrastiveCoherenceConfig(IMAXConfig):
     """Module fields as :class:`IMAXConfig`, plus the critic (the contrastive objective needs
     ``variant='pair'``; IMAX runs ignore ``critic`` and ``temperature``)."""
 
-    critic: str = "neg_sq"  # neg_sq (-(a-b)^2, suits scalar outputs) | cosine | dot
+    critic: Critic = "neg_sq"  # neg_sq: -(a-b)^2, suits scalar outputs
     temperature: float = 1.0  # scores are divided by it
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.critic not in CRITICS:
-            raise ConfigError(f"critic={self.critic!r}: choose one of {', '.join(CRITICS)}")
-        if self.temperature <= 0:
-            raise ConfigError(f"temperature={self.temperature}: must be > 0")
+        check_choices(self, "model.")
+        check_temperature(self.temperature, "model.temperature")
 
 
 class ContrastiveCoherenceObjective(Objective):

@@ -13,30 +13,31 @@ every other position and sequence in the batch (in-batch and in-sequence negativ
 The data here are synthetic signals whose frequency and amplitude drift slowly (the "slow
 features" CPC should find; :func:`slow_factor_signals`) and character sequences from a text file
 (:func:`char_sequences`). A linear probe (ridge regression) of the latent factors from ``c_t``
-measures what was learned, against the same network untrained.
+measures what was learned, against the same network untrained (the run:
+:func:`reprlab.coherence.runs.run_cpc`).
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from reprlab.coherence.infonce import info_nce_from_scores
+from reprlab.coherence.infonce import check_temperature, info_nce_from_scores
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
-from reprlab.train import LossOutput, Objective, TrainConfig, batch_inputs
+from reprlab.train import LossOutput, Objective, batch_inputs
 
 
 @dataclass
 class CPCConfig:
     """CPC model sizes (defaults: the synthetic-signal task, ~60k parameters)."""
 
-    input: str = "signal"  # signal (float samples, conv encoder) | chars (ids, embedding + conv)
+    input: Literal["signal", "chars"] = "signal"  # signal: float samples, conv encoder; chars: ids, embedding + conv
     in_channels: int = 1  # signal: channels per sample
     vocab_size: int = 256  # chars: byte vocabulary
     latent_dim: int = 32  # z_t
@@ -47,12 +48,10 @@ class CPCConfig:
     temperature: float = 1.0  # scores z^T W_k c / temperature
 
     def __post_init__(self) -> None:
-        if self.input not in ("signal", "chars"):
-            raise ConfigError(f"input={self.input!r}: choose signal or chars")
+        check_choices(self, "model.")
         if min(self.latent_dim, self.context_dim, self.stride, self.kernel, self.predict_steps) < 1:
             raise ConfigError("latent_dim, context_dim, stride, kernel and predict_steps must be >= 1")
-        if self.temperature <= 0:
-            raise ConfigError(f"temperature={self.temperature}: must be > 0")
+        check_temperature(self.temperature, "model.temperature")
 
 
 class CPCEncoder(nn.Module):
@@ -196,96 +195,16 @@ def factors_per_step(factors: torch.Tensor, stride: int, steps: int) -> torch.Te
     return f.reshape(f.shape[0], f.shape[1], steps, stride).mean(-1).transpose(1, 2)
 
 
-def linear_probe_r2(train_feats: torch.Tensor, train_y: torch.Tensor, test_feats: torch.Tensor,
-                    test_y: torch.Tensor, alpha: float = 1e-2, skip: int = 4) -> list[float]:
-    """Ridge-regression R^2 per factor from features ``(N, T, D)`` to targets ``(N, T, F)``.
+def factor_probe_r2(train_feats: torch.Tensor, train_factors: torch.Tensor, test_feats: torch.Tensor,
+                    test_factors: torch.Tensor, alpha: float = 1e-2, skip: int = 4) -> list[float]:
+    """:func:`reprlab.transfer.ridge_probe` R^2 per factor from features ``(N, T, D)`` to factors ``(N, T, F)``.
 
-    The first ``skip`` steps are dropped (the GRU has seen too little of the sequence there).
+    Every step of every sequence is one example; the first ``skip`` steps are dropped (the GRU has
+    seen too little of the sequence there).
     """
-    from sklearn.linear_model import Ridge
+    from reprlab.transfer import ridge_probe
 
-    def flat(a: torch.Tensor) -> np.ndarray:
-        return a[:, skip:].reshape(-1, a.shape[-1]).numpy().astype(np.float64)
+    def flat(a: torch.Tensor) -> torch.Tensor:
+        return a[:, skip:].reshape(-1, a.shape[-1])
 
-    xtr, ytr, xte, yte = flat(train_feats), flat(train_y), flat(test_feats), flat(test_y)
-    mu, sd = xtr.mean(0), xtr.std(0) + 1e-8
-    model = Ridge(alpha=alpha).fit((xtr - mu) / sd, ytr)
-    pred = model.predict((xte - mu) / sd)
-    ss_res = ((pred - yte) ** 2).sum(0)
-    ss_tot = ((yte - yte.mean(0)) ** 2).sum(0)
-    return [float(v) for v in 1 - ss_res / ss_tot]
-
-
-# ------------------------------------------------------------------------------ a run
-def _cpc_train_defaults() -> TrainConfig:
-    return TrainConfig(output_dir="runs/cpc", max_steps=300, batch_size=32, optimizer="adam", lr=2e-3,
-                       weight_decay=0.0, save_every=None, log_every=50, progress=False)
-
-
-@dataclass
-class CPCRunConfig:
-    """``reprlab cpc train``: data, model and training."""
-
-    model: CPCConfig = field(default_factory=CPCConfig)
-    text: str = ""  # a UTF-8 file for character-level CPC ("" = synthetic slow-factor signals)
-    length: int = 128  # samples (or bytes) per sequence
-    n_train: int = 2048  # synthetic sequences for training (text: all windows)
-    n_test: int = 512  # synthetic held-out sequences for the probe
-    seed: int = 0  # data seed (held-out data use seed + 1)
-    train: TrainConfig = field(default_factory=_cpc_train_defaults)
-
-
-@dataclass
-class CPCResult:
-    """Top-1 accuracy of the k-step predictions, and the probe R^2 (signals only)."""
-
-    accuracy_per_step: list[float]
-    infonce_nats: float
-    probe_r2: dict[str, float]  # factor -> R^2 of the trained context
-    probe_r2_untrained: dict[str, float]  # same network before training
-    seconds: float
-
-
-def run_cpc(cfg: CPCRunConfig) -> tuple[CPCResult, CPCObjective]:
-    """Train CPC through the Trainer; probe the slow factors from ``c_t`` vs an untrained copy."""
-    from reprlab.coherence.batching import BatchedTensors, keep_batch
-    from reprlab.train import Trainer
-
-    torch.manual_seed(cfg.train.seed)
-    objective = CPCObjective(cfg.model)
-    probe_before: dict[str, float] = {}
-    probe_after: dict[str, float] = {}
-    if cfg.text:
-        if cfg.model.input != "chars":
-            raise ConfigError("text= given: set model.input='chars' (byte ids, embedding encoder)")
-        try:
-            text = Path(cfg.text).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise DataError(f"{cfg.text}: text file not found") from None
-        except UnicodeDecodeError as e:
-            raise DataError(f"{cfg.text}: not UTF-8 ({e.reason} at byte {e.start})") from None
-        data = BatchedTensors(char_sequences(text, cfg.length))
-    else:
-        if cfg.model.input != "signal":
-            raise ConfigError("model.input='chars' needs text=FILE (e.g. the bundled corpus)")
-        xtr, ftr = slow_factor_signals(cfg.n_train, cfg.length, seed=cfg.seed)
-        xte, fte = slow_factor_signals(cfg.n_test, cfg.length, seed=cfg.seed + 1)
-        data = BatchedTensors(xtr, ftr)
-
-        def probe() -> dict[str, float]:
-            ctr, cte = cpc_features(objective.model, xtr), cpc_features(objective.model, xte)
-            steps = ctr.shape[1]
-            r2 = linear_probe_r2(ctr, factors_per_step(ftr, cfg.model.stride, steps),
-                                 cte, factors_per_step(fte, cfg.model.stride, steps))
-            return dict(zip(("frequency", "amplitude"), r2))
-
-        probe_before = probe()
-    t0 = time.perf_counter()
-    result = Trainer(objective, cfg.train, data, collate_fn=keep_batch).fit()
-    seconds = time.perf_counter() - t0
-    if not cfg.text:
-        probe_after = probe()
-    logs = result.last_logs
-    accs = [float(logs.get(f"acc_k{k}", float("nan"))) for k in range(1, cfg.model.predict_steps + 1)]
-    return CPCResult(accs, float(logs.get("infonce_nats", float("nan"))), probe_after, probe_before,
-                     seconds), objective
+    return ridge_probe(flat(train_feats), flat(train_factors), flat(test_feats), flat(test_factors), alpha=alpha)

@@ -27,15 +27,21 @@ The objective to *minimise* is ``-I``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from torch import nn
 
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective
 
-VARIANTS = ("pair", "neighbours")
-FORMS = ("imax", "gaussian")
+# pair: adjacent modules agree | neighbours: predict a module from its neighbours (curved surfaces)
+Variant = Literal["pair", "neighbours"]
+# imax: 1/2 log V(a+b)/V(a-b) | gaussian: -1/2 log(1 - rho^2)
+Form = Literal["imax", "gaussian"]
+VARIANTS: tuple[str, ...] = get_args(Variant)
+FORMS: tuple[str, ...] = get_args(Form)
 
 
 def _check_batch(*xs: torch.Tensor) -> None:
@@ -187,27 +193,22 @@ class PixelMLPModule(nn.Module):
 class IMAXConfig:
     """IMAX model: one module per patch and how their outputs are compared."""
 
-    module: str = "energy"  # energy (conv disparity-energy unit) | mlp (pixels -> tanh MLP)
+    module: Literal["energy", "mlp"] = "energy"  # energy: conv disparity-energy unit; mlp: pixels -> tanh MLP
     channels: int = 16  # energy: binocular filters per module
     kernel: int = 5  # energy: filter width in pixels
-    nonlinearity: str = "relu"  # energy: relu | square (relu learned faster in our runs)
+    nonlinearity: Literal["relu", "square"] = "relu"  # energy (relu learned faster in our runs)
     head_depth: int = 0  # energy: tanh layers after pooling (more = more nonlinear modules)
     hidden: int = 64  # mlp hidden width (and energy head width)
     depth: int = 2  # mlp hidden layers
     out_dim: int = 1  # 1 = scalar IMAX; >1 = log-determinant version
-    variant: str = "pair"  # pair: adjacent modules agree | neighbours: predict a module from neighbours
-    form: str = "imax"  # imax: 1/2 log V(a+b)/V(a-b) | gaussian: -1/2 log(1 - rho^2)
+    variant: Variant = "pair"
+    form: Form = "imax"
     neighbours: int = 2  # neighbours variant: modules on each side used in the prediction
     share_weights: bool = True  # one module applied to every patch (as a convolution over patches)
     eps: float = 1e-6  # added to variances (and covariance diagonals): finite at collapse
 
     def __post_init__(self) -> None:
-        if self.module not in ("energy", "mlp"):
-            raise ConfigError(f"module={self.module!r}: choose energy or mlp")
-        if self.variant not in VARIANTS:
-            raise ConfigError(f"variant={self.variant!r}: choose one of {', '.join(VARIANTS)}")
-        if self.form not in FORMS:
-            raise ConfigError(f"form={self.form!r}: choose one of {', '.join(FORMS)}")
+        check_choices(self, "model.")
         if self.variant == "neighbours" and self.out_dim != 1:
             raise ConfigError("variant='neighbours' predicts scalar outputs: set out_dim=1")
         if self.out_dim < 1 or self.neighbours < 1 or self.eps < 0:
@@ -263,7 +264,8 @@ class IMAXObjective(Objective):
         """IMAX information of outputs ``y (B, P, D)`` for the configured variant."""
         c = self.config
         if c.variant == "pair":
-            return sum(imax_information(y[:, i], y[:, i + 1], c.eps, c.form) for i in range(y.shape[1] - 1))
+            return sum((imax_information(y[:, i], y[:, i + 1], c.eps, c.form) for i in range(y.shape[1] - 1)),
+                       start=y.new_zeros(()))
         k = c.neighbours
         a = y[..., 0]  # (B, P)
         p = a.shape[1]

@@ -11,13 +11,15 @@ For a batch of N pairs ``(x_i, y_i)`` and a critic ``f``,
 and ``log N - L`` is a lower bound on I(X; Y) that can never exceed ``log N`` (because L >= 0):
 to certify N bits of dependence you need about 2^N negatives — the limitation the talk names.
 
-This module is the general loss: other domains import :func:`info_nce` / :class:`InfoNCELoss`
-through ``reprlab.coherence``.
+This module is the general loss, the one reprlab has: paired rows with a critic (:func:`info_nce`,
+:class:`InfoNCELoss`) and any score matrix with a positive per row (:func:`info_nce_from_scores`,
+which SimCLR's NT-Xent and CPC build on). Other domains import it through ``reprlab.coherence``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -25,10 +27,18 @@ from torch import nn
 
 from reprlab.errors import ConfigError, DataError
 
-CRITICS = ("dot", "cosine", "neg_sq")
+Critic = Literal["dot", "cosine", "neg_sq"]
+CRITICS: tuple[str, ...] = get_args(Critic)
 
 
-def critic_scores(x: torch.Tensor, y: torch.Tensor, critic: str = "cosine",
+def check_temperature(temperature: float, where: str = "temperature") -> None:
+    """Raise :class:`ConfigError` unless ``temperature > 0`` (scores are divided by it)."""
+    if not temperature > 0:  # also catches nan
+        raise ConfigError(f"{where}={temperature!r}: must be > 0 (try 0.1; SimCLR uses 0.1-0.5); "
+                          "the scores are divided by it")
+
+
+def critic_scores(x: torch.Tensor, y: torch.Tensor, critic: Critic = "cosine",
                   temperature: float = 0.1) -> torch.Tensor:
     """Score matrix ``f(x_i, y_j) / temperature``, shape ``(N, N)``.
 
@@ -39,8 +49,7 @@ def critic_scores(x: torch.Tensor, y: torch.Tensor, critic: str = "cosine",
     ----------
     x, y: Tensor, shape ``(N, D)`` (or ``(N,)`` for scalars).
     """
-    if temperature <= 0:
-        raise ConfigError(f"temperature={temperature}: must be > 0 (try 0.1)")
+    check_temperature(temperature)
     x, y = x.reshape(x.shape[0], -1), y.reshape(y.shape[0], -1)  # (N, D)
     if critic == "dot":
         s = x @ y.T
@@ -53,36 +62,52 @@ def critic_scores(x: torch.Tensor, y: torch.Tensor, critic: str = "cosine",
     return s / temperature  # (N, N)
 
 
-def info_nce_from_scores(scores: torch.Tensor, symmetric: bool = False) -> torch.Tensor:
-    """InfoNCE loss from a score matrix whose diagonal holds the positive pairs.
+def info_nce_from_scores(scores: torch.Tensor, positive: torch.Tensor | None = None, *,
+                         exclude: torch.Tensor | None = None, symmetric: bool = False) -> torch.Tensor:
+    """Mean InfoNCE loss of each row of a score matrix against its positive column.
+
+    ``L = mean_i -log softmax(scores_i)[positive_i]``: row i scores query i against every
+    candidate key (its positive and its negatives).
 
     Parameters
     ----------
-    scores: Tensor, shape ``(N, N)``; row i scores x_i against every y_j.
-    symmetric: also pick x_i for each y_i (columns) and average the two directions.
+    scores: Tensor, shape ``(M, K)``; ``scores[i, j]`` is the critic of query i and key j.
+    positive: LongTensor, shape ``(M,)`` — the column of each row's positive; None: the diagonal
+        (``M == K``, query i pairs with key i).
+    exclude: LongTensor, shape ``(M,)`` — one column to drop per row (e.g. the query itself among
+        the keys, as NT-Xent does), or None.
+    symmetric: (diagonal only) also pick query i for each key i (the columns) and average.
 
     Returns
     -------
     Tensor, shape ``()`` (nats, >= 0).
     """
-    if scores.dim() != 2 or scores.shape[0] != scores.shape[1]:
-        raise DataError(f"scores of shape {tuple(scores.shape)}: expected a square (N, N) matrix")
-    n = scores.shape[0]
-    if n < 2:
-        raise DataError("InfoNCE needs negatives: got a batch of 1; use batch_size >= 2")
-    target = torch.arange(n, device=scores.device)
-    loss = F.cross_entropy(scores, target)
+    if scores.dim() != 2 or (positive is None and scores.shape[0] != scores.shape[1]):
+        raise DataError(f"scores of shape {tuple(scores.shape)}: expected a square (N, N) matrix, or "
+                        "(M, K) with the positive column of each row")
+    m, k = scores.shape
+    if k - (exclude is not None) < 2:
+        raise DataError(f"InfoNCE needs negatives: got a batch of {k}; use batch_size >= 2")
+    if positive is None:
+        positive = torch.arange(m, device=scores.device)
+    elif symmetric:
+        raise ConfigError("symmetric InfoNCE pairs row i with column i: leave positive=None")
+    if exclude is not None:
+        rows = torch.arange(m, device=scores.device)
+        scores = scores.index_put((rows, exclude), torch.tensor(float("-inf"), dtype=scores.dtype,
+                                                                device=scores.device))
+    loss = F.cross_entropy(scores, positive)
     if symmetric:
-        loss = 0.5 * (loss + F.cross_entropy(scores.T, target))
+        loss = 0.5 * (loss + F.cross_entropy(scores.T, positive))
     return loss
 
 
-def info_nce(x: torch.Tensor, y: torch.Tensor, temperature: float = 0.1, critic: str = "cosine",
+def info_nce(x: torch.Tensor, y: torch.Tensor, temperature: float = 0.1, critic: Critic = "cosine",
              symmetric: bool = False) -> torch.Tensor:
     """InfoNCE loss for paired rows of ``x`` and ``y`` (shape ``(N, D)``), in-batch negatives."""
     if x.shape[0] != y.shape[0]:
         raise DataError(f"x has {x.shape[0]} rows but y has {y.shape[0]}: rows must be paired")
-    return info_nce_from_scores(critic_scores(x, y, critic, temperature), symmetric)
+    return info_nce_from_scores(critic_scores(x, y, critic, temperature), symmetric=symmetric)
 
 
 def info_nce_mi_bound(scores: torch.Tensor) -> torch.Tensor:
@@ -93,10 +118,9 @@ def info_nce_mi_bound(scores: torch.Tensor) -> torch.Tensor:
 class InfoNCELoss(nn.Module):
     """Module form of :func:`info_nce`; ``forward(x (N, D), y (N, D)) -> loss ()``."""
 
-    def __init__(self, temperature: float = 0.1, critic: str = "cosine", symmetric: bool = False):
+    def __init__(self, temperature: float = 0.1, critic: Critic = "cosine", symmetric: bool = False):
         super().__init__()
-        if temperature <= 0:
-            raise ConfigError(f"temperature={temperature}: must be > 0 (try 0.1)")
+        check_temperature(temperature)
         if critic not in CRITICS:
             raise ConfigError(f"critic={critic!r}: choose one of {', '.join(CRITICS)}")
         self.temperature, self.critic, self.symmetric = temperature, critic, symmetric

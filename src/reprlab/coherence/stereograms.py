@@ -29,16 +29,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import torch
 
-from reprlab.coherence.batching import keep_batch
+from reprlab.config import check_choices
+from reprlab.data import ArrayDataset, keep_batch
 from reprlab.errors import ConfigError
 
 __all__ = ["StereogramConfig", "Stereograms", "random_dot_stereograms", "surface_disparities",
            "plot_stereograms", "keep_batch", "SURFACES"]
 
-SURFACES = ("planar", "curved", "discontinuous")
+Surface = Literal["planar", "curved", "discontinuous"]
+SURFACES: tuple[str, ...] = get_args(Surface)
 
 
 @dataclass
@@ -52,7 +55,7 @@ class StereogramConfig:
     dot_density: float = 0.5  # dots per pixel (Poisson mean)
     dot_width: float = 0.7  # Gaussian blob std in pixels (the sub-pixel interpolation kernel)
     noise: float = 0.0  # std of independent pixel noise added to every strip
-    surface: str = "planar"  # planar | curved | discontinuous
+    surface: Surface = "planar"
     overlap: int = 0  # >0 shares pixels between neighbouring patches (the failure mode, on purpose)
 
     def __post_init__(self) -> None:
@@ -62,8 +65,7 @@ class StereogramConfig:
         """Raise :class:`ConfigError` naming the bad field and the fix."""
         lo, hi = (float(v) for v in self.disparity_range)
         self.disparity_range = (lo, hi)
-        if self.surface not in SURFACES:
-            raise ConfigError(f"surface={self.surface!r}: choose one of {', '.join(SURFACES)}")
+        check_choices(self, "data.")
         if self.n_patches < 2:
             raise ConfigError(f"n_patches={self.n_patches}: IMAX needs at least 2 patches")
         if self.height < 1 or self.patch_width < 4:
@@ -103,13 +105,9 @@ class Stereograms:
     def __len__(self) -> int:
         return len(self.strips)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.strips[i], self.disparity[i]
-
-    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """A whole batch in one indexing op (DataLoader's batched fetch; pair with ``keep_batch``)."""
-        idx = torch.as_tensor(indices, dtype=torch.long)
-        return self.strips[idx], self.disparity[idx]
+    def dataset(self) -> ArrayDataset:
+        """``(strips, disparity)`` pairs to train on (whole-batch fetching; the labels are never trained on)."""
+        return ArrayDataset(self.strips, self.disparity, name="stereograms")
 
     def images(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Composite left and right images, shape ``(N, H, total_width)`` each (for figures)."""

@@ -1,4 +1,7 @@
-"""Image data sets: sklearn's bundled digits, and MNIST-format IDX files (Fashion-MNIST, MNIST)."""
+"""Image data sets: sklearn's bundled digits, and MNIST-format IDX files (Fashion-MNIST, MNIST).
+
+The loaders are registered by name in :mod:`reprlab.data.registry`.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reprlab.data.registry import ArrayDataset, register_dataset
+from reprlab.data.dataset import ArrayDataset
 from reprlab.errors import DataError, MissingDataError
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot")
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES: dict[int, np.dtype] = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+                                    0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -34,7 +37,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: not an IDX file (bad magic number)")
     ndim = data[3]
     dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
-    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    dtype = _IDX_DTYPES[data[2]]
     expected = int(np.prod(dims)) * dtype.itemsize
     body = data[4 + 4 * ndim:]
     if len(body) != expected:
@@ -62,7 +65,6 @@ def load_idx_dir(directory: Path, split: str = "train", classes: tuple[str, ...]
     return ArrayDataset(x, y, classes, name or f"{directory}:{split}")
 
 
-@register_dataset("fashion-mnist")
 def load_fashion_mnist(split: str = "train", path: str | Path | None = None) -> ArrayDataset:
     """Fashion-MNIST (Xiao et al. 2017): 60k/10k 28x28 grey images, 10 classes, MIT licence."""
     directory = Path(path) if path else FASHION_MNIST_DIR
@@ -73,7 +75,6 @@ def load_fashion_mnist(split: str = "train", path: str | Path | None = None) -> 
     return load_idx_dir(directory, split, FASHION_MNIST_CLASSES, f"fashion-mnist:{split}")
 
 
-@register_dataset("mnist")
 def load_mnist(split: str = "train", path: str | Path | None = None) -> ArrayDataset:
     """MNIST from a user-provided directory of IDX files (no package ships it)."""
     if path is None:
@@ -82,7 +83,6 @@ def load_mnist(split: str = "train", path: str | Path | None = None) -> ArrayDat
     return load_idx_dir(Path(path), split, tuple(str(i) for i in range(10)), f"mnist:{split}")
 
 
-@register_dataset("digits")
 def load_digits(split: str = "train", path: str | Path | None = None) -> ArrayDataset:
     """scikit-learn's bundled 8x8 digits (1,797 images). Split: a fixed, stratified 80/20."""
     from sklearn.datasets import load_digits as sk_load

@@ -8,9 +8,9 @@ reported with the file and line number (``DataError``), never as a bare ``Unicod
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from reprlab.errors import DataError, MissingDataError
 

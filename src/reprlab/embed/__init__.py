@@ -8,9 +8,22 @@ Estimators follow scikit-learn (``fit``/``fit_transform``/``transform``, ``get_p
 
 from reprlab.embed.affinity import Affinities, joint_probabilities
 from reprlab.embed.lle import LLE, locally_linear_embedding
-from reprlab.embed.metrics import continuity, knn_accuracy, knn_preservation, strand_ratio, trustworthiness
+from reprlab.embed.metrics import continuity, knn_preservation, map_knn_accuracy, strand_ratio, trustworthiness
+from reprlab.embed.runs import MapsResult, MapsRunConfig, TSNEResult, TSNERunConfig, run_maps, run_tsne
 from reprlab.embed.sne import SNE
 from reprlab.embed.tsne import TSNE
 
 __all__ = ["TSNE", "SNE", "LLE", "Affinities", "joint_probabilities", "locally_linear_embedding",
-           "trustworthiness", "continuity", "knn_preservation", "knn_accuracy", "strand_ratio"]
+           "trustworthiness", "continuity", "knn_preservation", "map_knn_accuracy", "strand_ratio",
+           "MapsRunConfig", "MapsResult", "run_maps", "TSNERunConfig", "TSNEResult", "run_tsne"]
+
+
+def __getattr__(name: str) -> object:
+    # ``knn_accuracy`` was this package's name for map_knn_accuracy; reprlab.transfer.knn_accuracy is the probe
+    if name == "knn_accuracy":
+        import warnings
+
+        warnings.warn("reprlab.embed.knn_accuracy is now map_knn_accuracy (reprlab.transfer.knn_accuracy is the "
+                      "weighted kNN probe of features)", DeprecationWarning, stacklevel=2)
+        return map_knn_accuracy
+    raise AttributeError(f"module 'reprlab.embed' has no attribute {name!r}")

@@ -27,6 +27,7 @@ import numpy as np
 import scipy.fft
 
 from reprlab.embed._kernels import bounding_box, gather_potentials, interpolation_weights, spread_charges
+from reprlab.errors import ConfigError
 
 # FFT sizes that are products of small primes are fast; round the grid up to one of them.
 _FAST_SIZES = np.array(sorted({2 ** a * 3 ** b * 5 ** c for a in range(14) for b in range(9)
@@ -83,8 +84,8 @@ class InterpolationGrid:
                  ints_in_interval: float = 1.0, pad: float = 0.0, workers: int = 1):
         n, d = y.shape
         if d not in (1, 2):
-            raise ValueError(f"FFT interpolation supports 1 or 2 output dimensions, got {d}; "
-                             "use method='barnes_hut' or 'exact' for n_components=3")
+            raise ConfigError(f"FFT interpolation supports 1 or 2 output dimensions, got {d}; "
+                              "use method='barnes_hut' or 'exact' for n_components=3")
         self.d, self.p, self.dof, self.workers = d, n_interp, dof, workers
         lo, hi = bounding_box(np.ascontiguousarray(y))
         extent = float((hi - lo).max()) * (1 + 2 * pad) + 1e-8
@@ -93,7 +94,7 @@ class InterpolationGrid:
         self.m = self.n_boxes * n_interp  # nodes per axis
         self.lower = (lo + hi) / 2 - extent / 2  # (d,)
         self._spectra = kernel_spectra(self.m, self.box / n_interp, dof, d, workers)  # w, K
-        self.potentials = None
+        self.potentials: np.ndarray | None = None  # (2 + d, nodes) after fit_sources
 
     def _locate(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # a 2-D grid is stored with rows of 2m (the zero padding of the first transform)
@@ -135,5 +136,7 @@ class InterpolationGrid:
         ``R_i = sum_j w_ij^{1+1/a} (y_i - y_j)`` and ``Z_i = sum_j w_ij`` (self term included).
         """
         flat, weights = self._source_loc if y is getattr(self, "_source", None) else self._locate(y)
+        if self.potentials is None:
+            raise RuntimeError("InterpolationGrid.evaluate before fit_sources")
         phi = gather_potentials(flat, weights, self.potentials)  # (N, 2 + d)
         return y * phi[:, 1:2] - phi[:, 2:], phi[:, 0]

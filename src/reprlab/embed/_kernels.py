@@ -19,16 +19,17 @@ not per process.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any
 
 import numba
 import numpy as np
 
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError
 from reprlab.train import torch_threads
 
-_JIT = dict(nogil=True, cache=True, error_model="numpy")  # no ZeroDivisionError checks
+_JIT: dict[str, Any] = dict(nogil=True, cache=True, error_model="numpy")  # no ZeroDivisionError checks
 
 
 @contextmanager
@@ -39,8 +40,8 @@ def kernel_threads(n_jobs: int | None) -> Iterator[None]:
         yield
         return
     if n_jobs == 0:
-        raise DataError("n_jobs=0 is not allowed; use a positive count, -1 for all cores, or None")
-    cores = numba.config.NUMBA_NUM_THREADS
+        raise ConfigError("n_jobs=0 is not allowed; use a positive count, -1 for all cores, or None")
+    cores = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set at import; not in numba's stubs
     n = cores if n_jobs < 0 else min(int(n_jobs), cores)
     old = numba.get_num_threads()
     numba.set_num_threads(n)

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ METRICS = ("euclidean", "sqeuclidean", "cosine", "manhattan", "precomputed")
 def check_data(x, metric: str = "euclidean") -> np.ndarray:
     """Validate an input matrix: 2-D, finite, float64; square and symmetric if precomputed."""
     if metric not in METRICS:
-        raise DataError(f"metric={metric!r} is not supported; choose one of {', '.join(METRICS)}")
+        raise ConfigError(f"metric={metric!r} is not supported; choose one of {', '.join(METRICS)}")
     arr = np.asarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
     if arr.ndim != 2:
         raise DataError(f"expected a 2-D array (n_samples, n_features), got shape {arr.shape}; "
@@ -55,10 +55,10 @@ def check_data(x, metric: str = "euclidean") -> np.ndarray:
 
 def check_perplexity(perplexity: float, n_samples: int) -> None:
     if not perplexity > 0:
-        raise DataError(f"perplexity={perplexity} must be > 0")
+        raise ConfigError(f"perplexity={perplexity} must be > 0")
     if perplexity >= n_samples - 1:
-        raise DataError(f"perplexity={perplexity} must be smaller than n_samples - 1 = {n_samples - 1}; "
-                        f"use a perplexity below {max(1, (n_samples - 1) // 3)}")
+        raise ConfigError(f"perplexity={perplexity} must be smaller than n_samples - 1 = {n_samples - 1}; "
+                          f"use a perplexity below {max(1, (n_samples - 1) // 3)}")
 
 
 def _features(x: np.ndarray, metric: str) -> np.ndarray:
@@ -102,7 +102,7 @@ def nearest_neighbors(x: np.ndarray, k: int, metric: str = "euclidean", query: n
     """
     self_query = query is None
     if metric == "precomputed":
-        block = x if self_query else query
+        block = x if query is None else query
         d = block.astype(np.float64, copy=True)
         if self_query:
             np.fill_diagonal(d, np.inf)
@@ -114,7 +114,7 @@ def nearest_neighbors(x: np.ndarray, k: int, metric: str = "euclidean", query: n
         order = np.argsort(dist, axis=1)
         return np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1) ** 2
     xf = _features(x, metric)
-    qf = xf if self_query else _features(query, metric)
+    qf = xf if query is None else _features(query, metric)
     ref = torch.from_numpy(xf.astype(np.float32))
     qry = ref if self_query else torch.from_numpy(qf.astype(np.float32))
     ref_sq = (ref * ref).sum(1)[None]  # (1, N)
@@ -125,13 +125,13 @@ def nearest_neighbors(x: np.ndarray, k: int, metric: str = "euclidean", query: n
     for start in range(0, n_q, chunk):
         q = qry[start:start + chunk]
         if metric == "manhattan":
-            d = torch.cdist(q, ref, p=1)
+            dq = torch.cdist(q, ref, p=1)
         else:  # |r|^2 - 2 q.r ranks like |q - r|^2 (the row constant |q|^2 is left out): one pass
-            d = torch.addmm(ref_sq, q, ref.T, alpha=-2.0)  # (b, N)
+            dq = torch.addmm(ref_sq, q, ref.T, alpha=-2.0)  # (b, N)
         if self_query:
             rows = torch.arange(len(q))
-            d[rows, rows + start] = float("inf")
-        idx = torch.topk(d, k, dim=1, largest=False).indices.numpy()  # (b, k)
+            dq[rows, rows + start] = float("inf")
+        idx = torch.topk(dq, k, dim=1, largest=False).indices.numpy()  # (b, k)
         # recompute the kept distances in float64 so calibration does not inherit float32 error
         diff = qf[start:start + chunk, None, :] - xf[idx]  # (b, k, D)
         dist = np.abs(diff).sum(-1) ** 2 if metric == "manhattan" else (diff ** 2).sum(-1)
@@ -214,7 +214,7 @@ def joint_probabilities(x, perplexity: float = 30.0, *, method: str = "knn", met
         P = (c + c.T).tocsr()
         P.data /= P.data.sum()
     else:
-        raise DataError(f"affinity method={method!r} is not known; use 'knn' or 'exact'")
+        raise ConfigError(f"affinity method={method!r} is not known; use 'knn' or 'exact'")
     P.sum_duplicates()
     P.sort_indices()
     return Affinities(P=P, perplexity=perplexity, metric=metric, method=method, x=arr)

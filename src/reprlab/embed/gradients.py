@@ -21,15 +21,15 @@ and openTSNE, in which ``learning_rate = N / exaggeration`` of Belkina et al. 20
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError
 
 METHODS = ("exact", "barnes_hut", "fft")
 _ALIASES = {"bh": "barnes_hut", "barnes-hut": "barnes_hut", "interpolation": "fft"}
@@ -43,13 +43,13 @@ def resolve_method(method: str, n_samples: int, n_components: int) -> str:
             return "exact"
         return "fft" if n_samples >= 10_000 and n_components <= 2 else "barnes_hut"
     if method not in METHODS:
-        raise DataError(f"method={method!r} is not known; use 'exact', 'barnes_hut', 'fft' or 'auto'")
+        raise ConfigError(f"method={method!r} is not known; use 'exact', 'barnes_hut', 'fft' or 'auto'")
     if method == "barnes_hut" and n_components > 3:
-        raise DataError(f"method='barnes_hut' supports n_components <= 3, got {n_components}; "
-                        "use method='exact'")
+        raise ConfigError(f"method='barnes_hut' supports n_components <= 3, got {n_components}; "
+                          "use method='exact'")
     if method == "fft" and n_components > 2:
-        raise DataError(f"method='fft' supports n_components <= 2, got {n_components}; "
-                        "use method='barnes_hut' (3-D) or 'exact'")
+        raise ConfigError(f"method='fft' supports n_components <= 2, got {n_components}; "
+                          "use method='barnes_hut' (3-D) or 'exact'")
     return method
 
 
@@ -120,10 +120,10 @@ def make_repulsion(method: str, dof: float = 1.0, params: EngineParams | None = 
     if method == "barnes_hut":
         from reprlab.embed._kernels import bh_repulsive_forces, build_tree
 
-        tree = build_tree(reference) if fixed else None
+        tree = build_tree(reference) if reference is not None else None
 
         def barnes_hut(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            _, half, children, mass, com, _ = tree if fixed else build_tree(y)
+            _, half, children, mass, com, _ = tree if tree is not None else build_tree(y)
             return bh_repulsive_forces(y, half, children, mass, com, params.theta, dof, not fixed)
 
         return barnes_hut
@@ -132,7 +132,7 @@ def make_repulsion(method: str, dof: float = 1.0, params: EngineParams | None = 
 
         grid_args = (dof, params.n_interpolation_points, params.min_num_intervals, params.ints_in_interval)
         workers = numba.get_num_threads()
-        if fixed:  # room around the map for new points
+        if reference is not None:  # room around the map for new points
             grid = InterpolationGrid(reference, *grid_args, pad=0.05, workers=workers)
             grid.fit_sources(reference)
             return grid.evaluate
@@ -146,7 +146,7 @@ def make_repulsion(method: str, dof: float = 1.0, params: EngineParams | None = 
         return fft
 
     def exact(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ref = reference if fixed else y
+        ref = reference if reference is not None else y
         base = 1.0 + squared_distances(y, ref) / dof  # (N, M); numpy: no thread start-up cost on small maps
         w = base ** (-dof) if dof != 1.0 else 1.0 / base
         if not fixed:
@@ -188,6 +188,7 @@ def kl_gradient(y: np.ndarray, P, method: str = "exact", dof: float = 1.0,
     P = sp.csr_matrix(P)
     kl, half = kl_and_half_gradient(np.ascontiguousarray(y, dtype=np.float64), P,
                                     make_repulsion(method, dof, params), dof, with_kl=True)
+    assert kl is not None  # with_kl=True
     return kl, 4.0 * half
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError
 
 TARGET_STD = 1e-4  # std of the first coordinate of every initial layout
 
@@ -63,8 +63,8 @@ def initial_layout(init, x: np.ndarray, n_components: int, metric: str, random_s
             return mds(x, n_components) if metric == "precomputed" else pca(x, n_components, random_state)
         if init == "random":
             return random(n, n_components, random_state)
-        raise DataError(f"init={init!r} is not known; use 'pca', 'random' or an (N, n_components) array")
+        raise ConfigError(f"init={init!r} is not known; use 'pca', 'random' or an (N, n_components) array")
     y = np.array(init, dtype=np.float64)
     if y.shape != (n, n_components):
-        raise DataError(f"init array has shape {y.shape}, expected ({n}, {n_components})")
+        raise ConfigError(f"init array has shape {y.shape}, expected ({n}, {n_components})")
     return y

@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
 from reprlab.embed.affinity import check_data, nearest_neighbors
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +145,15 @@ def locally_linear_embedding(x: np.ndarray, *, n_neighbors: int = 12, n_componen
     """
     n = len(x)
     if not 1 <= n_components < n:
-        raise DataError(f"n_components={n_components} must be in [1, n_samples)")
+        raise ConfigError(f"n_components={n_components} must be in [1, n_samples)")
     if method == "modified" and n_neighbors <= n_components:
-        raise DataError(f"method='modified' needs n_neighbors > n_components, got n_neighbors={n_neighbors} "
-                        f"and n_components={n_components}: with no more neighbours than dimensions the "
-                        f"almost-null space is empty; raise n_neighbors to at least "
-                        f"{min(max(n_components + 1, 12), n - 1)} or lower n_components")
+        raise ConfigError(f"method='modified' needs n_neighbors > n_components, got n_neighbors={n_neighbors} "
+                          f"and n_components={n_components}: with no more neighbours than dimensions the "
+                          f"almost-null space is empty; raise n_neighbors to at least "
+                          f"{min(max(n_components + 1, 12), n - 1)} or lower n_components")
     if not n_components < n_neighbors < n:
-        raise DataError(f"n_neighbors={n_neighbors} must satisfy n_components < n_neighbors < n_samples "
-                        f"= {n}; try n_neighbors={min(max(n_components + 1, 12), n - 1)}")
+        raise ConfigError(f"n_neighbors={n_neighbors} must satisfy n_components < n_neighbors < n_samples "
+                          f"= {n}; try n_neighbors={min(max(n_components + 1, 12), n - 1)}")
     nbrs, _ = nearest_neighbors(x, n_neighbors)  # (N, k)
     if method == "standard":
         w = barycenter_weights(x, nbrs, reg)
@@ -164,13 +164,13 @@ def locally_linear_embedding(x: np.ndarray, *, n_neighbors: int = 12, n_componen
     elif method == "hessian":
         need = n_components * (n_components + 3) // 2
         if n_neighbors <= need:
-            raise DataError(f"method='hessian' needs n_neighbors > {need} for n_components={n_components}, "
-                            f"got {n_neighbors}")
+            raise ConfigError(f"method='hessian' needs n_neighbors > {need} for n_components={n_components}, "
+                              f"got {n_neighbors}")
         M = hessian_matrix(x, nbrs, n_components)
     elif method == "modified":
         M = modified_matrix(x, nbrs, n_components, reg, modified_tol)
     else:
-        raise DataError(f"method={method!r} is not known; use 'standard', 'hessian' or 'modified'")
+        raise ConfigError(f"method={method!r} is not known; use 'standard', 'hessian' or 'modified'")
     solver = eigen_solver if eigen_solver != "auto" else ("dense" if n <= 200 else "arpack")
     k = n_components + 1
     if solver == "dense":
@@ -186,7 +186,7 @@ def locally_linear_embedding(x: np.ndarray, *, n_neighbors: int = 12, n_componen
         order = np.argsort(vals)
         vals, vecs = vals[order], vecs[:, order]
     else:
-        raise DataError(f"eigen_solver={eigen_solver!r} is not known; use 'auto', 'arpack' or 'dense'")
+        raise ConfigError(f"eigen_solver={eigen_solver!r} is not known; use 'auto', 'arpack' or 'dense'")
     return vecs[:, 1:], float(vals[1:].sum())
 
 
@@ -229,7 +229,7 @@ class LLE(TransformerMixin, BaseEstimator):
         self.modified_tol = modified_tol
         self.random_state = random_state
 
-    def fit(self, X, y=None) -> "LLE":
+    def fit(self, X, y=None) -> LLE:
         x = check_data(X)
         self.embedding_, self.reconstruction_error_ = locally_linear_embedding(
             x, n_neighbors=self.n_neighbors, n_components=self.n_components, reg=self.reg, method=self.method,

@@ -8,7 +8,7 @@
   where U_k(i) are the map's k nearest neighbours of i that are not among its k input neighbours
   and r(i, j) is j's rank among i's input neighbours. Continuity swaps the roles of input and map.
 - :func:`knn_preservation` — mean fraction of each point's k input neighbours kept in the map.
-- :func:`knn_accuracy` — leave-one-out k-nearest-neighbour classification accuracy in the map.
+- :func:`map_knn_accuracy` — leave-one-out k-nearest-neighbour classification accuracy in the map.
 - :func:`kl_divergence` — KL(P || Q) of a t-SNE map.
 - :func:`strand_ratio` — how one-dimensional each class is: the ratio of the second to the first
   principal variance of its map points (0 is a line, 1 is round), the LLE "strands" measure.
@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reprlab.embed.affinity import nearest_neighbors
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError, DataError
 
 
 def _ranks(x: np.ndarray, metric: str = "euclidean") -> np.ndarray:
@@ -39,7 +39,7 @@ def _ranks(x: np.ndarray, metric: str = "euclidean") -> np.ndarray:
 def _rank_error(ranks_a: np.ndarray, x_b: np.ndarray, k: int, metric_b: str) -> float:
     n = len(ranks_a)
     if not 1 <= k < n / 2:
-        raise ValueError(f"k={k} must satisfy 1 <= k < n_samples / 2 = {n / 2}")
+        raise ConfigError(f"k={k} must satisfy 1 <= k < n_samples / 2 = {n / 2}")
     nn_b, _ = nearest_neighbors(x_b, k, metric_b)  # (N, k)
     r = np.take_along_axis(ranks_a, nn_b, axis=1)  # ranks in space a of space-b neighbours
     penalty = np.clip(r - k, 0, None).sum()
@@ -64,14 +64,14 @@ def knn_preservation(x: np.ndarray, y: np.ndarray, k: int = 10, metric: str = "e
     return float(same.mean())
 
 
-def knn_accuracy(y: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
+def map_knn_accuracy(y: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
     """Leave-one-out accuracy of a majority vote among each point's k nearest map neighbours.
 
     ``k`` is capped at ``N - 1`` so small maps are scored over every other point.
     """
     labels = np.asarray(labels)
     if len(y) < 2:
-        raise DataError(f"knn_accuracy needs at least 2 points, got {len(y)}")
+        raise DataError(f"map_knn_accuracy needs at least 2 points, got {len(y)}")
     k = min(k, len(y) - 1)
     nn, _ = nearest_neighbors(np.asarray(y, float), k)
     classes, coded = np.unique(labels, return_inverse=True)

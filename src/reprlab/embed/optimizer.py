@@ -14,8 +14,8 @@ followed by re-centring y on the origin (the cost is translation invariant). Ste
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class GradientDescent:
 
     def run(self, y: np.ndarray, gradient: Callable[[np.ndarray, bool], tuple[float | None, np.ndarray]],
             n_iter: int, learning_rate: float, momentum: float, *, center: bool = True,
-            callbacks: list[Callback] = (), callbacks_every_iters: int = 50,
+            callbacks: Sequence[Callback] = (), callbacks_every_iters: int = 50,
             kl_correction: Callable[[float], float] = lambda kl: kl,
             clip_radius: float | None = None) -> tuple[np.ndarray, bool]:
         """Run up to ``n_iter`` steps in place on ``y`` (N, d); return (y, stopped_by_callback).
@@ -65,7 +65,7 @@ class GradientDescent:
             if clip_radius is not None:
                 r = np.linalg.norm(y, axis=1, keepdims=True)
                 y *= np.minimum(1.0, clip_radius / np.maximum(r, 1e-300))
-            if call and any(bool(cb(self.steps, kl_correction(kl), y)) for cb in callbacks):
+            if call and kl is not None and any(bool(cb(self.steps, kl_correction(kl), y)) for cb in callbacks):
                 log.info("optimisation stopped by a callback at iteration %d", self.steps)
                 return y, True
         return y, False

@@ -27,7 +27,7 @@ from sklearn.utils import check_random_state
 from reprlab.embed import initialization
 from reprlab.embed.affinity import check_data, check_perplexity, conditional_probabilities, pairwise_sq_distances
 from reprlab.embed.optimizer import GradientDescent
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +126,13 @@ class SNE(TransformerMixin, BaseEstimator):
         self.init = init
         self.random_state = random_state
 
-    def fit(self, X, y=None) -> "SNE":
+    def fit(self, X, y=None) -> SNE:
         """Embed ``X`` (N, D), or an (N, N) distance matrix with ``metric="precomputed"``."""
         x = check_data(X, self.metric)
         n = len(x)
         check_perplexity(self.perplexity, n)
         if self.learning_rate <= 0 or self.n_iter < 0:
-            raise DataError(f"learning_rate={self.learning_rate} must be > 0 and n_iter >= 0")
+            raise ConfigError(f"learning_rate={self.learning_rate} must be > 0 and n_iter >= 0")
         p = sne_conditional_p(x, self.perplexity, self.metric)  # (N, N)
         rng = check_random_state(self.random_state)
         y0 = initialization.initial_layout(self.init, x, self.n_components, self.metric, rng)

@@ -17,7 +17,7 @@ start of Kobak & Linderman (2021). Gradient engines: :mod:`reprlab.embed.gradien
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,12 +26,22 @@ from sklearn.utils import check_random_state
 
 from reprlab.embed import initialization
 from reprlab.embed._kernels import kernel_threads
-from reprlab.embed.affinity import (Affinities, check_data, conditional_probabilities,
-                                    joint_probabilities, nearest_neighbors)
-from reprlab.embed.gradients import (EngineParams, kl_and_half_gradient, make_repulsion, resolve_method,
-                                     transform_half_gradient)
+from reprlab.embed.affinity import (
+    Affinities,
+    check_data,
+    conditional_probabilities,
+    joint_probabilities,
+    nearest_neighbors,
+)
+from reprlab.embed.gradients import (
+    EngineParams,
+    kl_and_half_gradient,
+    make_repulsion,
+    resolve_method,
+    transform_half_gradient,
+)
 from reprlab.embed.optimizer import Callback, GradientDescent
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +87,8 @@ class TSNE(TransformerMixin, BaseEstimator):
     n_jobs : int or None, default None
         Threads for the compiled kernels, the FFTs and the neighbour search; -1 is every core.
         None: numba's setting (every core), except the FFT engine below 5,000 points, which runs
-        on one thread (its many short parallel steps cost more in thread wake-ups than they save:
-        2,000 points ran 1.1x faster on one thread than on two, while Barnes-Hut ran 1.7x faster
-        on two).
+        on one thread (its many short parallel steps cost more in thread wake-ups than they save;
+        docs/benchmarks.md, "Threads").
     random_state : int, RandomState or None
 
     Attributes
@@ -134,13 +143,15 @@ class TSNE(TransformerMixin, BaseEstimator):
     # -- validation ------------------------------------------------------------------------------
     def _check_params(self, n_samples: int) -> str:
         if not (isinstance(self.n_components, (int, np.integer)) and self.n_components >= 1):
-            raise DataError(f"n_components={self.n_components!r} must be a positive integer")
+            raise ConfigError(f"n_components={self.n_components!r} must be a positive integer")
         if not self.dof > 0:
-            raise DataError(f"dof={self.dof} must be > 0 (1 is the Cauchy kernel of t-SNE)")
+            raise ConfigError(f"dof={self.dof} must be > 0 (1 is the Cauchy kernel of t-SNE)")
         if self.early_exaggeration <= 0 or self.early_exaggeration_iter < 0 or self.n_iter < 0:
-            raise DataError("early_exaggeration must be > 0 and the iteration counts >= 0")
-        if not (self.learning_rate == "auto" or (np.isscalar(self.learning_rate) and self.learning_rate > 0)):
-            raise DataError(f"learning_rate={self.learning_rate!r} must be 'auto' or a positive number")
+            raise ConfigError("early_exaggeration must be > 0 and the iteration counts >= 0")
+        lr = self.learning_rate
+        if not (lr == "auto" or (isinstance(lr, (int, float, np.integer, np.floating)) and not isinstance(lr, bool)
+                                 and lr > 0)):
+            raise ConfigError(f"learning_rate={self.learning_rate!r} must be 'auto' or a positive number")
         if n_samples < 3:
             raise DataError(f"t-SNE needs at least 3 samples, got {n_samples}")
         return resolve_method(self.method, n_samples, self.n_components)
@@ -158,7 +169,7 @@ class TSNE(TransformerMixin, BaseEstimator):
                             self.ints_in_interval)
 
     # -- fitting ---------------------------------------------------------------------------------
-    def fit(self, X, y=None, *, affinities: Affinities | None = None) -> "TSNE":
+    def fit(self, X, y=None, *, affinities: Affinities | None = None) -> TSNE:
         """Embed ``X`` (N, D) — or an (N, N) distance matrix when ``metric="precomputed"``.
 
         ``affinities`` may be a prebuilt :class:`Affinities` (then ``X`` only feeds ``init``).
@@ -168,7 +179,7 @@ class TSNE(TransformerMixin, BaseEstimator):
         with kernel_threads(self._n_jobs(len(x), method)):
             return self._fit(x, method, affinities)
 
-    def _fit(self, x: np.ndarray, method: str, affinities: Affinities | None) -> "TSNE":
+    def _fit(self, x: np.ndarray, method: str, affinities: Affinities | None) -> TSNE:
         n = len(x)
         if affinities is None:
             kind = self.affinity if self.affinity != "auto" else ("exact" if method == "exact" else "knn")
@@ -212,6 +223,7 @@ class TSNE(TransformerMixin, BaseEstimator):
             if stopped:
                 break
         kl, _ = kl_and_half_gradient(y, P, repulsion, self.dof, True)
+        assert kl is not None  # with_kl=True
         return y[inverse], float(kl), opt.steps
 
     # -- new points ------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def _writing(where: Path) -> Iterator[None]:
 
 def gmm_fit(args: argparse.Namespace) -> int:
 
-    from reprlab.data.arrays import read_matrix, save_npy
+    from reprlab.data import read_matrix, save_npy
     from reprlab.errors import DataError
     from reprlab.io import write_json
     from reprlab.mixture import cluster_purity, select_n_components
@@ -98,7 +98,7 @@ def gmm_fit(args: argparse.Namespace) -> int:
 
 
 def gmm_predict(args: argparse.Namespace) -> int:
-    from reprlab.data.arrays import read_matrix, save_npy
+    from reprlab.data import read_matrix, save_npy
     from reprlab.mixture import GaussianMixture
 
     model = GaussianMixture.load(args.model)
@@ -121,7 +121,7 @@ def objectives(args: argparse.Namespace) -> int:
     cfg = experiment_config(ObjectivesRunConfig, args)
     with torch_threads(args.threads):
         result = run_objectives(cfg)
-    print(f"{cfg.data}: {result.n_train} training images (labels unused), {result.n_test} test images, "
+    print(f"{cfg.data.name}: {result.n_train} training images (labels unused), {result.n_test} test images, "
           f"GMM with K={result.n_components} on {cfg.dims}-d representations")
     print(result.markdown())
     print(f"table in {cfg.output_dir}/objectives.md")
@@ -163,5 +163,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                                 metavar="EXPERIMENT")
     e = experiments.add_parser("objectives", help="the talk's three unsupervised objectives (likelihood, "
                                                   "reconstruction, coherence) scored by GMM cluster purity/NMI")
-    add_experiment_args(e, "ObjectivesRunConfig", "data=digits")
+    add_experiment_args(e, "ObjectivesRunConfig", "simclr_train.max_steps=100")
+    e.add_argument("--data", help="digits | fashion-mnist | mnist | a directory of IDX files (sets data.name)")
     e.set_defaults(handler=objectives)

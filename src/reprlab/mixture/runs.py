@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from reprlab.data import DataSpec
 from reprlab.errors import ConfigError
 from reprlab.mixture.em import CovarianceType
 from reprlab.mixture.gaussian_mixture import GaussianMixture
@@ -60,10 +61,8 @@ def _simclr_model() -> SimCLRConfig:
 class ObjectivesRunConfig:
     """``reprlab experiment objectives``: likelihood vs reconstruction vs coherence, scored by clustering."""
 
-    data: str = "fashion-mnist"  # digits | fashion-mnist | mnist | a directory of IDX files
-    data_path: str | None = None  # directory overriding the data set's default location
-    train_limit: int | None = None  # first N training images only (quick runs)
-    test_limit: int | None = None  # first N test images only
+    data: DataSpec = field(default_factory=lambda: DataSpec("fashion-mnist"))  # [data]; data.limit cuts the training images
+    test_limit: int | None = None  # first N test images only (quick runs)
     dims: int = 30  # every representation is reduced to this many PCA dimensions (the AE code size)
     n_components: int | None = None  # mixture components; None: the number of classes
     covariance_type: CovarianceType = "full"
@@ -124,12 +123,12 @@ def _pca(train: np.ndarray, test: np.ndarray, dims: int, seed: int) -> tuple[np.
 def _autoencoder_codes(cfg: ObjectivesRunConfig, train, test, device: str) -> tuple[np.ndarray, np.ndarray]:
     from reprlab.train import Trainer
     from reprlab.transfer import extract_features
-    from reprlab.vision import AutoencoderObjective
+    from reprlab.vision import AutoencoderObjective, default_hidden
 
     d = int(train.x[0].numel())
     model_cfg = dataclasses.replace(cfg.autoencoder, input_dim=d, code_dim=cfg.dims)
     if model_cfg.hidden == (1000, 500, 250) and d != 784:  # small images: the widths scaled, as `autoencoder train` does
-        model_cfg = dataclasses.replace(model_cfg, hidden=tuple(max(8, int(np.ceil(w * d / 392))) for w in (1000, 500, 250)))
+        model_cfg = dataclasses.replace(model_cfg, hidden=default_hidden(d))
     torch.manual_seed(cfg.seed)
     objective = AutoencoderObjective(model_cfg)
     tcfg = dataclasses.replace(cfg.autoencoder_train, output_dir=str(Path(cfg.output_dir) / "autoencoder"),
@@ -183,14 +182,10 @@ def run_objectives(cfg: ObjectivesRunConfig) -> ObjectivesResult:
 
     Writes ``objectives.json`` and ``objectives.md`` (the table) to ``cfg.output_dir``.
     """
-    from reprlab.data import load_dataset
+    from reprlab.data import load_split
     from reprlab.io import atomic_write, write_json
 
-    def split(name: str, limit: int | None):
-        ds = load_dataset(cfg.data, name, cfg.data_path)
-        return ds.subset(torch.arange(min(limit, len(ds)))) if limit else ds
-
-    train, test = split("train", cfg.train_limit), split("test", cfg.test_limit)
+    train, test = load_split(cfg.data, "train"), load_split(cfg.data, "test").head(cfg.test_limit)
     labels = test.y.numpy()
     k = cfg.n_components or int(max(train.y.max(), test.y.max())) + 1
     out = Path(cfg.output_dir)

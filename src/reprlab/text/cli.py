@@ -17,7 +17,7 @@ def load_encoder_config(spec: str, overrides: list[str] | None = None):
     TOML files hold EncoderConfig fields (at top level or in an ``[encoder]`` table); JSON files are
     either EncoderConfig fields or a HF ``config.json`` (recognised by ``model_type``).
     """
-    from reprlab.cli.config_io import load_config, read_toml
+    from reprlab.config import load_config, read_toml
     from reprlab.errors import ConfigError, MissingDataError
     from reprlab.text.config import PRESETS, EncoderConfig
     from reprlab.text.interop import config_from_hf

@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError
 
-ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
-SHARING = ("none", "all", "attention", "ffn")
-POSITIONS = ("learned", "sinusoidal")
-NORMS = ("post", "pre")
+Activation = Literal["gelu", "gelu_tanh", "relu"]
+Sharing = Literal["none", "all", "attention", "ffn"]
+Positions = Literal["learned", "sinusoidal"]
+Norm = Literal["post", "pre"]
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
+SHARING: tuple[str, ...] = get_args(Sharing)
+POSITIONS: tuple[str, ...] = get_args(Positions)
+NORMS: tuple[str, ...] = get_args(Norm)
 
 
 @dataclass
@@ -36,18 +41,18 @@ class EncoderConfig:
     num_layers: int = 12              # L, Transformer blocks
     num_heads: int = 12               # A; head size is H / A (64 for every BERT size)
     intermediate_size: int = 3072     # feed-forward width, 4H in BERT
-    activation: str = "gelu"          # gelu (exact, erf) | gelu_tanh (ALBERT's "gelu_new") | relu
+    activation: Activation = "gelu"   # gelu (exact, erf) | gelu_tanh (ALBERT's "gelu_new") | relu
     max_position: int = 512           # rows of the position table (RoBERTa: 514 = 512 + offset 2)
     type_vocab_size: int = 2          # segments A/B; 0 = no segment embedding (RoBERTa checkpoints use 1)
     embedding_size: int | None = None  # E; None = H. E < H is ALBERT's factorized embedding + E->H projection
-    sharing: str = "none"             # ALBERT cross-layer sharing: none | all | attention | ffn
-    positions: str = "learned"        # learned table (BERT) | sinusoidal (fixed, no parameters)
+    sharing: Sharing = "none"         # ALBERT cross-layer sharing: none | all | attention | ffn
+    positions: Positions = "learned"  # learned table (BERT) | sinusoidal (fixed, no parameters)
     position_offset: int = 0          # first position id; RoBERTa uses pad_token_id + 1 and skips padding
     pad_token_id: int = 0             # [PAD] in the BERT vocabulary, <pad>=1 in RoBERTa's
     hidden_dropout: float = 0.1       # dropout on embeddings and on every sub-layer output
     attention_dropout: float = 0.1    # dropout on attention probabilities
     layer_norm_eps: float = 1e-12     # BERT's epsilon (RoBERTa 1e-5)
-    norm: str = "post"                # post: LN(x + f(x)) as in BERT | pre: x + f(LN(x)) plus a final LN
+    norm: Norm = "post"               # post: LN(x + f(x)) as in BERT | pre: x + f(LN(x)) plus a final LN
     initializer_range: float = 0.02   # std s of the N(0, s^2) weight init (biases 0, LayerNorm 1/0)
     pooler: bool = True               # [CLS] -> dense -> tanh, as HF BertModel(add_pooling_layer=True)
 
@@ -78,10 +83,7 @@ class EncoderConfig:
                 raise ConfigError(
                     f"EncoderConfig.embedding_size={e} > hidden_size={self.hidden_size}: the factorized "
                     "embedding (ALBERT) projects a smaller E up to H; use embedding_size <= hidden_size or None")
-        for name, allowed in (("activation", ACTIVATIONS), ("sharing", SHARING), ("positions", POSITIONS),
-                              ("norm", NORMS)):
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"EncoderConfig.{name}={getattr(self, name)!r}: expected one of {allowed}")
+        check_choices(self, "EncoderConfig.")
         for name in ("hidden_dropout", "attention_dropout"):
             p = getattr(self, name)
             if not 0.0 <= p < 1.0:

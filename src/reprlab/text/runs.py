@@ -112,8 +112,8 @@ def run_attention(cfg: AttentionRunConfig) -> AttentionResult:
 
 
 def _supersense_probe(cfg: AttentionRunConfig, encoder: Encoder, tokenizer: Any):
-    from reprlab.data.labeled_text import split_of, wordnet_words_in_context
-    from reprlab.transfer.layerwise import layerwise_probe, word_features
+    from reprlab.data import split_of, wordnet_words_in_context
+    from reprlab.transfer import layerwise_probe, word_features
 
     data = wordnet_words_in_context(cfg.wordnet_dir, pos=cfg.probe_pos, max_per_label=cfg.probe_max_per_label)
     keep = {n for n, c in data.counts().items() if c >= cfg.probe_min_per_label}
@@ -301,8 +301,7 @@ def _train_classifier(cfg: WhyAttentionRunConfig, kind: str, train: Any, vocab: 
 
 def _gloss_task(cfg: WhyAttentionRunConfig):
     """(train, test) as (ids, labels) datasets, vocabulary size, class names, data description."""
-    from reprlab.data import ArrayDataset
-    from reprlab.data.labeled_text import wordnet_supersenses
+    from reprlab.data import ArrayDataset, wordnet_supersenses
     from reprlab.tokenizers import train_wordpiece
 
     data = wordnet_supersenses(cfg.wordnet_dir, max_per_label=cfg.text_max_per_label)

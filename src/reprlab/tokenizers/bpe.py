@@ -15,8 +15,8 @@ A saved directory holds ``vocab.json`` and ``merges.txt`` in the layout of HF's 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from reprlab.errors import DataError, MissingDataError
 from reprlab.io import atomic_write, write_json
@@ -97,7 +97,7 @@ class BPETokenizer(Tokenizer):
         return d
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> "BPETokenizer":
+    def from_pretrained(cls, directory: str | Path) -> BPETokenizer:
         """Load a directory written by :meth:`save_pretrained`."""
         d = Path(directory)
         for name in ("vocab.json", "merges.txt"):

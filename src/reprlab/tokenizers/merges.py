@@ -30,10 +30,11 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
-from dataclasses import dataclass, field
-from typing import Callable, Literal
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 import regex
 

@@ -22,14 +22,20 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Callable, Iterable, Literal, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Literal
 
 from reprlab.errors import ConfigError, DataError
 from reprlab.tokenizers.bpe import BPETokenizer
 from reprlab.tokenizers.merges import MergeState, learn_merges
 from reprlab.tokenizers.normalizers import BertNormalizer
-from reprlab.tokenizers.pre_tokenizers import (GPT2_PATTERN, BertPreTokenizer, WhitespaceSplit, latin1_to_gpt2,
-                                                bytes_to_unicode)
+from reprlab.tokenizers.pre_tokenizers import (
+    GPT2_PATTERN,
+    BertPreTokenizer,
+    WhitespaceSplit,
+    bytes_to_unicode,
+    latin1_to_gpt2,
+)
 from reprlab.tokenizers.wordpiece import BERT_SPECIAL_TOKENS, WordPieceTokenizer
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ directory.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from reprlab.errors import ConfigError, DataError, MissingDataError
 from reprlab.io import atomic_write, write_json
@@ -83,14 +83,14 @@ class WordPieceTokenizer(Tokenizer):
         return f"WordPieceTokenizer(vocab_size={self.vocab_size}, {args})"
 
     @classmethod
-    def from_vocab(cls, path: str | Path, lowercase: bool = True, **kwargs) -> "WordPieceTokenizer":
+    def from_vocab(cls, path: str | Path, lowercase: bool = True, **kwargs) -> WordPieceTokenizer:
         """Read a BERT ``vocab.txt`` (see :func:`~reprlab.tokenizers.models.read_vocab` for errors)."""
         specials = tuple(kwargs.get(k, d) for k, d in (("unk_token", "[UNK]"), ("cls_token", "[CLS]"),
                                                       ("sep_token", "[SEP]")))
         return cls(read_vocab(path, required=specials), lowercase=lowercase, **kwargs)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> "WordPieceTokenizer":
+    def from_pretrained(cls, directory: str | Path) -> WordPieceTokenizer:
         """Load a directory written by :meth:`save_pretrained` (or a BERT checkpoint directory)."""
         d = Path(directory)
         if not (d / "vocab.txt").is_file():

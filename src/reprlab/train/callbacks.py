@@ -18,11 +18,13 @@ if TYPE_CHECKING:
 class Callback:
     """No-op base; override the hooks you need."""
 
-    def on_train_begin(self, trainer: "Trainer") -> None: ...
-    def on_step_end(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None:
+    def on_train_begin(self, trainer: Trainer) -> None: ...
+    def on_resume(self, trainer: Trainer, step: int) -> None:
+        """Called when a run resumes from the checkpoint of ``step``, before training goes on."""
+    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
         """Called every ``log_every`` optimizer steps with the metrics averaged since the last call."""
-    def on_evaluate(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None: ...
-    def on_train_end(self, trainer: "Trainer") -> None: ...
+    def on_evaluate(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None: ...
+    def on_train_end(self, trainer: Trainer) -> None: ...
 
 
 class JSONLLogger(Callback):
@@ -35,7 +37,11 @@ class JSONLLogger(Callback):
     def __init__(self, path: Path):
         self.path = Path(path)
 
+    def on_resume(self, trainer: Trainer, step: int) -> None:
+        self.truncate_after(step)
+
     def truncate_after(self, step: int) -> None:
+        """Drop the rows logged after ``step`` (by the run that crashed after that checkpoint)."""
         if not self.path.exists():
             return
         keep = [line for line in self.path.read_text().splitlines()
@@ -46,10 +52,10 @@ class JSONLLogger(Callback):
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
 
-    def on_step_end(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None:
+    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
         self._write({"step": step, "time": round(time.time(), 3), **logs})
 
-    def on_evaluate(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None:
+    def on_evaluate(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
         self._write({"step": step, "time": round(time.time(), 3), **logs})
 
 
@@ -59,19 +65,19 @@ class ProgressBar(Callback):
     def __init__(self) -> None:
         self.bar = None
 
-    def on_train_begin(self, trainer: "Trainer") -> None:
+    def on_train_begin(self, trainer: Trainer) -> None:
         from tqdm.auto import tqdm
         self.bar = tqdm(total=trainer.config.max_steps, initial=trainer.step, desc="train",
                         dynamic_ncols=True, leave=False)
 
-    def on_step_end(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None:
+    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
         if self.bar is None:
             return
         self.bar.update(step - self.bar.n)
         shown = {k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "items_per_s", "lr")}
         self.bar.set_postfix(shown, refresh=False)
 
-    def on_train_end(self, trainer: "Trainer") -> None:
+    def on_train_end(self, trainer: Trainer) -> None:
         if self.bar is not None:
             self.bar.close()
 
@@ -88,13 +94,13 @@ class TensorBoardLogger(Callback):
                               "pip install tensorboard (or set train.tensorboard=false)") from None
         self.writer = SummaryWriter(str(log_dir))
 
-    def on_step_end(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None:
+    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
         for k, v in logs.items():
             self.writer.add_scalar(k, v, step)
 
     on_evaluate = on_step_end
 
-    def on_train_end(self, trainer: "Trainer") -> None:
+    def on_train_end(self, trainer: Trainer) -> None:
         self.writer.close()
 
 

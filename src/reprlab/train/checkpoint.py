@@ -131,8 +131,8 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     """Complete checkpoint directories of a run, oldest first."""
     if not run_dir.is_dir():
         return []
-    found = [p for p in run_dir.iterdir() if p.is_dir() and CHECKPOINT_RE.match(p.name)]
-    return sorted(found, key=lambda p: int(CHECKPOINT_RE.match(p.name).group(1)))  # type: ignore[union-attr]
+    steps = {p: m for p in run_dir.iterdir() if p.is_dir() and (m := CHECKPOINT_RE.match(p.name))}
+    return sorted(steps, key=lambda p: int(steps[p].group(1)))
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

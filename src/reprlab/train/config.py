@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError
 
-OPTIMIZERS = ("adamw", "adam", "sgd", "lamb", "lars")
-SCHEDULES = ("constant", "linear", "cosine")
-PRECISIONS = ("fp32", "bf16", "fp16")
+OptimizerName = Literal["adamw", "adam", "sgd", "lamb", "lars"]
+ScheduleName = Literal["constant", "linear", "cosine"]
+Precision = Literal["fp32", "bf16", "fp16"]
+OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
+SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 @dataclass
@@ -17,18 +22,18 @@ class TrainConfig:
     max_steps: int = 1000  # optimizer steps (each = grad_accum_steps micro-batches)
     batch_size: int = 32  # micro-batch size *per process*; global batch = this x accum x world
     grad_accum_steps: int = 1
-    optimizer: str = "adamw"  # adamw | adam | sgd | lamb | lars
+    optimizer: OptimizerName = "adamw"
     lr: float = 1e-3  # peak learning rate
     weight_decay: float = 0.01  # not applied to biases and norm weights
     betas: tuple[float, float] = (0.9, 0.999)  # Adam/AdamW/LAMB
     eps: float = 1e-8  # Adam/AdamW; LAMB uses 1e-6 as in You et al. (2019)
     momentum: float = 0.9  # SGD/LARS
     lars_eta: float = 0.001  # LARS trust coefficient (You et al. 2017; SimCLR uses 1e-3)
-    schedule: str = "constant"  # constant | linear | cosine (after warmup)
+    schedule: ScheduleName = "constant"  # after warmup
     warmup_steps: int = 0  # linear warmup from lr/(warmup+1) to lr
     min_lr_ratio: float = 0.0  # floor of linear/cosine decay, as a fraction of lr
     max_grad_norm: float | None = 1.0  # global-norm clipping; None disables
-    precision: str = "fp32"  # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (CUDA, with GradScaler)
+    precision: Precision = "fp32"  # bf16: autocast, CPU or CUDA; fp16: CUDA, with GradScaler
     device: str = "auto"  # auto (cuda > mps > cpu) | cpu | cuda | cuda:1 | mps
     seed: int = 0  # seeds torch/numpy/random and the data order
     shuffle: bool = True
@@ -50,12 +55,7 @@ class TrainConfig:
         def bad(name: str, why: str) -> ConfigError:
             return ConfigError(f"train.{name}={getattr(self, name)!r}: {why}")
 
-        if self.optimizer not in OPTIMIZERS:
-            raise bad("optimizer", f"choose one of {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            raise bad("schedule", f"choose one of {', '.join(SCHEDULES)}")
-        if self.precision not in PRECISIONS:
-            raise bad("precision", f"choose one of {', '.join(PRECISIONS)}")
+        check_choices(self, "train.")
         for name in ("max_steps", "batch_size", "grad_accum_steps", "log_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise bad(name, "must be >= 1")
@@ -73,6 +73,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise bad(name, "must be >= 1, or None to disable")
-        self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+        betas = tuple(float(b) for b in self.betas)
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
             raise bad("betas", "must be two numbers in [0, 1)")
+        self.betas = (betas[0], betas[1])

@@ -60,7 +60,7 @@ class Objective(nn.Module):
         cfg = self.config
         if cfg is None:
             return {}
-        if dataclasses.is_dataclass(cfg):
+        if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
             return {"class": type(cfg).__name__, **dataclasses.asdict(cfg)}
         return dict(cfg)
 

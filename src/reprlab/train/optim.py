@@ -7,11 +7,13 @@ SimCLR (LARS) training.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
 
+from reprlab.errors import ConfigError
 from reprlab.train.config import TrainConfig
 
 
@@ -20,7 +22,8 @@ def param_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]
 
     The excluded group carries ``exclude_from_adaptation=True`` which LARS and LAMB honour.
     """
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for p in module.parameters():
         if not p.requires_grad:
             continue
@@ -56,14 +59,14 @@ class LARS(torch.optim.Optimizer):
     def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.9,
                  weight_decay: float = 0.0, eta: float = 0.001):
         if lr <= 0 or momentum < 0 or weight_decay < 0 or eta <= 0:
-            raise ValueError(f"LARS: bad hyper-parameters lr={lr} momentum={momentum} "
-                             f"weight_decay={weight_decay} eta={eta}")
+            raise ConfigError(f"LARS: bad hyper-parameters lr={lr} momentum={momentum} "
+                              f"weight_decay={weight_decay} eta={eta}")
         defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta,
                         exclude_from_adaptation=False)
         super().__init__(params, defaults)
 
     @torch.no_grad()
-    def step(self, closure=None):  # type: ignore[override]
+    def step(self, closure=None):
         loss = _evaluate(closure)
         for group in self.param_groups:
             for p in group["params"]:
@@ -93,14 +96,14 @@ class LAMB(torch.optim.Optimizer):
     def __init__(self, params: Iterable[Any], lr: float, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-6, weight_decay: float = 0.0):
         if lr <= 0 or eps <= 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"LAMB: bad hyper-parameters lr={lr} betas={betas} eps={eps} "
-                             f"weight_decay={weight_decay}")
+            raise ConfigError(f"LAMB: bad hyper-parameters lr={lr} betas={betas} eps={eps} "
+                              f"weight_decay={weight_decay}")
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         exclude_from_adaptation=False)
         super().__init__(params, defaults)
 
     @torch.no_grad()
-    def step(self, closure=None):  # type: ignore[override]
+    def step(self, closure=None):
         loss = _evaluate(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
@@ -148,4 +151,4 @@ def build_optimizer(groups: list[dict[str, Any]], config: TrainConfig) -> torch.
     if name == "lars":
         return LARS(groups, lr=config.lr, momentum=config.momentum,
                     weight_decay=config.weight_decay, eta=config.lars_eta)
-    raise ValueError(f"unknown optimizer {name!r}")  # TrainConfig.validate() prevents this
+    raise ConfigError(f"unknown optimizer {name!r}")  # TrainConfig.validate() prevents this

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from reprlab.errors import ConfigError
+
 
 def lr_factor(step: int, *, schedule: str, max_steps: int, warmup_steps: int = 0,
               min_ratio: float = 0.0) -> float:
@@ -26,5 +28,5 @@ def lr_factor(step: int, *, schedule: str, max_steps: int, warmup_steps: int = 0
     elif schedule == "cosine":
         decay = 0.5 * (1.0 + math.cos(math.pi * p))
     else:
-        raise ValueError(f"unknown schedule {schedule!r}; choose constant, linear or cosine")
+        raise ConfigError(f"unknown schedule {schedule!r}; choose constant, linear or cosine")
     return min_ratio + (1.0 - min_ratio) * decay

@@ -27,7 +27,7 @@ def _unb64(s: str) -> torch.Tensor:
 
 def rng_state() -> dict[str, Any]:
     """JSON-ready snapshot of the Python, NumPy and torch RNG states."""
-    np_state = np.random.get_state()
+    np_state: Any = np.random.get_state()  # the legacy tuple (name, keys, pos, has_gauss, cached)
     state: dict[str, Any] = {
         "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
         "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],

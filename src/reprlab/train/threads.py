@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -12,8 +12,8 @@ import torch
 def torch_threads(n: int | None) -> Iterator[None]:
     """Set ``torch.set_num_threads(n)`` inside the block and restore it after (``None``: no change).
 
-    On small CPUs every small op pays a thread-pool synchronisation; for models of a few thousand
-    parameters one thread was measured 10-50x faster than two on a loaded 2-core machine.
+    On small CPUs every small op pays a thread-pool synchronisation, so models of a few thousand
+    parameters train faster on one thread (measurements: docs/benchmarks.md, "Threads").
     """
     if n is None:
         yield

@@ -12,19 +12,28 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Callable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from reprlab.errors import CheckpointError, ReprlabError
+from reprlab.data.dataset import keep_batch
+from reprlab.errors import CheckpointError, ConfigError, DataError, ReprlabError
 from reprlab.io import write_json
 from reprlab.train import distributed as dist_utils
 from reprlab.train.callbacks import Callback, JSONLLogger, ProgressBar, TensorBoardLogger
-from reprlab.train.checkpoint import (config_mismatch, latest_checkpoint, load_checkpoint,
-                                      read_checkpoint_json, save_checkpoint, save_module)
+from reprlab.train.checkpoint import (
+    config_mismatch,
+    latest_checkpoint,
+    load_checkpoint,
+    read_checkpoint_json,
+    save_checkpoint,
+    save_module,
+)
 from reprlab.train.config import TrainConfig
 from reprlab.train.objective import LossOutput, Objective
 from reprlab.train.optim import build_optimizer, param_groups
@@ -79,7 +88,9 @@ class Trainer:
     eval_data:
         Optional dataset evaluated every ``config.eval_every`` steps and at the end.
     collate_fn:
-        Turns a list of items into a batch (default: torch's ``default_collate``).
+        Turns a list of items into a batch (default: torch's ``default_collate``, or
+        :func:`reprlab.data.keep_batch` for datasets that fetch whole batches with ``__getitems__``,
+        such as :class:`reprlab.data.ArrayDataset`).
     callbacks:
         Extra :class:`Callback` objects (e.g. an online linear probe).
     model_config:
@@ -104,6 +115,7 @@ class Trainer:
         self.last_checkpoint: Path | None = None
         self.device = dist_utils.resolve_device(config.device)
         self.optimizer: torch.optim.Optimizer | None = None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=False)  # fp16 loss scaling, set up by fit()
         self.model: torch.nn.Module = objective  # DDP wrapper when distributed
 
     # ----------------------------------------------------------------- set-up
@@ -121,8 +133,9 @@ class Trainer:
                 drop_last: bool) -> DataLoader:
         # Own generator: creating an iterator must not draw from the global RNG, or a resumed run
         # (which starts a fresh iterator mid-epoch) would see a shifted random stream.
+        collate = self.collate_fn or (keep_batch if hasattr(data, "__getitems__") else None)
         return DataLoader(data, batch_size=batch_size, sampler=sampler, shuffle=False,
-                          drop_last=drop_last, collate_fn=self.collate_fn,
+                          drop_last=drop_last, collate_fn=collate,
                           num_workers=self.config.num_workers,
                           generator=torch.Generator().manual_seed(self.config.seed),
                           pin_memory=self.device.type == "cuda")
@@ -146,8 +159,7 @@ class Trainer:
         set_rng_state(rngs[dist_utils.rank()] if dist_utils.rank() < len(rngs) else rngs[0])
         self.last_checkpoint = ckpt
         for cb in callbacks:
-            if isinstance(cb, JSONLLogger):
-                cb.truncate_after(self.step)
+            cb.on_resume(self, self.step)
         log.info("resumed from %s at step %d", ckpt, self.step)
 
     def _save(self) -> None:
@@ -157,6 +169,7 @@ class Trainer:
             torch.distributed.all_gather_object(gathered, rngs[0])
             rngs = gathered
         if dist_utils.is_main_process():
+            assert self.optimizer is not None  # fit() built it before any save
             state = {"step": self.step, "epoch": self.epoch, "samples_in_epoch": self.samples_in_epoch,
                      "rng": rngs, "world_size": dist_utils.world_size()}
             self.last_checkpoint = save_checkpoint(self.run_dir, self.step, self.objective,
@@ -189,15 +202,62 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Run until ``config.max_steps`` optimizer steps; resume first if ``config.resume``."""
         cfg = self.config
+        loader, sampler, callbacks, base_lrs = self._setup()
+        for cb in callbacks:
+            cb.on_train_begin(self)
+        self.objective.train()
+        assert self.optimizer is not None
+        self.optimizer.zero_grad(set_to_none=True)
+        window = _MetricWindow()
+        logs: dict[str, float] = {}
+        eval_logs: dict[str, float] = {}
+        micro = 0
+        batches = self._batches(loader, sampler)
+        while self.step < cfg.max_steps and not self.should_stop:
+            micro += 1
+            last_micro = micro % cfg.grad_accum_steps == 0
+            window.add(self._micro_step(next(batches), sync=last_micro), cfg.batch_size)
+            if not last_micro:
+                continue
+            lr, grad_norm = self._optimizer_step(base_lrs)
+            if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                logs = window.close(epoch=self.epoch, lr=lr, world=dist_utils.world_size(), grad_norm=grad_norm)
+                self._logged(callbacks, logs)
+            if cfg.eval_every and self.step % cfg.eval_every == 0 and self.eval_data is not None:
+                eval_logs = self.evaluate()
+                self._evaluated(callbacks, eval_logs)
+            if cfg.save_every and self.step % cfg.save_every == 0 and self.step < cfg.max_steps:
+                self._save()
+
+        if self.eval_data is not None and (not cfg.eval_every or self.step % cfg.eval_every):
+            eval_logs = self.evaluate()
+            self._evaluated(callbacks, eval_logs)
+        self._save()
+        if dist_utils.is_main_process():
+            save_module(self.objective, self.run_dir / "model.safetensors")
+        for cb in callbacks:
+            cb.on_train_end(self)
+        return TrainResult(step=self.step, run_dir=self.run_dir, last_logs=logs, eval_logs=eval_logs)
+
+    def _setup(self) -> tuple[DataLoader, ResumableSampler, list[Callback], list[float]]:
+        """Seed, check the data, build the optimizer and callbacks, resume, wrap for DDP, make the loader.
+
+        Returns the loader, its sampler, the callbacks and the optimizer's peak learning rates (read
+        before a resume loads the optimizer state, which holds the last scheduled ones).
+        """
+        cfg = self.config
         if cfg.precision == "fp16" and self.device.type != "cuda":
-            raise ReprlabError(f"train.precision='fp16' needs a CUDA device (device is {self.device}); "
-                               "use bf16 or fp32 on the CPU")
+            raise ConfigError(f"train.precision='fp16' needs a CUDA device (device is {self.device}); "
+                              "use bf16 or fp32 on the CPU")
         distributed = dist_utils.init_distributed(self.device)
         rank, world = dist_utils.rank(), dist_utils.world_size()
         seed_everything(cfg.seed + rank)
-        if len(self.train_data) < cfg.batch_size * world:  # type: ignore[arg-type]
-            raise ReprlabError(f"train data has {len(self.train_data)} items, fewer than one global "  # type: ignore[arg-type]
-                               f"batch ({cfg.batch_size} x {world} processes); lower train.batch_size")
+        if not isinstance(self.train_data, Sized):
+            raise DataError(f"train data ({type(self.train_data).__name__}) has no len(): pass a map-style dataset")
+        n_items = len(self.train_data)
+        if n_items < cfg.batch_size * world:
+            raise ConfigError(f"train data has {n_items} items, fewer than one global batch "
+                              f"({cfg.batch_size} x {world} processes); lower train.batch_size")
 
         self.objective.to(self.device)
         groups = self.objective.param_groups(cfg.weight_decay) or param_groups(self.objective, cfg.weight_decay)
@@ -217,109 +277,114 @@ class Trainer:
         if cfg.resume:
             self._resume(callbacks)
         elif dist_utils.is_main_process() and latest_checkpoint(self.run_dir) is not None:
-            raise ReprlabError(f"{self.run_dir} already holds checkpoints; pass --resume to continue "
-                               "that run, or choose another output_dir")
+            raise ConfigError(f"{self.run_dir} already holds checkpoints; pass --resume to continue "
+                              "that run, or choose another output_dir")
         if dist_utils.is_main_process():
             write_json(self.run_dir / "config.json", self._full_config())
 
         if distributed:
-            from torch.nn.parallel import DistributedDataParallel as DDP
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model = DDP(self.objective, device_ids=ids)
+            self.model = DistributedDataParallel(self.objective, device_ids=ids)
         else:
             self.model = self.objective
 
-        sampler = ResumableSampler(len(self.train_data), shuffle=cfg.shuffle, seed=cfg.seed,  # type: ignore[arg-type]
-                                   rank=rank, world_size=world, drop_last=cfg.drop_last)
+        sampler = ResumableSampler(n_items, shuffle=cfg.shuffle, seed=cfg.seed, rank=rank, world_size=world,
+                                   drop_last=cfg.drop_last)
         loader = self._loader(self.train_data, sampler, cfg.batch_size, drop_last=True)
-        scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16")
+        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16")
+        return loader, sampler, callbacks, base_lrs
 
-        for cb in callbacks:
-            cb.on_train_begin(self)
-        self.objective.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        logs: dict[str, float] = {}
-        eval_logs: dict[str, float] = {}
-        window = {"loss": 0.0, "items": 0, "count": 0, "t0": time.perf_counter()}
-        metric_sums: dict[str, float] = {}
-        micro = 0
-        while self.step < cfg.max_steps and not self.should_stop:
+    def _batches(self, loader: DataLoader, sampler: ResumableSampler) -> Iterator[Any]:
+        """Training batches across epochs, forever; ``epoch`` and ``samples_in_epoch`` track the position.
+
+        Each epoch starts where the sampler left off (mid-epoch after a resume); the counters
+        advance as batches are drawn, so a checkpoint written after a step records where to go on.
+        """
+        while True:
             sampler.set_epoch(self.epoch, self.samples_in_epoch)
+            drawn = 0
             for batch in loader:
-                self.samples_in_epoch += cfg.batch_size
-                micro += 1
-                last_micro = micro % cfg.grad_accum_steps == 0
-                sync = contextlib.nullcontext() if (last_micro or not distributed) else self.model.no_sync()
-                with sync:
-                    with self._autocast():
-                        out: LossOutput = self.model(move_to(batch, self.device))
-                    loss = out.loss
-                    if not torch.isfinite(loss.detach()).all():
-                        where = self.last_checkpoint or "none yet (lower train.lr or enable max_grad_norm)"
-                        raise TrainingDiverged(f"loss is {loss.item()} at step {self.step}; last good "
-                                               f"checkpoint: {where}")
-                    scaler.scale(loss / cfg.grad_accum_steps).backward()
-                window["loss"] += loss.item()
-                window["count"] += 1
-                window["items"] += out.num_items if out.num_items is not None else cfg.batch_size
-                for k, v in out.metrics.items():
-                    metric_sums[k] = metric_sums.get(k, 0.0) + _as_float(v)
-                if not last_micro:
-                    continue
+                self.samples_in_epoch += self.config.batch_size
+                drawn += 1
+                yield batch
+            if not drawn and self.samples_in_epoch == 0:
+                raise DataError("the training data loader gave no batch in a whole epoch")
+            self.epoch += 1
+            self.samples_in_epoch = 0
 
-                factor = lr_factor(self.step, schedule=cfg.schedule, max_steps=cfg.max_steps,
-                                   warmup_steps=cfg.warmup_steps, min_ratio=cfg.min_lr_ratio)
-                for g, base in zip(self.optimizer.param_groups, base_lrs):
-                    g["lr"] = base * factor
-                grad_norm = None
-                if cfg.max_grad_norm is not None:
-                    scaler.unscale_(self.optimizer)
-                    grad_norm = torch.nn.utils.clip_grad_norm_(self.objective.parameters(), cfg.max_grad_norm)
-                scaler.step(self.optimizer)
-                scaler.update()
-                self.optimizer.zero_grad(set_to_none=True)
-                self.step += 1
-                self.objective.on_step_end(self.step)
+    def _micro_step(self, batch: Any, *, sync: bool) -> LossOutput:
+        """Forward and backward of one micro-batch (gradients all-reduced only when ``sync``)."""
+        model = self.model
+        with model.no_sync() if isinstance(model, DistributedDataParallel) and not sync else contextlib.nullcontext():
+            with self._autocast():
+                out: LossOutput = model(move_to(batch, self.device))
+            if not torch.isfinite(out.loss.detach()).all():
+                where = self.last_checkpoint or "none yet (lower train.lr or enable max_grad_norm)"
+                raise TrainingDiverged(f"loss is {out.loss.item()} at step {self.step}; last good "
+                                       f"checkpoint: {where}")
+            self.scaler.scale(out.loss / self.config.grad_accum_steps).backward()
+        return out
 
-                if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
-                    elapsed = max(time.perf_counter() - window["t0"], 1e-9)
-                    n = max(window["count"], 1)
-                    logs = {"epoch": self.epoch, "lr": base_lrs[0] * factor, "loss": window["loss"] / n,
-                            "items_per_s": window["items"] * world / elapsed,
-                            **{k: v / n for k, v in metric_sums.items()}}
-                    if grad_norm is not None:
-                        logs["grad_norm"] = float(grad_norm)
-                    if dist_utils.is_main_process():
-                        for cb in callbacks:
-                            cb.on_step_end(self, self.step, logs)
-                    window = {"loss": 0.0, "items": 0, "count": 0, "t0": time.perf_counter()}
-                    metric_sums = {}
-                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.eval_data is not None:
-                    eval_logs = self.evaluate()
-                    if dist_utils.is_main_process():
-                        for cb in callbacks:
-                            cb.on_evaluate(self, self.step, eval_logs)
-                if cfg.save_every and self.step % cfg.save_every == 0 and self.step < cfg.max_steps:
-                    self._save()
-                if self.step >= cfg.max_steps or self.should_stop:
-                    break
-            else:  # epoch exhausted
-                self.epoch += 1
-                self.samples_in_epoch = 0
-                continue
-            break
+    def _optimizer_step(self, base_lrs: list[float]) -> tuple[float, float | None]:
+        """Set the scheduled learning rate, clip, step and zero the gradients: ``(lr, grad norm or None)``."""
+        cfg = self.config
+        assert self.optimizer is not None
+        factor = lr_factor(self.step, schedule=cfg.schedule, max_steps=cfg.max_steps,
+                           warmup_steps=cfg.warmup_steps, min_ratio=cfg.min_lr_ratio)
+        for g, base in zip(self.optimizer.param_groups, base_lrs):
+            g["lr"] = base * factor
+        grad_norm = None
+        if cfg.max_grad_norm is not None:
+            self.scaler.unscale_(self.optimizer)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.objective.parameters(), cfg.max_grad_norm))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        self.objective.on_step_end(self.step)
+        return base_lrs[0] * factor, grad_norm
 
-        if self.eval_data is not None and (not cfg.eval_every or self.step % cfg.eval_every):
-            eval_logs = self.evaluate()
-            if dist_utils.is_main_process():
-                for cb in callbacks:
-                    cb.on_evaluate(self, self.step, eval_logs)
-        self._save()
+    def _logged(self, callbacks: list[Callback], logs: dict[str, float]) -> None:
+        """Every callback's ``on_step_end`` with a logged window (main process only)."""
         if dist_utils.is_main_process():
-            save_module(self.objective, self.run_dir / "model.safetensors")
-        for cb in callbacks:
-            cb.on_train_end(self)
-        return TrainResult(step=self.step, run_dir=self.run_dir, last_logs=logs, eval_logs=eval_logs)
+            for cb in callbacks:
+                cb.on_step_end(self, self.step, logs)
+
+    def _evaluated(self, callbacks: list[Callback], logs: dict[str, float]) -> None:
+        """Every callback's ``on_evaluate`` with the evaluation's averages (main process only)."""
+        if dist_utils.is_main_process():
+            for cb in callbacks:
+                cb.on_evaluate(self, self.step, logs)
+
+
+class _MetricWindow:
+    """Loss, metrics and throughput averaged over the micro-batches since the last logged step."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss, self.items, self.count = 0.0, 0, 0
+        self.sums: dict[str, float] = {}
+        self.t0 = time.perf_counter()
+
+    def add(self, out: LossOutput, batch_size: int) -> None:
+        self.loss += out.loss.item()
+        self.count += 1
+        self.items += out.num_items if out.num_items is not None else batch_size
+        for k, v in out.metrics.items():
+            self.sums[k] = self.sums.get(k, 0.0) + _as_float(v)
+
+    def close(self, *, epoch: int, lr: float, world: int, grad_norm: float | None) -> dict[str, float]:
+        """The window's averages as a ``logs`` dict; the window starts afresh."""
+        elapsed = max(time.perf_counter() - self.t0, 1e-9)
+        n = max(self.count, 1)
+        logs = {"epoch": epoch, "lr": lr, "loss": self.loss / n, "items_per_s": self.items * world / elapsed,
+                **{k: v / n for k, v in self.sums.items()}}
+        if grad_norm is not None:
+            logs["grad_norm"] = grad_norm
+        self.reset()
+        return logs
 
 
 def train(objective: Objective, train_data: Dataset, config: TrainConfig | None = None,

@@ -17,13 +17,15 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
 
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError
 from reprlab.train import TrainConfig
 from reprlab.transfer.extract import extract_features
@@ -32,14 +34,15 @@ from reprlab.transfer.probe import knn_accuracy, linear_probe
 from reprlab.transfer.subsets import class_balanced_indices, parse_fraction
 
 log = logging.getLogger(__name__)
-MODES = ("linear", "knn", "finetune")
+EvalMode = Literal["linear", "knn", "finetune"]
+MODES: tuple[str, ...] = get_args(EvalMode)
 
 
 @dataclass
 class EvalConfig:
     """How to evaluate an encoder (``reprlab simclr eval``)."""
 
-    mode: str = "linear"  # linear | knn | finetune
+    mode: EvalMode = "linear"
     labels: str = "100%"  # fraction of training labels, class-balanced: 1%, 10%, 100% or 0.05
     seed: int = 0  # fixes the label subset and the fine-tuning run
     knn_k: int = 200  # neighbours (Wu et al. 2018)
@@ -53,8 +56,7 @@ class EvalConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ConfigError(f"eval.mode={self.mode!r}: choose one of {', '.join(MODES)}")
+        check_choices(self, "eval.")
         parse_fraction(self.labels)
         if self.finetune_steps < 1 or self.finetune_batch < 1:
             raise ConfigError("eval.finetune_steps and eval.finetune_batch must be >= 1")
@@ -134,4 +136,4 @@ def evaluate_encoder(encoder: nn.Module, feature_dim: int, train_data: Any, test
     return out
 
 
-__all__ = ["EvalConfig", "MODES", "evaluate_encoder", "finetune_config"]
+__all__ = ["EvalConfig", "EvalMode", "MODES", "evaluate_encoder", "finetune_config"]

@@ -9,6 +9,8 @@ device, features returned on the CPU.
 
 from __future__ import annotations
 
+from collections.abc import Sized
+
 import torch
 from torch import nn
 from torch.utils.data import Dataset
@@ -46,11 +48,13 @@ def extract_features(encoder: nn.Module, data: torch.Tensor | Dataset, *, batch_
     if torch.is_tensor(data):
         x, y = data, None
     elif hasattr(data, "x") and hasattr(data, "y"):
-        x, y = data.x, data.y  # type: ignore[union-attr]
-    else:
-        items = [data[i] for i in range(len(data))]  # type: ignore[arg-type]
+        x, y = data.x, data.y
+    elif isinstance(data, Sized):
+        items = [data[i] for i in range(len(data))]
         x = torch.stack([torch.as_tensor(it[0]) for it in items])
         y = torch.as_tensor([int(it[1]) for it in items])
+    else:
+        raise DataError(f"extract_features: {type(data).__name__} is neither a tensor nor a sized dataset")
     if len(x) == 0:
         raise DataError("extract_features: no inputs given")
     was_training = encoder.training

@@ -14,14 +14,15 @@ test accuracy.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import Dataset
 
+from reprlab.data import ArrayDataset
 from reprlab.errors import DataError
 from reprlab.train import LossOutput, Objective, TrainConfig, Trainer, param_groups
 from reprlab.transfer.extract import extract_features
@@ -54,6 +55,7 @@ class ClassifierObjective(Objective):
         self.freeze_encoder = freeze_encoder
         self.seed = seed
         self.encoder_lr = encoder_lr
+        self.aug_step: torch.Tensor  # optimizer steps taken, saved with the weights (same views on resume)
         self.register_buffer("aug_step", torch.zeros((), dtype=torch.long))
         if freeze_encoder:
             for p in self.encoder.parameters():
@@ -72,7 +74,7 @@ class ClassifierObjective(Objective):
                     groups.append(g if lr is None else {**g, "lr": lr})
         return groups
 
-    def train(self, mode: bool = True) -> "ClassifierObjective":
+    def train(self, mode: bool = True) -> ClassifierObjective:
         super().train(mode)
         if self.freeze_encoder:
             self.encoder.eval()  # frozen BN statistics as well as weights
@@ -95,9 +97,9 @@ class ClassifierObjective(Objective):
 
 
 @torch.no_grad()
-def classifier_accuracy(objective: ClassifierObjective, data: Dataset, batch_size: int = 512) -> float:
+def classifier_accuracy(objective: ClassifierObjective, data: ArrayDataset, batch_size: int = 512) -> float:
     """Top-1 accuracy of ``objective`` on a dataset with ``.x``/``.y`` (eval mode, no augmentation)."""
-    x, y = data.x, data.y  # type: ignore[attr-defined]
+    x, y = data.x, data.y
     was_training = objective.training
     objective.eval()
     device = next(objective.parameters()).device
@@ -117,8 +119,8 @@ class FinetuneResult:
     objective: ClassifierObjective
 
 
-def fit_classifier(encoder: nn.Module, feature_dim: int, num_classes: int, train_data: Dataset,
-                   test_data: Dataset, config: TrainConfig, *, augment: Augment | None = None,
+def fit_classifier(encoder: nn.Module, feature_dim: int, num_classes: int, train_data: ArrayDataset,
+                   test_data: ArrayDataset, config: TrainConfig, *, augment: Augment | None = None,
                    freeze_encoder: bool = False, copy_encoder: bool = True,
                    encoder_lr_scale: float = 1.0) -> FinetuneResult:
     """Train encoder + head with the shared Trainer on ``train_data``; return test accuracy.
@@ -127,15 +129,15 @@ def fit_classifier(encoder: nn.Module, feature_dim: int, num_classes: int, train
     pretrained encoder, several label fractions). ``encoder_lr_scale`` multiplies the encoder's
     learning rate relative to the head's (``config.lr``).
     """
-    if len(train_data) < config.batch_size:  # type: ignore[arg-type]
-        raise DataError(f"fit_classifier: {len(train_data)} labelled examples, fewer than one batch "  # type: ignore[arg-type]
+    if len(train_data) < config.batch_size:
+        raise DataError(f"fit_classifier: {len(train_data)} labelled examples, fewer than one batch "
                         f"of {config.batch_size}; lower train.batch_size")
     enc = copy.deepcopy(encoder) if copy_encoder else encoder
     objective = ClassifierObjective(enc, feature_dim, num_classes, augment=augment,
                                     freeze_encoder=freeze_encoder, seed=config.seed,
                                     encoder_lr=None if encoder_lr_scale == 1.0 else config.lr * encoder_lr_scale)
     result = Trainer(objective, config, train_data).fit()
-    return FinetuneResult(classifier_accuracy(objective, test_data), len(train_data),  # type: ignore[arg-type]
+    return FinetuneResult(classifier_accuracy(objective, test_data), len(train_data),
                           result.step, objective)
 
 

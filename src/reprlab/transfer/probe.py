@@ -64,6 +64,34 @@ def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Ten
     return ProbeResult(acc, len(train_x), len(test_x), model)
 
 
+def ridge_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
+                *, alpha: float = 1e-2) -> list[float]:
+    """Test R^2 per target of ridge regression on standardised frozen features (a regression probe).
+
+    Parameters
+    ----------
+    train_x, test_x: Tensor ``(N, D)`` of frozen features.
+    train_y, test_y: Tensor ``(N, F)`` of real-valued targets (e.g. latent factors).
+    alpha: L2 strength (scikit-learn's ``Ridge``).
+
+    Returns
+    -------
+    ``1 - SS_res / SS_tot`` on the test set, one value per target column.
+    """
+    from sklearn.linear_model import Ridge
+
+    if train_x.ndim != 2 or train_y.ndim != 2 or len(train_x) != len(train_y) or len(test_x) != len(test_y):
+        raise DataError(f"ridge_probe: features must be (N, D) and targets (N, F); got {tuple(train_x.shape)}, "
+                        f"{tuple(train_y.shape)} (train) and {tuple(test_x.shape)}, {tuple(test_y.shape)} (test)")
+    xtr, ytr = train_x.double().numpy(), train_y.double().numpy()
+    xte, yte = test_x.double().numpy(), test_y.double().numpy()
+    mu, sd = xtr.mean(0), xtr.std(0) + 1e-8
+    pred = Ridge(alpha=alpha).fit((xtr - mu) / sd, ytr).predict((xte - mu) / sd)
+    ss_res = ((pred - yte) ** 2).sum(0)
+    ss_tot = ((yte - yte.mean(0)) ** 2).sum(0)
+    return [float(v) for v in 1 - ss_res / ss_tot]
+
+
 def knn_predict(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, *, k: int = 200,
                 temperature: float = 0.07, num_classes: int | None = None,
                 chunk_size: int = 1024) -> torch.Tensor:
@@ -100,4 +128,4 @@ def knn_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Ten
     return ProbeResult(float((pred == test_y).float().mean()), len(train_x), len(test_x))
 
 
-__all__ = ["ProbeResult", "linear_probe", "knn_predict", "knn_accuracy"]
+__all__ = ["ProbeResult", "linear_probe", "ridge_probe", "knn_predict", "knn_accuracy"]

@@ -1,32 +1,24 @@
 """``reprlab`` sub-commands of the vision domain (registered by reprlab.cli.main).
 
-Two families live here, each in its own module: reconstruction/generative models
-(``autoencoder``, ``rbm``, ``vae``: :mod:`reprlab.vision.cli_generative`) and contrastive
-learning (``simclr``: :mod:`reprlab.vision.cli_simclr`).
+Each family registers its own verbs: ``autoencoder``, ``rbm`` and ``vae``
+(:mod:`reprlab.vision.generative.cli`) and ``simclr`` (:mod:`reprlab.vision.contrastive.cli`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 from pathlib import Path
 
-_FAMILIES = ("reprlab.vision.cli_generative", "reprlab.vision.cli_simclr")
+from reprlab.vision.contrastive import cli as contrastive_cli
+from reprlab.vision.generative import cli as generative_cli
 
-
-def _modules():
-    for name in _FAMILIES:
-        try:
-            yield importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
+_FAMILIES = (generative_cli, contrastive_cli)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    for module in _modules():
+    for module in _FAMILIES:
         module.register(sub)
 
 
 def demo(out_dir: Path) -> str:
-    return "\n".join(m.demo(out_dir) for m in _modules() if hasattr(m, "demo"))
+    return "\n".join(m.demo(out_dir) for m in _FAMILIES)

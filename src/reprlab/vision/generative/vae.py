@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError
 from reprlab.train import LossOutput, Objective, batch_inputs
-from reprlab.vision.autoencoder import ACTIVATIONS, flatten_for, init_linear
+from reprlab.vision.generative.autoencoder import ACTIVATIONS, Output, flatten_for, init_linear
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -39,17 +41,14 @@ class VAEConfig:
     input_dim: int = 784  # flattened image size
     hidden: tuple[int, ...] = (500,)  # encoder widths (the decoder mirrors them)
     latent_dim: int = 20  # size of z
-    activation: str = "relu"  # relu | tanh (the paper) | sigmoid | gelu
-    output: str = "bernoulli"  # bernoulli: pixels in [0,1] | gaussian: decoder predicts mean and log-variance
+    activation: Literal["relu", "tanh", "sigmoid", "gelu"] = "relu"  # the paper: tanh
+    output: Output = "bernoulli"  # bernoulli: pixels in [0,1]; gaussian: the decoder predicts mean and log-variance
     min_logvar: float = -8.0  # floor of the Gaussian decoder's log-variance (keeps the density bounded)
     rescale: bool = False  # True: min-max rescale out-of-range inputs to [0,1] instead of raising
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
-        if self.activation not in ACTIVATIONS or self.activation == "linear":
-            raise ConfigError(f"model.activation={self.activation!r}: choose relu, tanh, sigmoid or gelu")
-        if self.output not in ("bernoulli", "gaussian"):
-            raise ConfigError(f"model.output={self.output!r}: choose bernoulli or gaussian")
+        check_choices(self, "model.")
         if self.input_dim < 1 or self.latent_dim < 1 or any(h < 1 for h in self.hidden):
             raise ConfigError(f"model widths must be >= 1 (input_dim={self.input_dim}, "
                               f"hidden={self.hidden}, latent_dim={self.latent_dim})")

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from reprlab.errors import ConfigError, DataError
-from reprlab.vision.backbones import build_backbone, resnet18, resnet34, resnet50
-from reprlab.vision.simclr import ProjectionHead, SimCLRConfig, SimCLRObjective
+from reprlab.vision.contrastive.backbones import build_backbone, resnet18, resnet34, resnet50
+from reprlab.vision.contrastive.simclr import ProjectionHead, SimCLRConfig, SimCLRObjective
 
 
 @contextlib.contextmanager
@@ -108,7 +108,7 @@ def test_simclr_on_digits_beats_random_init_encoder():
     from reprlab.data import load_dataset
     from reprlab.train import Trainer
     from reprlab.transfer import extract_features, knn_accuracy, linear_probe
-    from reprlab.vision.cli_simclr import digits_recipe
+    from reprlab.vision.contrastive.runs import digits_recipe
 
     train, test = load_dataset("digits"), load_dataset("digits", "test")
     with tempfile.TemporaryDirectory() as tmp, single_thread():

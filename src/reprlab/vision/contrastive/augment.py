@@ -269,9 +269,8 @@ def apply_solarize(x: torch.Tensor, mask: torch.Tensor, threshold: float = 0.5) 
 def _single_thread_on_cpu(device: torch.device) -> contextlib.AbstractContextManager:
     """Run the view pipeline on one intra-op thread on the CPU (restored afterwards).
 
-    Profiled (benchmarks/bench_simclr.py, 256 RGB 32x32 views, 2-core machine): the ~60 small,
-    memory-bound ops took 0.71 s with torch's 2 threads against 0.04 s with one, as every op pays
-    a thread-pool synchronisation; the model's large convolutions keep their threads.
+    Its ~60 small, memory-bound ops each pay a thread-pool synchronisation, so one thread is faster
+    (docs/benchmarks.md, "Threads"); the model's large convolutions keep their threads.
     """
     return torch_threads(1) if device.type == "cpu" else contextlib.nullcontext()
 

@@ -13,9 +13,10 @@ Figures use matplotlib's object API (no pyplot state) and are written atomically
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,7 +32,7 @@ def squared_error_per_image(x: torch.Tensor, recon: torch.Tensor) -> float:
 
 
 def pca_reconstruction(train_x: torch.Tensor, test_x: torch.Tensor, n_components: int,
-                       random_state: int = 0) -> tuple[torch.Tensor, torch.Tensor, object]:
+                       random_state: int = 0) -> tuple[torch.Tensor, torch.Tensor, Any]:
     """Fit PCA on ``train_x``; return (test reconstructions, test codes, the fitted PCA)."""
     from sklearn.decomposition import PCA
 
@@ -53,22 +54,20 @@ class ProbeScores:
 
 def code_probe(train_codes: torch.Tensor, train_y: torch.Tensor, test_codes: torch.Tensor,
                test_y: torch.Tensor, *, k: int = 5) -> ProbeScores:
-    """kNN and linear-probe accuracy of codes (scikit-learn classifiers)."""
-    from sklearn.linear_model import LogisticRegression
+    """Euclidean kNN (scikit-learn) and :func:`reprlab.transfer.linear_probe` accuracy of codes."""
     from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    a, b = train_codes.double().numpy(), test_codes.double().numpy()
-    ya, yb = train_y.numpy(), test_y.numpy()
-    knn = KNeighborsClassifier(n_neighbors=k).fit(a, ya).score(b, yb)
-    lin = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(a, ya).score(b, yb)
-    return ProbeScores(knn=float(knn), linear=float(lin))
+    from reprlab.transfer import linear_probe
+
+    knn = KNeighborsClassifier(n_neighbors=k).fit(train_codes.double().numpy(), train_y.numpy())
+    lin = linear_probe(train_codes, train_y, test_codes, test_y, max_iter=2000)
+    return ProbeScores(knn=float(knn.score(test_codes.double().numpy(), test_y.numpy())), linear=lin.accuracy)
 
 
 def read_metric_curve(run_dir: str | Path, key: str) -> tuple[list[int], list[float]]:
     """``(steps, values)`` of one logged metric from a run's ``metrics.jsonl``."""
-    steps, values = [], []
+    steps: list[int] = []
+    values: list[float] = []
     path = Path(run_dir) / "metrics.jsonl"
     if not path.exists():
         return steps, values
@@ -133,7 +132,7 @@ def save_image_grid(images: torch.Tensor, image_shape: tuple[int, int], path: st
     return _save(fig, path)
 
 
-def save_curves(curves: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *,
+def save_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, *,
                 ylabel: str, title: str = "", hlines: dict[str, float] | None = None,
                 logy: bool = False) -> Path:
     """Training curves (x, y) per label, with optional horizontal reference lines (e.g. PCA)."""

@@ -9,12 +9,18 @@ from torch import nn
 from reprlab.data import load_dataset
 from reprlab.errors import ConfigError
 from reprlab.train import TrainConfig
-from reprlab.vision.ais import average_log_likelihood, exact_log_partition
-from reprlab.vision.autoencoder import encode_dataset, reconstruct_dataset
-from reprlab.vision.generative_eval import squared_error_per_image
-from reprlab.vision.rbm import RBM, RBMConfig
-from reprlab.vision.stacked import (DBNConfig, DBNStack, StackedAEConfig, dbn_log_likelihood_bound,
-                                    pretrain_dbn, pretrain_stacked_autoencoder)
+from reprlab.vision.generative.ais import average_log_likelihood, exact_log_partition
+from reprlab.vision.generative.autoencoder import encode_dataset, reconstruct_dataset
+from reprlab.vision.generative.evaluation import squared_error_per_image
+from reprlab.vision.generative.rbm import RBM, RBMConfig
+from reprlab.vision.generative.stacked import (
+    DBNConfig,
+    DBNStack,
+    StackedAEConfig,
+    dbn_log_likelihood_bound,
+    pretrain_dbn,
+    pretrain_stacked_autoencoder,
+)
 
 
 def sgd(tmp_path, name: str, steps: int, lr: float = 0.05) -> TrainConfig:

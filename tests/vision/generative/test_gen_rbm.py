@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 from reprlab.data import ArrayDataset
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import TrainConfig, Trainer
-from reprlab.vision.ais import ais_log_partition, average_log_likelihood, exact_log_partition
-from reprlab.vision.rbm import RBM, RBMConfig, RBMObjective
-
+from reprlab.vision.generative.ais import ais_log_partition, average_log_likelihood, exact_log_partition
+from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective
 
 
 def random_rbm(n_v: int, n_h: int, visible: str = "bernoulli", hidden: str = "bernoulli",

@@ -10,27 +10,34 @@ code layer and a mirrored decoder, trained to minimise the cross-entropy
 With sigmoid units and a naive small-Gaussian initialisation the deep net trained end to end
 barely learns (the 2006 paper needed RBM pretraining); ReLU with He initialisation trains directly.
 A shallow autoencoder (no hidden layers) with masking noise is the denoising autoencoder of
-Vincent et al. (2008), the building block of :class:`reprlab.vision.stacked.StackedAutoencoder`.
+Vincent et al. (2008), the building block of :class:`reprlab.vision.generative.stacked.StackedAutoencoder`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective, batch_inputs
 
+Activation = Literal["relu", "sigmoid", "tanh", "gelu", "linear"]
+# kaiming (He) | xavier (Glorot) | small_gaussian (N(0, init_std^2)) | torch_default (PyTorch's fan-in uniform)
+Init = Literal["kaiming", "xavier", "small_gaussian", "torch_default"]
+# bernoulli: sigmoid + cross-entropy, pixels in [0,1] | gaussian: identity + squared error
+Output = Literal["bernoulli", "gaussian"]
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU, "linear": nn.Identity,
 }
-INITS = ("kaiming", "xavier", "small_gaussian", "torch_default")
-OUTPUTS = ("bernoulli", "gaussian")
+INITS: tuple[str, ...] = get_args(Init)
+OUTPUTS: tuple[str, ...] = get_args(Output)
 
 
 @dataclass
@@ -40,21 +47,17 @@ class AutoencoderConfig:
     input_dim: int = 784  # flattened image size, 28*28 for MNIST-format data
     hidden: tuple[int, ...] = (1000, 500, 250)  # encoder widths between input and code
     code_dim: int = 30  # code (bottleneck) size
-    activation: str = "relu"  # hidden units: relu | sigmoid | tanh | gelu
-    code_activation: str = "linear"  # the 2006 paper's code units are linear
-    init: str = "kaiming"  # kaiming (He) | xavier (Glorot) | small_gaussian (N(0, init_std^2)) | torch_default
+    activation: Activation = "relu"  # hidden units
+    code_activation: Activation = "linear"  # the 2006 paper's code units are linear
+    init: Init = "kaiming"
     init_std: float = 0.01  # standard deviation of the small_gaussian initialisation
-    output: str = "bernoulli"  # bernoulli: sigmoid + cross-entropy, pixels in [0,1] | gaussian: identity + squared error
+    output: Output = "bernoulli"
     noise: float = 0.0  # denoising: fraction of input pixels set to zero during training
     rescale: bool = False  # True: min-max rescale out-of-range inputs to [0,1] instead of raising
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
-        for name, value, allowed in (("activation", self.activation, ACTIVATIONS),
-                                     ("code_activation", self.code_activation, ACTIVATIONS),
-                                     ("init", self.init, INITS), ("output", self.output, OUTPUTS)):
-            if value not in allowed:
-                raise ConfigError(f"model.{name}={value!r}: choose one of {', '.join(allowed)}")
+        check_choices(self, "model.")
         if self.input_dim < 1 or self.code_dim < 1 or any(h < 1 for h in self.hidden):
             raise ConfigError(f"model widths must be >= 1 (input_dim={self.input_dim}, "
                               f"hidden={self.hidden}, code_dim={self.code_dim})")
@@ -78,9 +81,11 @@ def init_linear(layer: nn.Linear, scheme: str, activation: str, std: float = 0.0
         layer.reset_parameters()
         return
     if scheme == "kaiming":
-        nonlinearity = "relu" if activation in ("relu", "gelu") else "linear"
-        if activation in ("sigmoid", "tanh"):
-            nonlinearity = activation
+        nonlinearity: Literal["relu", "linear", "sigmoid", "tanh"] = "relu" if activation in ("relu", "gelu") else "linear"
+        if activation == "sigmoid":
+            nonlinearity = "sigmoid"
+        elif activation == "tanh":
+            nonlinearity = "tanh"
         nn.init.kaiming_normal_(layer.weight, nonlinearity=nonlinearity)
     elif scheme == "xavier":
         gain = nn.init.calculate_gain("tanh") if activation == "tanh" else 1.0
@@ -242,4 +247,4 @@ def default_hidden(input_dim: int) -> tuple[int, ...]:
 
 __all__ = ["AutoencoderConfig", "DeepAutoencoder", "AutoencoderObjective", "flatten_images", "flatten_for",
            "reconstruction_loss", "encode_dataset", "reconstruct_dataset", "init_linear",
-           "ACTIVATIONS", "INITS", "default_hidden"]
+           "ACTIVATIONS", "INITS", "Activation", "Init", "Output", "default_hidden"]

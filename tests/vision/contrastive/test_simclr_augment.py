@@ -12,10 +12,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reprlab.errors import ConfigError, DataError
-from reprlab.vision.augment import (AugmentConfig, SimCLRAugment, TwoViews, adjust_brightness,
-                                    adjust_contrast, adjust_hue, adjust_saturation, apply_blur,
-                                    apply_crop_flip, apply_grayscale, apply_solarize,
-                                    sample_crop_boxes, to_grayscale)
+from reprlab.vision.contrastive.augment import (
+    AugmentConfig,
+    SimCLRAugment,
+    TwoViews,
+    adjust_brightness,
+    adjust_contrast,
+    adjust_hue,
+    adjust_saturation,
+    apply_blur,
+    apply_crop_flip,
+    apply_grayscale,
+    apply_solarize,
+    sample_crop_boxes,
+    to_grayscale,
+)
 
 
 def _images(b=4, c=3, h=12, w=10, seed=0):

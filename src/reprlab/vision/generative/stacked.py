@@ -18,20 +18,30 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reprlab.config import check_choices
 from reprlab.data import ArrayDataset
 from reprlab.errors import ConfigError
 from reprlab.train import TrainConfig, Trainer, TrainResult
-from reprlab.vision.autoencoder import (AutoencoderConfig, AutoencoderObjective, DeepAutoencoder,
-                                        encode_dataset)
-from reprlab.vision.rbm import RBM, RBMConfig, RBMObjective
-from reprlab.vision.vae import gaussian_log_density
+from reprlab.vision.generative.autoencoder import (
+    Activation,
+    AutoencoderConfig,
+    AutoencoderObjective,
+    DeepAutoencoder,
+    Init,
+    Output,
+    encode_dataset,
+)
+from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective, Units
+from reprlab.vision.generative.vae import gaussian_log_density
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +51,14 @@ class DBNConfig:
     """A stack of RBMs (defaults: the 2006 paper's 784-1000-500-250-30 autoencoder)."""
 
     widths: tuple[int, ...] = (784, 1000, 500, 250, 30)  # visible size, then each layer's hidden size
-    visible: str = "bernoulli"  # units of the data layer: bernoulli | gaussian (standardised data)
-    top_hidden: str = "gaussian"  # the paper's code units are linear (Gaussian); or bernoulli
+    visible: Units = "bernoulli"  # units of the data layer (gaussian: standardised data)
+    top_hidden: Units = "gaussian"  # the paper's code units are linear (Gaussian)
     k: int = 1  # CD-k / PCD-k Gibbs steps
     persistent: bool = False  # PCD instead of CD
     n_chains: int = 100  # persistent chains per layer
     init_std: float = 0.1  # weights N(0, init_std^2) as in the paper's code
     gaussian_lr_scale: float = 0.01  # layers with Gaussian units learn at lr x this (paper: 0.001 vs 0.1)
-    propagate: str = "mean"  # what layer i+1 trains on: mean (hidden probabilities) | sample (binary draws)
+    propagate: Literal["mean", "sample"] = "mean"  # what layer i+1 trains on: hidden probabilities or binary draws
     transpose_init: bool = False  # start RBM i+1 as RBM i transposed when sizes allow: the bound then
     # starts at the i-layer value and training can only raise it (Hinton, Osindero & Teh 2006)
     seed: int = 0
@@ -57,8 +67,7 @@ class DBNConfig:
         self.widths = tuple(int(w) for w in self.widths)
         if len(self.widths) < 2 or any(w < 1 for w in self.widths):
             raise ConfigError(f"model.widths={self.widths}: need at least [visible, hidden], all >= 1")
-        if self.propagate not in ("mean", "sample"):
-            raise ConfigError(f"model.propagate={self.propagate!r}: choose mean or sample")
+        check_choices(self, "model.")
 
     def layer_configs(self) -> list[RBMConfig]:
         n = len(self.widths) - 1
@@ -77,11 +86,16 @@ class DBNStack(nn.Module):
         self.config = config
         self.rbms = nn.ModuleList(RBM(c) for c in config.layer_configs())
 
+    @property
+    def layers(self) -> list[RBM]:
+        """The RBMs, bottom first."""
+        return [m for m in self.rbms if isinstance(m, RBM)]
+
     @torch.no_grad()
     def transform(self, x: torch.Tensor, layers: int | None = None, batch_size: int = 2048) -> torch.Tensor:
         """Hidden means after the first ``layers`` RBMs (all by default), ``(N, widths[layers])``."""
         h = x.reshape(len(x), -1).float()
-        for rbm in list(self.rbms)[:layers]:
+        for rbm in self.layers[:layers]:
             h = _next_inputs(rbm, h, batch_size)
         return h
 
@@ -95,7 +109,7 @@ class DBNStack(nn.Module):
         enc = [m for m in ae.encoder if isinstance(m, nn.Linear)]
         dec = [m for m in ae.decoder if isinstance(m, nn.Linear)]
         with torch.no_grad():
-            for i, rbm in enumerate(self.rbms):
+            for i, rbm in enumerate(self.layers):
                 enc[i].weight.copy_(rbm.W.t())
                 enc[i].bias.copy_(rbm.c)
                 dec[-1 - i].weight.copy_(rbm.W)
@@ -113,8 +127,9 @@ def pretrain_dbn(stack: DBNStack, x: torch.Tensor, train: TrainConfig,
     inputs = x.reshape(len(x), -1).float()
     labels = y if y is not None else torch.zeros(len(x), dtype=torch.long)
     results = []
-    for i, rbm in enumerate(stack.rbms):
-        below = stack.rbms[i - 1] if i > 0 else None
+    rbms = stack.layers
+    for i, rbm in enumerate(rbms):
+        below = rbms[i - 1] if i > 0 else None
         if stack.config.transpose_init and below is not None and below.W.shape == rbm.W.t().shape \
                 and rbm.config.hidden == below.config.visible:
             with torch.no_grad():
@@ -124,7 +139,7 @@ def pretrain_dbn(stack: DBNStack, x: torch.Tensor, train: TrainConfig,
         gaussian = rbm.config.visible == "gaussian" or rbm.config.hidden == "gaussian"
         cfg = dataclasses.replace(train, output_dir=str(Path(train.output_dir) / f"layer-{i + 1}"),
                                   lr=train.lr * (stack.config.gaussian_lr_scale if gaussian else 1.0))
-        log.info("DBN layer %d/%d: %s", i + 1, len(stack.rbms), rbm.config)
+        log.info("DBN layer %d/%d: %s", i + 1, len(rbms), rbm.config)
         results.append(Trainer(RBMObjective(rbm.config, rbm), cfg, ArrayDataset(inputs, labels)).fit())
         inputs = _next_inputs(rbm, inputs)
         if stack.config.propagate == "sample" and rbm.config.hidden == "bernoulli":
@@ -147,7 +162,7 @@ def _log_conditional(x: torch.Tensor, total_input: torch.Tensor, kind: str) -> t
 
 
 @torch.no_grad()
-def dbn_log_likelihood_bound(rbms: list[RBM] | nn.ModuleList, v: torch.Tensor, log_z_top: float,
+def dbn_log_likelihood_bound(rbms: Sequence[RBM], v: torch.Tensor, log_z_top: float,
                              *, n_samples: int = 10, generator: torch.Generator | None = None) -> torch.Tensor:
     """Per-example variational lower bound on ``log p(v)`` of a DBN (nats), ``(N,)`` float64.
 
@@ -179,19 +194,20 @@ class StackedAEConfig:
     """Greedy stack of shallow (denoising) autoencoders, unrolled into one deep autoencoder."""
 
     widths: tuple[int, ...] = (784, 1000, 500, 250, 30)  # input size, then each layer's code size
-    activation: str = "relu"  # hidden units of every layer (the top code layer is linear)
-    init: str = "kaiming"
-    output: str = "bernoulli"  # likelihood of the data layer's reconstruction
+    activation: Activation = "relu"  # hidden units of every layer (the top code layer is linear)
+    init: Init = "kaiming"
+    output: Output = "bernoulli"  # likelihood of the data layer's reconstruction
     noise: float = 0.2  # masking noise of each shallow autoencoder (0 = plain autoencoders)
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
+        check_choices(self, "model.")
         if len(self.widths) < 2:
             raise ConfigError(f"model.widths={self.widths}: need at least [input, code]")
 
     def layer_configs(self) -> list[AutoencoderConfig]:
         n = len(self.widths) - 1
-        inner_output = "bernoulli" if self.activation == "sigmoid" else "gaussian"
+        inner_output: Output = "bernoulli" if self.activation == "sigmoid" else "gaussian"
         return [AutoencoderConfig(input_dim=a, hidden=(), code_dim=b, activation=self.activation,
                                   code_activation="linear" if i == n - 1 else self.activation,
                                   init=self.init, output=self.output if i == 0 else inner_output,

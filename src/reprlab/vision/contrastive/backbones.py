@@ -13,7 +13,7 @@ head and the linear probe read.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -159,6 +159,15 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+def encoder_feature_dim(encoder: nn.Module) -> int:
+    """The width of ``encoder``'s output ``h``: its ``feature_dim`` attribute (every backbone here has one)."""
+    dim = getattr(encoder, "feature_dim", None)
+    if not isinstance(dim, int) or dim < 1:
+        raise ConfigError(f"encoder {type(encoder).__name__} has feature_dim={dim!r}: give it an int attribute "
+                          "feature_dim, the width of its output (B, feature_dim)")
+    return dim
+
+
 def build_backbone(name: str, in_channels: int = 3, *, cifar_stem: bool = True,
                    width: int | None = None) -> nn.Module:
     """Encoder by name (``small_cnn``, ``resnet18``, ``resnet34``, ``resnet50``).
@@ -174,4 +183,4 @@ def build_backbone(name: str, in_channels: int = 3, *, cifar_stem: bool = True,
 
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet", "SmallCNN", "resnet18", "resnet34", "resnet50",
-           "small_cnn", "build_backbone", "BACKBONES"]
+           "small_cnn", "build_backbone", "encoder_feature_dim", "BACKBONES"]

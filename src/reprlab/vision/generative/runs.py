@@ -1,8 +1,9 @@
 """End-to-end runs behind ``reprlab autoencoder|rbm|vae``: train, evaluate, write metrics and figures.
 
-Each ``run_*`` function takes one nested dataclass config (data set, model, ``train:
-TrainConfig``), trains through the shared Trainer into ``train.output_dir`` and adds
-``evaluation.json`` plus PNG figures there. They return the evaluation dict.
+Each ``run_x(cfg: XRunConfig) -> XResult`` takes one nested dataclass config (``data:
+DataSpec``, ``model``, ``train: TrainConfig``), trains through the shared Trainer into
+``train.output_dir`` and adds ``evaluation.json`` plus PNG figures there. The result holds that
+evaluation and the trained model(s). :func:`demo` is the generative step of ``reprlab demo``.
 """
 
 from __future__ import annotations
@@ -11,72 +12,88 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import torch
 
-from reprlab.data import ArrayDataset, load_dataset
+from reprlab.config import check_choices
+from reprlab.data import ArrayDataset, DataSpec, load_dataset, load_split
 from reprlab.errors import ConfigError
 from reprlab.io import write_json
 from reprlab.train import TrainConfig, Trainer
-from reprlab.vision import generative_eval as ev
-from reprlab.vision.ais import ais_log_partition, average_log_likelihood
-from reprlab.vision.autoencoder import (AutoencoderConfig, AutoencoderObjective, DeepAutoencoder,
-                                        encode_dataset, reconstruct_dataset)
-from reprlab.vision.rbm import RBMConfig, RBMObjective
-from reprlab.vision.stacked import (DBNConfig, DBNStack, StackedAEConfig, dbn_log_likelihood_bound,
-                                    pretrain_dbn, pretrain_stacked_autoencoder)
-from reprlab.vision.vae import VAEConfig, VAEObjective, evaluate_vae, interpolate, latent_grid
+from reprlab.vision.generative import evaluation as ev
+from reprlab.vision.generative.ais import ais_log_partition, average_log_likelihood
+from reprlab.vision.generative.autoencoder import (
+    Activation,
+    AutoencoderConfig,
+    AutoencoderObjective,
+    DeepAutoencoder,
+    Init,
+    default_hidden,
+    encode_dataset,
+    reconstruct_dataset,
+)
+from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective
+from reprlab.vision.generative.stacked import (
+    DBNConfig,
+    DBNStack,
+    StackedAEConfig,
+    dbn_log_likelihood_bound,
+    pretrain_dbn,
+    pretrain_stacked_autoencoder,
+)
+from reprlab.vision.generative.vae import VAE, VAEConfig, VAEObjective, evaluate_vae, interpolate, latent_grid
 
 log = logging.getLogger(__name__)
 
 
-def _rbm_train() -> TrainConfig:
-    return TrainConfig(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=2e-4, max_grad_norm=None,
-                       batch_size=100, max_steps=3000, save_every=1000, progress=False)
-
-
-def load_split(data: str, split: str, path: str | None, limit: int | None = None) -> ArrayDataset:
-    """A named data set split, optionally cut to its first ``limit`` images."""
-    ds = load_dataset(data, split, path)
-    return ds.subset(torch.arange(min(limit, len(ds)))) if limit else ds
+def _rbm_train(output_dir: str = "runs/run") -> TrainConfig:
+    return TrainConfig(output_dir=output_dir, optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=2e-4,
+                       max_grad_norm=None, batch_size=100, max_steps=3000, save_every=1000, progress=False)
 
 
 def _image_shape(ds: ArrayDataset) -> tuple[int, int]:
-    return tuple(ds.x.shape[-2:])  # type: ignore[return-value]
+    h, w = ds.x.shape[-2:]
+    return int(h), int(w)
 
 
 # ------------------------------------------------------------- autoencoder
 @dataclass
-class AutoencoderRun:
+class AutoencoderRunConfig:
     """``reprlab autoencoder train``: a deep autoencoder vs PCA with the same code size."""
 
-    data: str = "digits"  # digits | fashion-mnist | mnist | a directory of IDX files
-    data_path: str | None = None  # directory overriding the data set's default location
-    train_limit: int | None = None  # use only the first N training images (quick runs)
-    pretrain: str = "none"  # none | dbn (stacked RBMs, Hinton & Salakhutdinov 2006) | stacked (denoising AEs)
+    data: DataSpec = field(default_factory=DataSpec)
+    pretrain: Literal["none", "dbn", "stacked"] = "none"  # dbn: stacked RBMs (Hinton & Salakhutdinov 2006); stacked: denoising AEs
     model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256, max_steps=2350, save_every=500,
-        progress=False, log_every=50))
+        output_dir="runs/autoencoder", optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256,
+        max_steps=2350, save_every=500, progress=False, log_every=50))
     pretrain_train: TrainConfig = field(default_factory=_rbm_train)  # per-layer runs of the pretraining
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+
+
+@dataclass
+class AutoencoderResult:
+    """What :func:`run_autoencoder` measured (also in ``evaluation.json``) and the trained model."""
+
+    evaluation: dict[str, Any]
+    model: DeepAutoencoder = field(repr=False)
+    run_dir: Path
 
 
 def _fit_input_dim(model: AutoencoderConfig, ds: ArrayDataset) -> AutoencoderConfig:
     d = int(ds.x[0].numel())
     if model.input_dim == 784 and d != 784 and model.hidden == (1000, 500, 250):
         log.info("data has %d pixels: scaling the default 784-1000-500-250 widths", d)
-        from reprlab.vision.autoencoder import default_hidden
         return dataclasses.replace(model, input_dim=d, hidden=default_hidden(d))
     return model
 
 
-def run_autoencoder(cfg: AutoencoderRun) -> dict[str, Any]:
+def run_autoencoder(cfg: AutoencoderRunConfig) -> AutoencoderResult:
     """Train (optionally pretrain) a deep autoencoder, compare with PCA, write figures."""
-    if cfg.pretrain not in ("none", "dbn", "stacked"):
-        raise ConfigError(f"pretrain={cfg.pretrain!r}: choose none, dbn or stacked")
-    train_ds = load_split(cfg.data, "train", cfg.data_path, cfg.train_limit)
-    test_ds = load_split(cfg.data, "test", cfg.data_path)
+    train_ds, test_ds = load_split(cfg.data, "train"), load_split(cfg.data, "test")
     model_cfg = _fit_input_dim(cfg.model, train_ds)
     out = Path(cfg.train.output_dir)
     model = None
@@ -99,11 +116,11 @@ def run_autoencoder(cfg: AutoencoderRun) -> dict[str, Any]:
     objective = AutoencoderObjective(model_cfg, model)
     result = Trainer(objective, cfg.train, train_ds, eval_data=test_ds).fit()
     evaluation = evaluate_autoencoder(objective.model, train_ds, test_ds, out)
-    evaluation.update(data=cfg.data, pretrain=cfg.pretrain, steps=result.step)
+    evaluation.update(data=cfg.data.name, pretrain=cfg.pretrain, steps=result.step)
     if before is not None:
         evaluation["pretrained_test_sq_err_per_image_before_finetune"] = before
     write_json(out / "evaluation.json", evaluation)
-    return evaluation
+    return AutoencoderResult(evaluation, objective.model, out)
 
 
 def evaluate_autoencoder(model: DeepAutoencoder, train_ds: ArrayDataset, test_ds: ArrayDataset,
@@ -140,29 +157,36 @@ def evaluate_autoencoder(model: DeepAutoencoder, train_ds: ArrayDataset, test_ds
 
 
 @dataclass
-class InitComparisonRun:
+class InitComparisonRunConfig:
     """``reprlab autoencoder compare-init``: the same deep AE with different units/initialisations."""
 
-    data: str = "digits"
-    data_path: str | None = None
-    train_limit: int | None = None
+    data: DataSpec = field(default_factory=DataSpec)
     variants: tuple[str, ...] = ("sigmoid:small_gaussian", "relu:kaiming", "tanh:xavier")  # activation:init
     model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256, max_steps=2350, save_every=None,
-        progress=False, log_every=25))
+        output_dir="runs/autoencoder-init", optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256,
+        max_steps=2350, save_every=None, progress=False, log_every=25))
 
 
-def run_init_comparison(cfg: InitComparisonRun) -> dict[str, Any]:
+@dataclass
+class InitComparisonResult:
+    """Test squared error per variant and of PCA (also in ``evaluation.json``)."""
+
+    evaluation: dict[str, Any]
+    run_dir: Path
+
+
+def run_init_comparison(cfg: InitComparisonRunConfig) -> InitComparisonResult:
     """Train one deep AE per ``activation:init`` variant; plot their curves against PCA."""
-    train_ds = load_split(cfg.data, "train", cfg.data_path, cfg.train_limit)
-    test_ds = load_split(cfg.data, "test", cfg.data_path)
+    train_ds, test_ds = load_split(cfg.data, "train"), load_split(cfg.data, "test")
     base = _fit_input_dim(cfg.model, train_ds)
     out = Path(cfg.train.output_dir)
-    curves, results = {}, {}
+    curves: dict[str, tuple[list[int], list[float]]] = {}
+    results: dict[str, float] = {}
     for variant in cfg.variants:
         act, _, init = variant.partition(":")
-        model_cfg = dataclasses.replace(base, activation=act, init=init or base.init)
+        # AutoencoderConfig checks both names (one line naming the bad one)
+        model_cfg = dataclasses.replace(base, activation=cast(Activation, act), init=cast(Init, init or base.init))
         run_dir = out / variant.replace(":", "-")
         objective = AutoencoderObjective(model_cfg)
         Trainer(objective, dataclasses.replace(cfg.train, output_dir=str(run_dir)), train_ds).fit()
@@ -174,28 +198,35 @@ def run_init_comparison(cfg: InitComparisonRun) -> dict[str, Any]:
     pca_err = ev.squared_error_per_image(test_ds.x, pca_recon)
     ev.save_curves(curves, out / "init_comparison.png", ylabel="squared error per image (train batches)",
                    hlines={f"PCA {k} (test {pca_err:.2f})": pca_err},
-                   title=f"{cfg.data}: deep AE {'-'.join(map(str, base.widths))} trained end to end")
-    evaluation = {"data": cfg.data, "widths": list(base.widths), "test_sq_err_per_image": results,
+                   title=f"{cfg.data.name}: deep AE {'-'.join(map(str, base.widths))} trained end to end")
+    evaluation = {"data": cfg.data.name, "widths": list(base.widths), "test_sq_err_per_image": results,
                   f"pca{k}_test_sq_err_per_image": pca_err, "steps": cfg.train.max_steps}
     write_json(out / "evaluation.json", evaluation)
-    return evaluation
+    return InitComparisonResult(evaluation, out)
 
 
 # -------------------------------------------------------------------- RBM
 @dataclass
-class RBMRun:
+class RBMRunConfig:
     """``reprlab rbm train``: one RBM (or a DBN with ``widths``), AIS log-likelihood in nats."""
 
-    data: str = "digits"
-    data_path: str | None = None
-    train_limit: int | None = None
+    data: DataSpec = field(default_factory=DataSpec)
     binarize: bool = True  # threshold pixels at 0.5 so log p(v) is a proper Bernoulli likelihood
     widths: tuple[int, ...] = ()  # non-empty: greedy DBN with these sizes (visible first); bound per layer
     eval_limit: int = 2000  # test images used for the log-likelihood
     ais_chains: int = 100
     ais_steps: int = 14500  # Salakhutdinov & Murray (2008) use 14,500 intermediate distributions
     model: RBMConfig = field(default_factory=RBMConfig)
-    train: TrainConfig = field(default_factory=_rbm_train)
+    train: TrainConfig = field(default_factory=lambda: _rbm_train("runs/rbm"))
+
+
+@dataclass
+class RBMResult:
+    """Log-likelihoods per layer (also in ``evaluation.json``) and the trained RBMs, bottom first."""
+
+    evaluation: dict[str, Any]
+    rbms: list[RBM] = field(repr=False)
+    run_dir: Path
 
 
 def _rbm_data(ds: ArrayDataset, visible: str, binarize: bool,
@@ -207,10 +238,9 @@ def _rbm_data(ds: ArrayDataset, visible: str, binarize: bool,
     return ((x > 0.5).float() if binarize else x), (x.new_zeros(0), x.new_zeros(0))
 
 
-def run_rbm(cfg: RBMRun) -> dict[str, Any]:
+def run_rbm(cfg: RBMRunConfig) -> RBMResult:
     """Train an RBM by CD-k/PCD-k (or a greedy DBN), estimate log Z by AIS, report nats and figures."""
-    train_ds = load_split(cfg.data, "train", cfg.data_path, cfg.train_limit)
-    test_ds = load_split(cfg.data, "test", cfg.data_path, cfg.eval_limit)
+    train_ds, test_ds = load_split(cfg.data, "train"), load_split(cfg.data, "test").head(cfg.eval_limit)
     out = Path(cfg.train.output_dir)
     d = int(train_ds.x[0].numel())
     x_train, stats = _rbm_data(train_ds, cfg.model.visible, cfg.binarize)
@@ -223,13 +253,13 @@ def run_rbm(cfg: RBMRun) -> dict[str, Any]:
                                    k=cfg.model.k, persistent=cfg.model.persistent,
                                    n_chains=cfg.model.n_chains, init_std=cfg.model.init_std))
         pretrain_dbn(stack, x_train, cfg.train, train_ds.y)
-        rbms = list(stack.rbms)
+        rbms = stack.layers
     else:
         model = dataclasses.replace(cfg.model, n_visible=d) if cfg.model.n_visible == 784 else cfg.model
         objective = RBMObjective(model)
         Trainer(objective, cfg.train, ArrayDataset(x_train, train_ds.y)).fit()
         rbms = [objective.rbm]
-    evaluation: dict[str, Any] = {"data": cfg.data, "binarized": cfg.binarize, "layers": []}
+    evaluation: dict[str, Any] = {"data": cfg.data.name, "binarized": cfg.binarize, "layers": []}
     inputs = x_train
     for depth, rbm in enumerate(rbms, start=1):
         rbm.eval()
@@ -258,35 +288,41 @@ def run_rbm(cfg: RBMRun) -> dict[str, Any]:
                            else chain * stats[1] + stats[0], shape, out / "samples.png",
                            title="samples after 1,000 Gibbs steps from test images")
     write_json(out / "evaluation.json", evaluation)
-    return evaluation
+    return RBMResult(evaluation, rbms, out)
 
 
 # -------------------------------------------------------------------- VAE
 @dataclass
-class VAERun:
+class VAERunConfig:
     """``reprlab vae train``: ELBO training, IWAE test log-likelihood, samples/interpolations/latent map."""
 
-    data: str = "digits"
-    data_path: str | None = None
-    train_limit: int | None = None
+    data: DataSpec = field(default_factory=DataSpec)
     iwae_k: int = 5000  # importance samples per test image (Burda et al. 2016 use 5,000)
     eval_limit: int = 1000  # test images for the ELBO/IWAE figures
     model: VAEConfig = field(default_factory=VAEConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=100, max_steps=6000, save_every=1000,
-        progress=False, log_every=50))
+        output_dir="runs/vae", optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=100, max_steps=6000,
+        save_every=1000, progress=False, log_every=50))
 
 
-def run_vae(cfg: VAERun) -> dict[str, Any]:
+@dataclass
+class VAEResult:
+    """Test ELBO and IWAE log-likelihood (also in ``evaluation.json``) and the trained VAE."""
+
+    evaluation: dict[str, Any]
+    model: VAE = field(repr=False)
+    run_dir: Path
+
+
+def run_vae(cfg: VAERunConfig) -> VAEResult:
     """Train a VAE; report test ELBO (two terms) and IWAE log p(x); write figures."""
-    train_ds = load_split(cfg.data, "train", cfg.data_path, cfg.train_limit)
-    test_ds = load_split(cfg.data, "test", cfg.data_path, cfg.eval_limit)
+    train_ds, test_ds = load_split(cfg.data, "train"), load_split(cfg.data, "test").head(cfg.eval_limit)
     d = int(train_ds.x[0].numel())
     model_cfg = dataclasses.replace(cfg.model, input_dim=d) if cfg.model.input_dim == 784 and d != 784 else cfg.model
     objective = VAEObjective(model_cfg)
     Trainer(objective, cfg.train, train_ds, eval_data=test_ds).fit()
     model, out = objective.model, Path(cfg.train.output_dir)
-    evaluation: dict[str, Any] = {"data": cfg.data, "latent_dim": model_cfg.latent_dim,
+    evaluation: dict[str, Any] = {"data": cfg.data.name, "latent_dim": model_cfg.latent_dim,
                                   **evaluate_vae(model, test_ds.x, k=cfg.iwae_k, seed=cfg.train.seed)}
     shape = _image_shape(train_ds)
     g = torch.Generator().manual_seed(cfg.train.seed)
@@ -305,12 +341,45 @@ def run_vae(cfg: VAERun) -> dict[str, Any]:
             centred = mu.cpu() - mu.cpu().mean(0)
             codes, label = centred @ torch.linalg.svd(centred, full_matrices=False)[2][:2].t(), \
                 "first two principal components of the posterior means"
-        ev.save_latent_map(codes, test_ds.y, out / "latent_map.png", test_ds.classes, title=f"{cfg.data}: {label}")
+        ev.save_latent_map(codes, test_ds.y, out / "latent_map.png", test_ds.classes, title=f"{cfg.data.name}: {label}")
     curves = {k: ev.read_metric_curve(out, k) for k in ("recon_nll", "kl")}
     ev.save_curves(curves, out / "elbo_terms.png", ylabel="nats per image", title="-ELBO = recon_nll + kl")
     write_json(out / "evaluation.json", evaluation)
-    return evaluation
+    return VAEResult(evaluation, model, out)
 
 
-__all__ = ["AutoencoderRun", "InitComparisonRun", "RBMRun", "VAERun", "run_autoencoder",
-           "run_init_comparison", "run_rbm", "run_vae", "evaluate_autoencoder", "load_split"]
+# ------------------------------------------------------------------- demo
+def demo(out_dir: Path) -> str:
+    """Digits in well under a minute: a small deep AE vs PCA (10-d codes) and a tiny RBM with AIS."""
+    from reprlab.train import torch_threads
+
+    out = Path(out_dir) / "generative"
+    with torch_threads(1):  # tiny models: one thread is faster, and kinder to a shared machine
+        train, test = load_dataset("digits"), load_dataset("digits", "test")
+        torch.manual_seed(0)
+        ae = AutoencoderObjective(AutoencoderConfig(input_dim=64, hidden=(128, 64), code_dim=10))
+        Trainer(ae, TrainConfig(output_dir=str(out / "autoencoder"), optimizer="adam", lr=3e-3,
+                                weight_decay=0.0, batch_size=64, max_steps=500, save_every=None,
+                                progress=False, log_every=50), train).fit()
+        recon = reconstruct_dataset(ae.model, test.x)
+        pca_recon, _, _ = ev.pca_reconstruction(train.x, test.x, 10)
+        err, pca_err = ev.squared_error_per_image(test.x, recon), ev.squared_error_per_image(test.x, pca_recon)
+        idx = torch.arange(10)
+        ev.save_image_rows({"original": test.x[idx], "PCA 10": pca_recon[idx], "deep AE 10": recon[idx]},
+                           (8, 8), out / "reconstructions.png",
+                           title=f"digits test: squared error per image PCA {pca_err:.2f}, deep AE {err:.2f}")
+        xb, xb_test = (train.x.flatten(1) > 0.5).float(), (test.x.flatten(1) > 0.5).float()
+        rbm = RBMObjective(RBMConfig(n_visible=64, n_hidden=32, persistent=True, n_chains=64, init_std=0.05))
+        Trainer(rbm, TrainConfig(output_dir=str(out / "rbm"), optimizer="sgd", lr=0.05, momentum=0.9,
+                                 weight_decay=1e-4, max_grad_norm=None, batch_size=64, max_steps=400,
+                                 save_every=None, progress=False, log_every=50), ArrayDataset(xb, train.y)).fit()
+        ais = ais_log_partition(rbm.rbm, n_chains=64, n_steps=1500, data=xb,
+                                generator=torch.Generator().manual_seed(0))
+        ll = average_log_likelihood(rbm.rbm, xb_test, ais.log_z)
+    return (f"generative: digits test squared error per image, deep AE {err:.2f} vs PCA {pca_err:.2f} "
+            f"(10-d codes); RBM 64-32 (PCD-1) test log p(v) {ll:.1f} nats by AIS; figures in {out}")
+
+
+__all__ = ["AutoencoderRunConfig", "AutoencoderResult", "InitComparisonRunConfig", "InitComparisonResult",
+           "RBMRunConfig", "RBMResult", "VAERunConfig", "VAEResult", "run_autoencoder", "run_init_comparison",
+           "run_rbm", "run_vae", "evaluate_autoencoder", "demo"]

@@ -3,7 +3,7 @@
 Chen, Kornblith, Norouzi & Hinton (2020), "A Simple Framework for Contrastive Learning of Visual
 Representations", https://arxiv.org/abs/2002.05709. For a batch of N images, two random views
 ``x~_i = t(x), x~_j = t'(x)`` pass through the encoder ``h = f(x~)`` (e.g. a ResNet) and a small MLP
-projection head ``z = g(h)``; the NT-Xent loss (eq. 1, :func:`reprlab.vision.losses.nt_xent`)
+projection head ``z = g(h)``; the NT-Xent loss (eq. 1, :func:`reprlab.vision.contrastive.losses.nt_xent`)
 pulls the two views of each image together against the other 2N - 2 views. After pretraining
 the head is dropped: ``h`` is the representation, evaluated by a linear classifier on frozen
 features (:mod:`reprlab.transfer.probe`) or by fine-tuning with few labels
@@ -19,25 +19,27 @@ pretraining without shaping the representation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reprlab.coherence import check_temperature
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective
 from reprlab.train.distributed import rank
-from reprlab.vision.augment import AugmentConfig, SimCLRAugment, TwoViews, check_images
-from reprlab.vision.backbones import build_backbone
-from reprlab.vision.losses import nt_xent
+from reprlab.vision.contrastive.augment import AugmentConfig, SimCLRAugment, TwoViews, check_images
+from reprlab.vision.contrastive.backbones import build_backbone, encoder_feature_dim
+from reprlab.vision.contrastive.losses import nt_xent
 
 
 @dataclass
 class SimCLRConfig:
     """Model side of a SimCLR run (the optimiser lives in :class:`reprlab.train.TrainConfig`)."""
 
-    backbone: str = "small_cnn"  # small_cnn | resnet18 | resnet34 | resnet50
+    backbone: Literal["small_cnn", "resnet18", "resnet34", "resnet50"] = "small_cnn"
     in_channels: int = 1  # 1 for grey images (digits, Fashion-MNIST), 3 for RGB
     cifar_stem: bool = True  # 3x3 stride-1 stem, no max-pool (images of 32 px or less)
     width: int | None = None  # first-stage channels; None: 32 (small_cnn) or 64 (ResNets)
@@ -50,8 +52,8 @@ class SimCLRConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
-        if self.temperature <= 0:
-            raise ConfigError(f"model.temperature={self.temperature!r}: must be > 0 (try 0.5)")
+        check_choices(self, "model.")
+        check_temperature(self.temperature, "model.temperature")
         if self.proj_layers not in (1, 2, 3):
             raise ConfigError(f"model.proj_layers={self.proj_layers!r}: choose 1, 2 or 3")
         if self.num_classes < 0:
@@ -97,17 +99,18 @@ class SimCLRObjective(Objective):
         cfg = self.config
         self.encoder = encoder if encoder is not None else build_backbone(
             cfg.backbone, cfg.in_channels, cifar_stem=cfg.cifar_stem, width=cfg.width)
-        dim = int(self.encoder.feature_dim)
+        self._feature_dim = dim = encoder_feature_dim(self.encoder)
         self.projector = ProjectionHead(dim, cfg.proj_hidden, cfg.proj_dim, cfg.proj_layers)
         self.probe = nn.Linear(dim, cfg.num_classes) if cfg.num_classes > 0 else None
         self.views = TwoViews(SimCLRAugment(cfg.augment))
         # optimizer steps taken, saved with the weights so a resumed run draws the same views
+        self.view_step: torch.Tensor
         self.register_buffer("view_step", torch.zeros((), dtype=torch.long))
         self._micro = 0
 
     @property
     def feature_dim(self) -> int:
-        return int(self.encoder.feature_dim)
+        return self._feature_dim
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The representation ``h = f(x)``, shape ``(B, feature_dim)``."""

@@ -1,10 +1,12 @@
-"""Contrastive losses: InfoNCE (the general form) and SimCLR's NT-Xent, with DDP-wide negatives.
+"""SimCLR's NT-Xent loss, with DDP-wide negatives, built on reprlab's one InfoNCE.
 
 InfoNCE (van den Oord, Li & Vinyals 2018, "Representation Learning with Contrastive Predictive
 Coding", https://arxiv.org/abs/1807.03748): for a query ``q`` with one positive key among a set of
 candidate keys,
 
-    L = -log( exp(q . k+ / tau) / sum_{k in candidates} exp(q . k / tau) ).
+    L = -log( exp(q . k+ / tau) / sum_{k in candidates} exp(q . k / tau) )
+
+(:func:`reprlab.coherence.info_nce_from_scores`, shared by every contrastive loss in reprlab).
 
 NT-Xent (Chen et al. 2020, SimCLR, https://arxiv.org/abs/2002.05709, eq. 1) is InfoNCE over the
 2N views of a batch of N images with cosine similarity ``sim(u, v) = u.v / (|u| |v|)``: for the
@@ -30,43 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reprlab.errors import ConfigError, DataError
+from reprlab.coherence import check_temperature, info_nce_from_scores
+from reprlab.errors import DataError
 from reprlab.train import all_gather_with_grad
 from reprlab.train.distributed import rank, world_size
-
-
-def _check_temperature(temperature: float) -> None:
-    if not temperature > 0:
-        raise ConfigError(f"temperature={temperature!r}: must be > 0 (SimCLR uses 0.1-0.5); the "
-                          "logits are similarities divided by it")
-
-
-def info_nce(query: torch.Tensor, keys: torch.Tensor, positive: torch.Tensor, temperature: float = 0.1,
-             *, exclude: torch.Tensor | None = None, normalize: bool = True) -> torch.Tensor:
-    """Mean InfoNCE loss of each query against its positive key among all ``keys``.
-
-    Parameters
-    ----------
-    query: Tensor, shape ``(M, D)``.
-    keys: Tensor, shape ``(K, D)`` — the candidates (positives and negatives) shared by all queries.
-    positive: LongTensor, shape ``(M,)`` — index into ``keys`` of each query's positive.
-    temperature: tau > 0.
-    exclude: LongTensor, shape ``(M,)`` — a key index to drop per query (e.g. the query itself), or None.
-    normalize: compare unit vectors (cosine similarity), as SimCLR and CPC-style losses do.
-
-    Returns
-    -------
-    Scalar tensor: ``mean_m -log softmax(q_m . keys / tau)[positive_m]``.
-    """
-    _check_temperature(temperature)
-    if normalize:
-        query, keys = F.normalize(query, dim=1), F.normalize(keys, dim=1)
-    logits = query @ keys.T / temperature  # (M, K)
-    if exclude is not None:
-        rows = torch.arange(len(query), device=query.device)
-        logits = logits.index_put((rows, exclude), torch.tensor(float("-inf"), dtype=logits.dtype,
-                                                                device=logits.device))
-    return F.cross_entropy(logits, positive)
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, *,
@@ -90,7 +59,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, *,
     DataError: shapes differ or the global batch has fewer than 2 pairs (no negatives).
     ConfigError: temperature <= 0.
     """
-    _check_temperature(temperature)
+    check_temperature(temperature)
     if z1.ndim != 2 or z1.shape != z2.shape:
         raise DataError(f"nt_xent: z1 and z2 must both be (n, D); got {tuple(z1.shape)} and {tuple(z2.shape)}")
     n = z1.shape[0]
@@ -110,7 +79,8 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5, *,
     query = torch.cat([z1, z2])  # (2n, D)
     self_index = torch.cat([local, local + big_n])  # (2n,)
     positive = torch.cat([local + big_n, local])  # (2n,)
-    return info_nce(query, keys, positive, temperature, exclude=self_index, normalize=False)
+    logits = query @ keys.T / temperature  # (2n, 2N)
+    return info_nce_from_scores(logits, positive, exclude=self_index)
 
 
 class NTXentLoss(nn.Module):
@@ -121,7 +91,7 @@ class NTXentLoss(nn.Module):
 
     def __init__(self, temperature: float = 0.5, gather: bool = True):
         super().__init__()
-        _check_temperature(temperature)
+        check_temperature(temperature)
         self.temperature = temperature
         self.gather = gather
 
@@ -132,4 +102,4 @@ class NTXentLoss(nn.Module):
         return f"temperature={self.temperature}, gather={self.gather}"
 
 
-__all__ = ["info_nce", "nt_xent", "NTXentLoss"]
+__all__ = ["nt_xent", "NTXentLoss"]

@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective, batch_inputs
 
-UNIT_TYPES = ("bernoulli", "gaussian")
+Units = Literal["bernoulli", "gaussian"]
+UNIT_TYPES: tuple[str, ...] = get_args(Units)
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
@@ -41,8 +44,8 @@ class RBMConfig:
 
     n_visible: int = 784
     n_hidden: int = 500
-    visible: str = "bernoulli"  # bernoulli (pixels in [0,1]) | gaussian (unit variance: standardise data)
-    hidden: str = "bernoulli"  # bernoulli | gaussian (linear code units of the 2006 top layer)
+    visible: Units = "bernoulli"  # bernoulli: pixels in [0,1]; gaussian: unit variance (standardise the data)
+    hidden: Units = "bernoulli"  # gaussian: the linear code units of the 2006 top layer
     k: int = 1  # Gibbs steps per update (CD-k / PCD-k)
     persistent: bool = False  # PCD: keep the negative chains between updates (Tieleman 2008)
     n_chains: int = 100  # persistent chains (PCD only)
@@ -50,10 +53,7 @@ class RBMConfig:
     seed: int = 0  # seeds the initial weights and persistent chains
 
     def __post_init__(self) -> None:
-        for name in ("visible", "hidden"):
-            if getattr(self, name) not in UNIT_TYPES:
-                raise ConfigError(f"model.{name}={getattr(self, name)!r}: choose one of "
-                                  f"{', '.join(UNIT_TYPES)}")
+        check_choices(self, "model.")
         for name in ("n_visible", "n_hidden", "k", "n_chains"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name}={getattr(self, name)}: must be >= 1")
@@ -196,6 +196,7 @@ class RBMObjective(Objective):
             chains = (torch.rand(config.n_chains, config.n_visible, generator=g) < 0.5).float()
         else:
             chains = torch.randn(config.n_chains, config.n_visible, generator=g)
+        self.chains: torch.Tensor  # (n_chains, n_visible) persistent negative chains (empty for CD)
         self.register_buffer("chains", chains if config.persistent else torch.zeros(0, config.n_visible))
 
     @torch.no_grad()

@@ -1,0 +1,206 @@
+"""TOML files and ``--set key=value`` overrides mapped onto (nested) dataclass configs.
+
+Unknown keys and values of the wrong type are errors that name the key, the file and what fits
+(``ConfigError``, exit code 2) — no silent string-keyed config soup. Library code (a run reading
+back its saved config) and the CLI (``--config``/``--set``) share this one loader.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from reprlab.errors import ConfigError, MissingDataError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+T = TypeVar("T")
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise MissingDataError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML ({e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not valid UTF-8 ({e.reason})") from None
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["train.lr=3e-4", "model.hidden=256"]`` -> nested dict of TOML-typed values."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set train.lr=3e-4")
+        key, raw = item.split("=", 1)
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw  # bare strings need no quotes on the command line
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} is set twice")
+        node[parts[-1]] = value
+    return out
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{where}: cannot be {value!r}")
+    if origin is typing.Literal:
+        if value in get_args(tp):
+            return value
+        raise _choice_error(where, value, get_args(tp))
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}={value!r}: expected a list, e.g. [0.9, 0.999]")
+        args = get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(args) != len(value):
+                raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
+            return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        inner = args[0] if args else Any
+        return origin(_convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value))
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table of fields, got {value!r}")
+        return from_dict(tp, value, where)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}={value!r}: expected true or false")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}={value!r}: expected an integer")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where}={value!r}: expected a number")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}={value!r}: expected a string")
+    return value
+
+
+def _choice_error(where: str, value: Any, choices: tuple[Any, ...]) -> ConfigError:
+    return ConfigError(f"{where}={value!r}: choose one of {', '.join(map(repr, choices))}")
+
+
+_CHOICE_FIELDS: dict[type, dict[str, tuple[tuple[Any, ...], bool]]] = {}
+
+
+def _choice_fields(cls: type) -> dict[str, tuple[tuple[Any, ...], bool]]:
+    """``{field: (allowed values, is a list of them)}`` for the ``Literal[...]`` fields of ``cls``.
+
+    Covers ``Literal[...]``, ``Literal[...] | None`` and lists/tuples of ``Literal[...]``; cached per class.
+    """
+    if cls in _CHOICE_FIELDS:
+        return _CHOICE_FIELDS[cls]
+    out = {}
+    for name, tp in get_type_hints(cls).items():
+        many = get_origin(tp) in (list, tuple)
+        if many:
+            args = get_args(tp)
+            tp = args[0] if args else Any
+        args = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
+        literals = [a for a in args if get_origin(a) is typing.Literal]
+        if literals:
+            choices = tuple(v for a in literals for v in get_args(a)) + ((None,) if type(None) in args else ())
+            out[name] = (choices, many)
+    _CHOICE_FIELDS[cls] = out
+    return out
+
+
+def check_choices(config: Any, prefix: str = "") -> None:
+    """Raise :class:`ConfigError` when a ``Literal``-typed field of dataclass ``config`` is off its list.
+
+    The TOML/``--set`` loader checks these types already; a config's ``__post_init__`` calls this so
+    a config built in Python gets the same one-line error (``prefix`` names its table, e.g. ``train.``).
+    """
+    for name, (choices, many) in _choice_fields(type(config)).items():
+        value = getattr(config, name)
+        for i, v in enumerate(value if many else [value]):
+            if v not in choices:
+                raise _choice_error(f"{prefix}{name}[{i}]" if many else f"{prefix}{name}", v, choices)
+
+
+def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
+    """Build dataclass ``cls`` from a nested dict, rejecting unknown keys and wrong types."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"from_dict needs a dataclass, got {cls!r}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    kwargs = {}
+    for key, value in data.items():
+        full = f"{where}.{key}" if where else key
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(sorted(names))}"
+            raise ConfigError(f"unknown config key {full!r}{hint}")
+        kwargs[key] = _convert(value, hints[key], full)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise ConfigError(f"{where or cls.__name__}: {e}") from None
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None,
+                defaults: dict[str, Any] | None = None) -> T:
+    """``defaults`` < TOML file < ``--set`` overrides, then validated into ``cls``.
+
+    A ConfigError raised while reading the file is prefixed with the file name.
+    """
+    data = dict(defaults or {})
+    if path is not None:
+        data = merge(data, read_toml(path))
+    data = merge(data, parse_overrides(overrides or []))
+    try:
+        return from_dict(cls, data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}" if path else str(e)) from None
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+__all__ = ["read_toml", "parse_overrides", "merge", "from_dict", "load_config", "to_dict", "check_choices"]

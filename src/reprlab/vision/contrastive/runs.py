@@ -1,0 +1,290 @@
+"""End-to-end SimCLR runs behind ``reprlab simclr train|eval|report`` and the SimCLR demo step.
+
+* :func:`run_simclr` — contrastive pretraining through the shared Trainer (run directory with
+  config.json, metrics.jsonl, model.safetensors and ``simclr.json``, the run's own config);
+* :func:`evaluate_run` — one evaluation protocol on the pretrained encoder of a run directory
+  (linear, kNN, or fine-tuning with the supervised-from-scratch baseline; :mod:`reprlab.transfer`);
+* :func:`run_simclr_report` — the whole table (linear, kNN, fine-tuning vs supervised at 1/10/100%)
+  and the t-SNE map of the representation (:mod:`reprlab.embed`).
+
+Data come from a :class:`reprlab.data.DataSpec` (named sets, IDX directories, image folders).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from reprlab.config import from_dict
+from reprlab.data import DataSpec, load_dataset, load_split
+from reprlab.errors import MissingDataError
+from reprlab.io import atomic_write, save_figure, write_json
+from reprlab.train import TrainConfig, Trainer, TrainResult, resolve_device, torch_threads
+from reprlab.train.checkpoint import load_module
+from reprlab.transfer import EvalConfig, EvalMode, evaluate_encoder, extract_features, linear_probe
+from reprlab.vision.contrastive.augment import AugmentConfig, SimCLRAugment
+from reprlab.vision.contrastive.backbones import build_backbone
+from reprlab.vision.contrastive.simclr import SimCLRConfig, SimCLRObjective
+
+log = logging.getLogger(__name__)
+
+
+def _default_train() -> TrainConfig:
+    # SimCLR's optimiser: LARS, lr = 0.3 x batch/256 (scaled here for batch 256), weight decay
+    # 1e-6, 10 warmup epochs then cosine; at CPU scale warmup is ~5% of the steps.
+    return TrainConfig(output_dir="runs/simclr", max_steps=500, batch_size=256, optimizer="lars",
+                       lr=0.3, weight_decay=1e-6, schedule="cosine", warmup_steps=25,
+                       max_grad_norm=None, save_every=250, log_every=10)
+
+
+@dataclass
+class SimCLRRunConfig:
+    """``reprlab simclr train`` configuration (TOML tables ``[data]``, ``[model]``, ``[model.augment]``, ``[train]``)."""
+
+    data: DataSpec = field(default_factory=DataSpec)
+    model: SimCLRConfig = field(default_factory=SimCLRConfig)
+    train: TrainConfig = field(default_factory=_default_train)
+
+
+@dataclass
+class SimCLRResult:
+    """The Trainer's result, the trained objective and the wall time of pretraining."""
+
+    train: TrainResult
+    objective: SimCLRObjective = field(repr=False)
+    seconds: float
+
+    @property
+    def logs(self) -> dict[str, float]:
+        """The last logged training metrics and the final evaluation's (``eval_*``)."""
+        return {**self.train.last_logs, **self.train.eval_logs}
+
+
+def run_simclr(cfg: SimCLRRunConfig) -> SimCLRResult:
+    """Pretrain a SimCLR encoder on ``cfg.data`` (its test split gives the online probe's eval).
+
+    ``model.in_channels`` and ``model.num_classes`` (of the online probe) follow the data when
+    they do not fit it. Writes ``simclr.json`` (the config as run) into the run directory.
+    """
+    train, test = load_split(cfg.data, "train"), load_split(cfg.data, "test")
+    if train.x.shape[1] != cfg.model.in_channels:
+        log.info("model.in_channels=%d set from the data", train.x.shape[1])
+        cfg.model.in_channels = int(train.x.shape[1])
+    n_classes = int(train.y.max()) + 1
+    if 0 < cfg.model.num_classes < n_classes:
+        log.info("model.num_classes=%d set from the data (online probe)", n_classes)
+        cfg.model.num_classes = n_classes
+    objective = SimCLRObjective(cfg.model)
+    t0 = time.perf_counter()
+    result = Trainer(objective, cfg.train, train, eval_data=test).fit()
+    seconds = time.perf_counter() - t0
+    write_json(Path(cfg.train.output_dir) / "simclr.json", asdict(cfg))
+    return SimCLRResult(result, objective, seconds)
+
+
+# ----------------------------------------------------------------------------- run directories
+def _upgrade(saved: dict[str, Any]) -> dict[str, Any]:
+    """A ``simclr.json`` written before ``[data]`` was a table (``data``, ``data_path``, ``image_size``, ``strict``)."""
+    if isinstance(saved.get("data"), str):
+        saved = dict(saved)
+        saved["data"] = {"name": saved.pop("data"), "path": saved.pop("data_path", None),
+                         "image_size": saved.pop("image_size", 32), "strict": saved.pop("strict", False)}
+    return saved
+
+
+def read_run(run_dir: Path) -> tuple[SimCLRRunConfig, SimCLRObjective]:
+    """Rebuild the run's config and its trained :class:`SimCLRObjective` from ``run_dir``."""
+    cfg_path = run_dir / "simclr.json"
+    if not cfg_path.is_file():
+        raise MissingDataError(f"{cfg_path}: not found; RUN_DIR must be a directory written by "
+                               "'reprlab simclr train'")
+    cfg = from_dict(SimCLRRunConfig, _upgrade(json.loads(cfg_path.read_text())))
+    objective = SimCLRObjective(cfg.model)
+    load_module(objective, run_dir / "model.safetensors")
+    return cfg, objective
+
+
+def finetune_augment() -> AugmentConfig:
+    """Crop + flip only (SimCLR fine-tunes and the supervised baseline trains with these)."""
+    return AugmentConfig(crop_scale=(0.5, 1.0), jitter_p=0.0, grayscale_p=0.0)
+
+
+def evaluate_run(run_dir: Path, eval_cfg: EvalConfig, feature_cache: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Evaluate the encoder of a SimCLR run directory with ``eval_cfg``; write the JSON under ``RUN_DIR/eval``."""
+    cfg, objective = read_run(run_dir)
+    objective.to(resolve_device(eval_cfg.device))
+    train, test = load_split(cfg.data, "train"), load_split(cfg.data, "test")
+    m = cfg.model
+
+    def make_encoder() -> torch.nn.Module:
+        return build_backbone(m.backbone, m.in_channels, cifar_stem=m.cifar_stem, width=m.width)
+
+    result = evaluate_encoder(objective.encoder, objective.feature_dim, train, test, eval_cfg,
+                              output_dir=run_dir / "eval", make_encoder=make_encoder,
+                              augment=SimCLRAugment(finetune_augment()), feature_cache=feature_cache)
+    tag = eval_cfg.labels.replace("%", "pct")
+    write_json(run_dir / "eval" / f"{eval_cfg.mode}-{tag}-seed{eval_cfg.seed}.json", result)
+    return result
+
+
+# ----------------------------------------------------------------------------- report
+@dataclass
+class SimCLRReportConfig:
+    """``reprlab simclr report RUN_DIR``: which protocols to run on the run's encoder."""
+
+    run_dir: str
+    fractions: tuple[str, ...] = ("1%", "10%", "100%")  # fine-tuning label fractions
+    seed: int = 0
+    finetune_steps: int = 300  # per fraction
+    baseline: bool = True  # also train the supervised-from-scratch network per fraction
+    device: str = "auto"
+    tsne_points: int = 2000  # t-SNE map of h for this many test images (0: skip)
+
+
+@dataclass
+class TSNEMap:
+    """The t-SNE map of a run's representation: where it was saved and how well classes separate."""
+
+    path: Path
+    n_points: int  # test images in the map (fewer than asked when the test split is smaller)
+    knn_accuracy: float  # 2-D kNN accuracy of the map
+
+
+@dataclass
+class SimCLRReport:
+    """One evaluation dict per protocol (as :func:`evaluate_run` returns), the table, the map."""
+
+    rows: list[dict[str, Any]]
+    table: str  # Markdown, also in RUN_DIR/report.md
+    tsne: TSNEMap | None
+
+
+def run_simclr_report(cfg: SimCLRReportConfig, *,
+                      on_row: Callable[[dict[str, Any]], None] | None = None) -> SimCLRReport:
+    """Linear and kNN at 100% labels, linear at 1%, fine-tuning per fraction; ``report.md``.
+
+    ``on_row`` sees each protocol's result as soon as it is measured (the CLI prints them).
+    """
+    run_dir = Path(cfg.run_dir)
+    rows = []
+    cache: dict[str, Any] = {}  # frozen features, extracted once for the linear and kNN rows
+    protocols: list[tuple[EvalMode, str]] = [("linear", "100%"), ("knn", "100%"), ("linear", "1%")]
+    protocols += [("finetune", f) for f in cfg.fractions]
+    for mode, labels in protocols:
+        eval_cfg = EvalConfig(mode=mode, labels=labels, seed=cfg.seed, finetune_steps=cfg.finetune_steps,
+                              baseline=cfg.baseline, device=cfg.device)
+        rows.append(evaluate_run(run_dir, eval_cfg, cache))
+        if on_row is not None:
+            on_row(rows[-1])
+    lines = ["| protocol | labels | SimCLR | supervised from scratch | seconds |", "|---|---|---|---|---|"]
+    for r in rows:
+        sup = f"{r['supervised_accuracy']:.4f}" if "supervised_accuracy" in r else "—"
+        lines.append(f"| {r['mode']} | {r['labels']} ({r['n_labelled']}) | {r['accuracy']:.4f} | {sup} | {r['seconds']} |")
+    tsne = None
+    if cfg.tsne_points:
+        tsne = save_tsne_map(run_dir, cfg.tsne_points, seed=cfg.seed)
+        lines += ["", f"t-SNE map of h for {tsne.n_points} test images: 2-D kNN accuracy {tsne.knn_accuracy:.4f} "
+                      f"({tsne.path.name})"]
+    table = "\n".join(lines)
+    with atomic_write(run_dir / "report.md") as f:
+        f.write(table + "\n")
+    return SimCLRReport(rows, table, tsne)
+
+
+def save_tsne_map(run_dir: Path, n_points: int = 2000, *, seed: int = 0) -> TSNEMap:
+    """t-SNE (reprlab.embed) of the representation h of up to ``n_points`` test images, coloured by
+    class, saved as ``RUN_DIR/tsne_h.png``."""
+    from matplotlib.figure import Figure
+
+    from reprlab.embed import TSNE, map_knn_accuracy
+
+    cfg, objective = read_run(run_dir)
+    test = load_split(cfg.data, "test")
+    pick = test.subset(torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n_points])
+    h, _ = extract_features(objective.encoder, pick)
+    perplexity = min(30.0, max(2.0, (len(h) - 1) / 3))  # the usual 30, lowered for tiny test sets
+    xy = TSNE(perplexity=perplexity, random_state=seed).fit_transform(h.numpy())
+    labels = pick.y.numpy()
+    acc = map_knn_accuracy(xy, labels)
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.subplots()
+    ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=3)
+    ax.set_title(f"SimCLR h, t-SNE of {len(xy)} test images: kNN acc {acc:.3f}", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    path = save_figure(fig, run_dir / "tsne_h.png")
+    return TSNEMap(path, len(xy), acc)
+
+
+# ----------------------------------------------------------------------------- demo
+def save_views_figure(x: torch.Tensor, path: Path, config: AugmentConfig | None = None, n_images: int = 6,
+                      n_views: int = 5, seed: int = 0) -> Path:
+    """A grid: each row an image followed by ``n_views`` random views of it."""
+    from matplotlib.figure import Figure
+
+    aug = SimCLRAugment(config)
+    gen = torch.Generator().manual_seed(seed)
+    x = x[:n_images]
+    views = [aug(x, gen) for _ in range(n_views)]
+    fig = Figure(figsize=(1.2 * (n_views + 1), 1.2 * len(x)))
+    axes = fig.subplots(len(x), n_views + 1, squeeze=False)
+    for i in range(len(x)):
+        for j, img in enumerate([x[i]] + [v[i] for v in views]):
+            ax = axes[i, j]
+            arr = img.permute(1, 2, 0).numpy()
+            ax.imshow(arr[..., 0] if arr.shape[2] == 1 else arr, cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title("input" if j == 0 else f"view {j}", fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=100)
+
+
+def digits_recipe(output_dir: str | Path, *, steps: int = 150, seed: int = 0) -> tuple[SimCLRConfig, TrainConfig]:
+    """Small CNN (width 16) on 8x8 digits: crop + brightness/contrast jitter, Adam, cosine."""
+    model = SimCLRConfig(backbone="small_cnn", in_channels=1, width=16, proj_hidden=64, proj_dim=32,
+                         temperature=0.5, seed=seed,
+                         augment=AugmentConfig(crop_scale=(0.5, 1.0), flip_p=0.0, saturation=0.0,
+                                               hue=0.0, grayscale_p=0.0))
+    train = TrainConfig(output_dir=str(output_dir), max_steps=steps, batch_size=128, optimizer="adamw",
+                        lr=3e-3, weight_decay=1e-4, schedule="cosine", warmup_steps=steps // 10,
+                        seed=seed, save_every=None, progress=False, log_every=max(1, steps // 5))
+    return model, train
+
+
+def demo(out_dir: Path) -> str:
+    """SimCLR on digits with the small CNN: linear-probe accuracy vs the same encoder at random init."""
+    out = Path(out_dir) / "simclr"
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    model_cfg, train_cfg = digits_recipe(out / "run", steps=100)
+    save_views_figure(train.x, out / "views.png", model_cfg.augment)
+    # 8x8 images make tiny kernels: one intra-op thread is faster than two (docs/benchmarks.md)
+    with torch_threads(1):
+        torch.manual_seed(0)
+        objective = SimCLRObjective(model_cfg)
+        random_encoder = copy.deepcopy(objective.encoder)
+        t0 = time.perf_counter()
+        if (out / "run").exists():
+            import shutil
+            shutil.rmtree(out / "run")
+        Trainer(objective, train_cfg, train).fit()
+        seconds = time.perf_counter() - t0
+        acc = {name: linear_probe(extract_features(enc, train)[0], train.y, extract_features(enc, test)[0],
+                                  test.y, max_iter=300).accuracy
+               for name, enc in (("simclr", objective.encoder), ("random", random_encoder))}
+    return (f"simclr: small CNN on digits, {train_cfg.max_steps} steps in {seconds:.0f}s; linear probe "
+            f"{acc['simclr']:.3f} vs random-init encoder {acc['random']:.3f}; views in {out}/views.png")
+
+
+__all__ = ["SimCLRRunConfig", "SimCLRResult", "run_simclr", "read_run", "finetune_augment", "evaluate_run",
+           "SimCLRReportConfig", "SimCLRReport", "TSNEMap", "run_simclr_report", "save_tsne_map",
+           "save_views_figure", "digits_recipe", "demo"]
