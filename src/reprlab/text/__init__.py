@@ -7,11 +7,11 @@
 
 from reprlab.text.config import PRESETS, EncoderConfig
 from reprlab.text.encoder import Encoder, EncoderOutput
-from reprlab.text.heads import ClassificationHead, MaskedLMHead, Pooler, SentencePairHead, pool
+from reprlab.text.heads import POOLINGS, ClassificationHead, MaskedLMHead, Pooler, Pooling, SentencePairHead, pool
 from reprlab.text.masks import attention_bias, causal_mask
 from reprlab.text.params import ParameterCount, parameter_count
 
 __all__ = [
     "PRESETS", "EncoderConfig", "Encoder", "EncoderOutput", "ClassificationHead", "MaskedLMHead", "Pooler",
-    "SentencePairHead", "pool", "attention_bias", "causal_mask", "ParameterCount", "parameter_count",
+    "SentencePairHead", "pool", "Pooling", "POOLINGS", "attention_bias", "causal_mask", "ParameterCount", "parameter_count",
 ]
