@@ -8,6 +8,7 @@ Texts are encoded in batches sorted by length (less padding), returned in the in
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -94,4 +95,36 @@ def knn_search(queries: torch.Tensor, corpus: torch.Tensor, k: int = 5) -> tuple
     return scores, idx
 
 
-__all__ = ["encode", "knn_search"]
+def read_texts(path: str | Path) -> list[str]:
+    """Texts to embed: ``.jsonl``/``.csv`` rows' ``text`` column, else every non-empty line of a text file."""
+    from reprlab.data.task_files import read_task_file
+    from reprlab.errors import MissingDataError
+
+    path = Path(path)
+    if path.suffix.lower() in (".jsonl", ".csv"):
+        return [r.text or "" for r in read_task_file(path, "seq-cls", labels_required=False)]
+    if not path.is_file():
+        raise MissingDataError(f"{path}: no such file; give a text file (one text per line), .jsonl or .csv")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text; re-save the file as UTF-8") from None
+    texts = [t for t in lines if t.strip()]
+    if not texts:
+        raise DataError(f"{path}: no text (every line is empty)")
+    return texts
+
+
+def save_vectors(vectors: torch.Tensor, path: str | Path) -> Path:
+    """Write float32 vectors as ``.npy`` atomically (no pickle: ``allow_pickle=False``)."""
+    import numpy as np
+
+    from reprlab.io import atomic_write
+
+    with atomic_write(path, "wb") as f:
+        np.save(f, vectors.float().numpy(), allow_pickle=False)
+    return Path(path)
+
+
+__all__ = ["encode", "knn_search", "read_texts", "save_vectors"]
