@@ -8,8 +8,14 @@ from hypothesis import strategies as st
 
 from reprlab.errors import ConfigError, DataError
 from reprlab.tokenizers import WordPieceTokenizer
-from reprlab.transfer.long_text import (LongText, chunk_starts, cut_pieces, head_tail_sizes, select_key_sentences,
-                                        sentence_scores)
+from reprlab.transfer.long_text import (
+    LongText,
+    chunk_starts,
+    cut_pieces,
+    head_tail_sizes,
+    select_key_sentences,
+    sentence_scores,
+)
 from reprlab.transfer.text_inputs import IGNORE_INDEX, TextWindows, align_word_labels
 from tests.transfer.text_fixtures import tiny_vocab
 

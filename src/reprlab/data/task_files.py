@@ -48,7 +48,7 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
     except UnicodeDecodeError as e:
         line = path.read_bytes()[:e.start].count(b"\n") + 1
         raise DataError(f"{path}:{line}: not UTF-8 text; re-save the file as UTF-8") from None
-    out = []
+    out: list[tuple[int, dict[str, Any]]] = []
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(raw.splitlines())
         if reader.fieldnames is None:
@@ -58,11 +58,11 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 raise DataError(f"{path}:{reader.line_num}: more fields than the header's {len(reader.fieldnames)}")
             out.append((reader.line_num, {k.strip(): v for k, v in row.items() if k is not None}))
         return out
-    for lineno, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
+    for lineno, text in enumerate(raw.splitlines(), 1):
+        if not text.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(text)
         except json.JSONDecodeError as e:
             raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg}); one JSON object per line") from None
         if not isinstance(obj, dict):

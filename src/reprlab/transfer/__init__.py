@@ -19,8 +19,14 @@ from reprlab.transfer.probe import ProbeResult, knn_accuracy, knn_predict, linea
 from reprlab.transfer.subsets import class_balanced_indices, parse_fraction
 from reprlab.transfer.text_inputs import TextWindows, align_word_labels
 from reprlab.transfer.text_model import TextModel, load_text_model, random_text_model
-from reprlab.transfer.text_runs import (TextTransferConfig, export_hf, fit_text_task, load_finetuned, predict_file,
-                                        run_finetune)
+from reprlab.transfer.text_runs import (
+                                        TextTransferConfig,
+                                        export_hf,
+                                        fit_text_task,
+                                        load_finetuned,
+                                        predict_file,
+                                        run_finetune,
+)
 from reprlab.transfer.text_tasks import ScalarMix, TextTaskModel
 
 __all__ = ["EvalConfig", "EvalMode", "evaluate_encoder", "extract_features", "ClassifierObjective", "FinetuneResult",

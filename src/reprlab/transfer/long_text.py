@@ -146,7 +146,7 @@ def cut_pieces(pieces: Sequence[int], budget: int, cfg: LongText, *,
         if sentences is None or sentence_texts is None:
             raise ConfigError("long_text.strategy='key-sentences' needs the document's sentences")
         counts = [len(s) for s in sentences]
-        kept = select_key_sentences(counts, sentence_scores(sentence_texts, cfg.centrality), budget)
+        kept = select_key_sentences(counts, sentence_scores(sentence_texts, cfg.centrality).tolist(), budget)
         if not kept:  # not even the most central sentence fits: its beginning
             best = int(np.argmax(sentence_scores(sentence_texts, cfg.centrality)))
             return [list(sentences[best][:budget])]
@@ -161,7 +161,9 @@ def cut_pieces(pieces: Sequence[int], budget: int, cfg: LongText, *,
 def split_into_sentences(text: str, splitter: Callable[[str], list[str]] | None = None) -> list[str]:
     """The document's sentences (``reprlab.data.split_sentences`` unless another splitter is given)."""
     if splitter is None:
-        from reprlab.data.text import split_sentences as splitter  # type: ignore[attr-defined, no-redef]
+        from reprlab.data.text import split_sentences
+
+        splitter = split_sentences
     out = splitter(text)
     if not out:
         raise DataError("key-sentences: the document has no sentence")

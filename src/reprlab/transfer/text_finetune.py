@@ -122,12 +122,14 @@ def cached_features(model: TextTaskModel, examples: list[Example], *, batch_size
                 feats[i], masks[i] = f[j], batch["window_mask"][j]
     finally:
         model.train(was)
-    width = max(f.shape[0] for f in feats if f is not None)
-    features = torch.zeros(len(examples), width, *feats[0].shape[1:])  # type: ignore[union-attr]
+    shapes = [fi.shape for fi in feats if fi is not None]
+    width = max(sh[0] for sh in shapes)
+    features = torch.zeros(len(examples), width, *shapes[0][1:])
     window_mask = torch.zeros(len(examples), max(len(e.ids) for e in examples), dtype=torch.bool)
-    for i, (f, m) in enumerate(zip(feats, masks)):
-        features[i, :f.shape[0]] = f  # type: ignore[union-attr]
-        window_mask[i, :m.shape[0]] = m  # type: ignore[union-attr]
+    for i, (fi, mi) in enumerate(zip(feats, masks)):
+        assert fi is not None and mi is not None
+        features[i, :fi.shape[0]] = fi
+        window_mask[i, :mi.shape[0]] = mi
     labels = collate(examples, pad_id)["labels"]
     if labels.dim() == 2 and labels.shape[1] < width:
         labels = torch.nn.functional.pad(labels, (0, width - labels.shape[1]), value=-100)

@@ -76,7 +76,7 @@ def load_text_model(spec: str | Path, *, device: str | torch.device = "cpu") -> 
         raise MissingDataError(f"{path}: no such model directory; give a reprlab pretraining or fine-tuned run, "
                                "or a HF BERT/RoBERTa/ALBERT directory")
     if (path / "pretrain.json").is_file():
-        from reprlab.pretrain import load_pretrained  # type: ignore[attr-defined]
+        from reprlab.pretrain import load_pretrained
 
         pre = load_pretrained(path, device=device)
         return TextModel(pre.encoder, pre.tokenizer, str(path), "pretrain")

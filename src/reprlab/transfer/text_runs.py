@@ -33,8 +33,13 @@ from reprlab.text import Encoder, EncoderConfig
 from reprlab.train import KeepBest, TrainConfig, Trainer
 from reprlab.train.checkpoint import load_module, save_module
 from reprlab.transfer.long_text import LongText
-from reprlab.transfer.text_finetune import (CachedDataset, CachedHeadObjective, TextTaskObjective, cached_features,
-                                            freeze_below)
+from reprlab.transfer.text_finetune import (
+    CachedDataset,
+    CachedHeadObjective,
+    TextTaskObjective,
+    cached_features,
+    freeze_below,
+)
 from reprlab.transfer.text_inputs import IGNORE_INDEX, Example, ExampleDataset, TextWindows, collate
 from reprlab.transfer.text_model import TASK_FILE, TOKENIZER_DIR, TextModel
 from reprlab.transfer.text_tasks import HeadName, TaskName, TextPooling, TextTaskModel
@@ -236,7 +241,7 @@ def plot_confusion(metrics: dict[str, Any], path: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ training
-def _fit_logistic(model: TextTaskModel, cache: dict[str, torch.Tensor], c: float) -> None:
+def fit_logistic_head(model: TextTaskModel, cache: dict[str, torch.Tensor], c: float) -> None:
     """Fit scikit-learn's standardised logistic regression on the cached features; fold it into the linear head.
 
     With scaler mean ``mu``, scale ``s``, coefficients ``W`` and intercept ``b``, the head becomes
@@ -316,7 +321,7 @@ def fit_text_task(model: TextModel, train_rows: list[TaskRow], valid_rows: list[
         valid_cache = cached_features(task_model, valid_ex, pad_id=pad) if valid_ex else None
         objective: Any = CachedHeadObjective(task_model, description)
         if cfg.probe == "logistic":
-            _fit_logistic(task_model, train_cache, cfg.probe_c)
+            fit_logistic_head(task_model, train_cache, cfg.probe_c)
             out.mkdir(parents=True, exist_ok=True)
             save_module(objective, out / "model.safetensors")
         else:
@@ -416,7 +421,7 @@ def predict_file(run_dir: str | Path, file: str | Path, output: str | Path, *, b
     logits = predict_logits(run.model, examples, batch_size=batch_size, pad_id=run.model.encoder.config.pad_token_id)
     probs = logits.softmax(-1)
     names = run.label_names
-    lines = []
+    lines: list[dict[str, Any]] = []
     for i, (r, ex) in enumerate(zip(rows, examples)):
         if task == "token-cls":
             tags: list[str | None] = [None] * len(r.tokens or [])
