@@ -138,3 +138,32 @@ def test_minilm_mean_pooling_matches_the_sentence_transformers_formula(minilm, t
     (tmp_path / "t.txt").write_text("\n".join(texts[:3]) + "\n\n")
     assert main(["embed-text", "-m", str(minilm), str(tmp_path / "t.txt"), "-o", str(tmp_path / "v.npy")]) == 0
     np.testing.assert_allclose(np.load(tmp_path / "v.npy"), ours[:3].numpy(), atol=1e-6)
+
+
+def test_a_pretraining_run_is_a_model_and_kjv_chapters_get_genres(tmp_path, capsys):
+    """``--model`` takes a reprlab pretraining run; the bundled KJV sample gives the long-document task."""
+    from reprlab.data import sample_path
+    from reprlab.data.bible_genres import kjv_genre_chapters
+    from reprlab.pretrain import PrepareConfig, PretrainRunConfig, prepare_shards, run_pretrain
+    from reprlab.tokenizers import train_wordpiece
+    from reprlab.train import TrainConfig
+
+    chapters = kjv_genre_chapters(sample_path("kjv_sample.txt"))
+    assert len(chapters) == 84 and chapters.counts()["law"] == 50 and chapters.counts()["apocalyptic"] == 0
+    assert chapters.items[0] == "Ge1" and chapters.texts[0].startswith("In the beginning God created")
+    corpus = tmp_path / "kjv.txt"
+    corpus.write_text("\n\n".join(chapters.texts[:20]) + "\n")
+    tok = train_wordpiece(chapters.texts[:20], 400).save_pretrained(tmp_path / "tok")
+    prepare_shards(PrepareConfig(corpus=[str(corpus)], tokenizer=str(tok), output=str(tmp_path / "shards"),
+                                 valid_fraction=0.1, workers=1))
+    run = run_pretrain(PretrainRunConfig(shards=str(tmp_path / "shards"), objective="roberta", model="tiny",
+                                         train=TrainConfig(output_dir=str(tmp_path / "pre"), max_steps=3, batch_size=4,
+                                                           eval_every=None, save_every=None, progress=False)))
+    rows = [{"text": t[:300], "label": chapters.label_names[int(y)]} for t, y in zip(chapters.texts, chapters.labels)]
+    write_jsonl(tmp_path / "genre.jsonl", rows)
+    code, out, err = _run(["finetune", "--model", run.run_dir, "--train", tmp_path / "genre.jsonl", "--valid",
+                           tmp_path / "genre.jsonl", "-o", tmp_path / "ft", "--epochs", "1", "--long-text", "head+tail",
+                           "--max-length", "32"], capsys)
+    assert code == 0, err
+    meta = json.loads((tmp_path / "ft" / "task.json").read_text())
+    assert meta["labels"] == sorted({r["label"] for r in rows}) and meta["config"]["long_text"]["strategy"] == "head+tail"
