@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reprlab.data.text import _lines
 from reprlab.errors import DataError, MissingDataError
 
 TASK_COLUMNS = {"seq-cls": ("text",), "pair-cls": ("text", "text_pair"), "token-cls": ("tokens",),
@@ -43,14 +44,10 @@ class TaskRow:
 def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise MissingDataError(f"{path}: no such file; give a .jsonl or .csv file")
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        line = path.read_bytes()[:e.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not UTF-8 text; re-save the file as UTF-8") from None
+    lines = list(_lines(path))  # UTF-8 errors are reported as file:line
     out: list[tuple[int, dict[str, Any]]] = []
     if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(raw.splitlines())
+        reader = csv.DictReader(text for _, text in lines)
         if reader.fieldnames is None:
             raise DataError(f"{path}:1: empty CSV; the first line must be a header such as text,label")
         for row in reader:
@@ -58,7 +55,7 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 raise DataError(f"{path}:{reader.line_num}: more fields than the header's {len(reader.fieldnames)}")
             out.append((reader.line_num, {k.strip(): v for k, v in row.items() if k is not None}))
         return out
-    for lineno, text in enumerate(raw.splitlines(), 1):
+    for lineno, text in lines:
         if not text.strip():
             continue
         try:

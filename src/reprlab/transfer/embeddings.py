@@ -105,12 +105,9 @@ def read_texts(path: str | Path) -> list[str]:
         return [r.text or "" for r in read_task_file(path, "seq-cls", labels_required=False)]
     if not path.is_file():
         raise MissingDataError(f"{path}: no such file; give a text file (one text per line), .jsonl or .csv")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        line = path.read_bytes()[:e.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not UTF-8 text; re-save the file as UTF-8") from None
-    texts = [t for t in lines if t.strip()]
+    from reprlab.data import iter_lines
+
+    texts = [t for t in iter_lines([path]) if t.strip()]  # UTF-8 errors are reported as file:line
     if not texts:
         raise DataError(f"{path}: no text (every line is empty)")
     return texts
