@@ -167,3 +167,38 @@ def test_a_pretraining_run_is_a_model_and_kjv_chapters_get_genres(tmp_path, caps
     assert code == 0, err
     meta = json.loads((tmp_path / "ft" / "task.json").read_text())
     assert meta["labels"] == sorted({r["label"] for r in rows}) and meta["config"]["long_text"]["strategy"] == "head+tail"
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_gives_the_uninterrupted_weights(model_dir, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from safetensors.torch import load_file
+
+    train = write_jsonl(tmp_path / "train.jsonl", toy_rows(40))
+    valid = write_jsonl(tmp_path / "valid.jsonl", toy_rows(8, seed=1))
+
+    def cmd(out, *extra):
+        return [sys.executable, "-m", "reprlab.cli.main", "finetune", "--model", str(model_dir), "--train", str(train),
+                "--valid", str(valid), "-o", str(out), "--epochs", "8", "--set", "train.batch_size=8",
+                "--set", "train.save_every=5", "--set", "patience=100", *extra]
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    assert subprocess.run(cmd(tmp_path / "straight"), env=env, capture_output=True).returncode == 0
+    proc = subprocess.Popen(cmd(tmp_path / "killed"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (tmp_path / "killed" / "checkpoint-000020").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if (tmp_path / "killed" / "model.safetensors").exists():
+        pytest.skip("the run finished before it could be killed")
+    done = subprocess.run(cmd(tmp_path / "killed", "--resume"), env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in ("model.safetensors", "best/model.safetensors"):
+        a, b = load_file(tmp_path / "straight" / name), load_file(tmp_path / "killed" / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name

@@ -51,7 +51,7 @@ Probe = Literal["sgd", "logistic"]
 
 def _train_defaults() -> TrainConfig:
     return TrainConfig(output_dir="runs/finetune", lr=5e-5, batch_size=16, schedule="linear", warmup_steps=0,
-                       weight_decay=0.01, save_every=None, progress=False, log_every=10)
+                       weight_decay=0.01, save_every=100, progress=False, log_every=10)
 
 
 @dataclass
