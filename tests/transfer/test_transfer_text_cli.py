@@ -4,6 +4,7 @@ every bad input of the issue as one line with exit code 2."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -107,6 +108,24 @@ def test_bad_input_is_one_line_exit_2(model_dir, tmp_path, capsys):
     assert not (tmp_path / "p.jsonl").exists()  # nothing half-written
     _bad(["finetune", "--model", model_dir, "--train", good, "-o", tmp_path / "run", "--epochs", "1"], capsys,
          "already holds checkpoints; pass --resume")
+    ro = tmp_path / "readonly"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if not os.access(ro, os.W_OK):  # root ignores permissions
+            _bad(["predict", tmp_path / "run", good, "-o", ro / "p.jsonl"], capsys, "cannot write (Permission denied)")
+    finally:
+        ro.chmod(0o700)
+    import errno
+    from unittest import mock
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "v.npy"))
+
+    with mock.patch("numpy.save", full):
+        _bad(["embed-text", "-m", model_dir, good, "-o", tmp_path / "v.npy"], capsys,
+             "v.npy: cannot write (No space left on device)")
+    assert not (tmp_path / "v.npy").exists()
 
 
 @pytest.fixture(scope="module")

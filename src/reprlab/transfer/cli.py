@@ -15,10 +15,26 @@ Parsing only: the work is in :mod:`reprlab.transfer.text_runs` and :mod:`reprlab
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from reprlab.cli.common import add_config_args, command_group, config_from_args
+
+
+@contextlib.contextmanager
+def _writing(where: object) -> Iterator[None]:
+    """A failed write (full or read-only disk) as one line; the atomic writers leave no partial file."""
+    from reprlab.errors import DataError, ReprlabError
+
+    try:
+        yield
+    except ReprlabError:
+        raise
+    except OSError as e:
+        raise DataError(f"{e.filename or where}: cannot write ({e.strerror}); free space or choose another "
+                        "output path") from None
 
 
 def _add_finetune(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +68,8 @@ def _finetune(args: argparse.Namespace) -> int:
     import dataclasses
 
     cfg = config_from_args(TextTransferConfig, args, dataclasses.asdict(TextTransferConfig()))
-    res = run_finetune(cfg, device=cfg.train.device if cfg.train.device != "auto" else "cpu")
+    with _writing(cfg.train.output_dir):
+        res = run_finetune(cfg, device=cfg.train.device if cfg.train.device != "auto" else "cpu")
     m = res.metrics
     if m:
         print(f"{res.run_dir}: valid accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} "
@@ -60,7 +77,8 @@ def _finetune(args: argparse.Namespace) -> int:
     else:
         print(f"{res.run_dir}: trained {res.steps} steps (no --valid file, so no metrics)")
     if args.export_hf:
-        print(f"HF checkpoint: {export_hf(res.run_dir, args.export_hf)}")
+        with _writing(args.export_hf):
+            print(f"HF checkpoint: {export_hf(res.run_dir, args.export_hf)}")
     return 0
 
 
@@ -77,7 +95,8 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 def _predict(args: argparse.Namespace) -> int:
     from reprlab.transfer.text_runs import predict_file
 
-    metrics = predict_file(args.run, args.file, args.output, batch_size=args.batch_size, device=args.device)
+    with _writing(args.output):
+        metrics = predict_file(args.run, args.file, args.output, batch_size=args.batch_size, device=args.device)
     line = f"wrote {args.output}"
     if metrics:
         line += f"; accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} on {metrics['n']}"
@@ -106,7 +125,8 @@ def _embed(args: argparse.Namespace) -> int:
     model = load_text_model(args.model, device=args.device)
     vectors = model.encode(texts, pooling=args.pooling, normalize=args.normalize, batch_size=args.batch_size,
                            max_length=args.max_length, progress=True)
-    save_vectors(vectors, args.output)
+    with _writing(args.output):
+        save_vectors(vectors, args.output)
     print(f"wrote {args.output}: {tuple(vectors.shape)} float32")
     return 0
 
@@ -121,7 +141,8 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 def _export(args: argparse.Namespace) -> int:
     from reprlab.transfer.text_runs import export_hf
 
-    print(f"wrote {export_hf(args.run, args.directory)}")
+    with _writing(args.directory):
+        print(f"wrote {export_hf(args.run, args.directory)}")
     return 0
 
 

@@ -59,7 +59,7 @@ def encode(model: TextModel, texts: list[str] | str, *, pooling: str = "mean", n
     if progress:
         from tqdm import tqdm
 
-        starts = tqdm(starts, desc="encode", unit="batch")
+        starts = tqdm(starts, desc="encode", unit="batch", disable=None)  # None: only on a terminal
     was = enc_model.training
     enc_model.eval()
     try:
