@@ -47,6 +47,7 @@ from reprlab.transfer.text_tasks import HeadName, TaskName, TextPooling, TextTas
 log = logging.getLogger(__name__)
 Mode = Literal["features", "finetune"]
 Probe = Literal["sgd", "logistic"]
+MAX_EVALUATIONS = 10  # validation once per epoch, but at most this many times per run (tiny label subsets)
 
 
 def _train_defaults() -> TrainConfig:
@@ -281,9 +282,9 @@ def _train_config(cfg: TextTransferConfig, n_train: int, output_dir: Path, has_v
     batch = min(cfg.train.batch_size, n_train)
     steps_per_epoch = max(1, n_train // batch)
     steps = max(1, math.ceil(cfg.epochs * steps_per_epoch))
+    every = max(steps_per_epoch, math.ceil(steps / MAX_EVALUATIONS))
     return dataclasses.replace(cfg.train, output_dir=str(output_dir), batch_size=batch, max_steps=steps,
-                               warmup_steps=int(cfg.warmup_ratio * steps),
-                               eval_every=steps_per_epoch if has_valid else None)
+                               warmup_steps=int(cfg.warmup_ratio * steps), eval_every=every if has_valid else None)
 
 
 def fit_text_task(model: TextModel, train_rows: list[TaskRow], valid_rows: list[TaskRow] | None,
