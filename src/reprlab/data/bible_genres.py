@@ -65,7 +65,7 @@ def kjv_genre_chapters(path: str | Path | None = None) -> Any:
         A book that is not in :data:`BOOK_GENRE`.
     """
     from reprlab.data.labeled_text import from_pairs
-    from reprlab.data.text import kjv_chapters  # type: ignore[attr-defined]
+    from reprlab.data.text import kjv_chapters
 
     rows = []
     for ref, verses in kjv_chapters(path):
