@@ -54,8 +54,11 @@ def book_of(reference: str) -> str:
     return m.group(1)
 
 
-def kjv_genre_chapters(path: str | Path | None = None) -> Any:
+def kjv_genre_chapters(path: str | Path | None = None, *, max_per_label: int | None = None) -> Any:
     """Every KJV chapter as a :class:`reprlab.data.LabeledTexts` labelled by genre (verses joined by newlines).
+
+    ``max_per_label`` keeps at most that many chapters per genre, chosen by a hash of the chapter
+    (the same rule as :func:`reprlab.data.wordnet_supersenses`, so a smaller cap is a subset).
 
     Raises
     ------
@@ -64,7 +67,7 @@ def kjv_genre_chapters(path: str | Path | None = None) -> Any:
     DataError
         A book that is not in :data:`BOOK_GENRE`.
     """
-    from reprlab.data.labeled_text import from_pairs
+    from reprlab.data.labeled_text import _cap, from_pairs
     from reprlab.data.text import kjv_chapters
 
     rows = []
@@ -73,7 +76,7 @@ def kjv_genre_chapters(path: str | Path | None = None) -> Any:
         if book not in BOOK_GENRE:
             raise DataError(f"{path or 'bible'}: book {book!r} ({ref}) has no genre in reprlab.data.bible_genres")
         rows.append((BOOK_GENRE[book], "\n".join(verses), ref))
-    return from_pairs(rows, "KJV chapters by genre", label_names=list(GENRE_BOOKS))
+    return from_pairs(_cap(rows, max_per_label), "KJV chapters by genre", label_names=list(GENRE_BOOKS))
 
 
 __all__ = ["GENRE_BOOKS", "BOOK_GENRE", "book_of", "kjv_genre_chapters"]
