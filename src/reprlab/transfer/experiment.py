@@ -81,6 +81,7 @@ class TransferExperimentConfig:
     freeze_embeddings: bool = True  # pretrained models: train every block but not the token table (train_layers = L)
     finetune_lr: float = 5e-5  # pretrained models (BERT's 2e-5..5e-5)
     scratch_lr: float = 5e-4  # from scratch
+    layer_decay: float = 1.0  # pretrained models: block l trains at finetune_lr * layer_decay ** (L + 1 - l)
     batch_size: int = 16
     probe_c: float = 1.0
     long_documents: bool = True  # the KJV chapter-genre variant
@@ -145,7 +146,7 @@ def _finetune(model: TextModel, train: Any, idx: torch.Tensor, valid: Any, test:
     epochs = min(max(cfg.epochs, cfg.min_steps * batch / n), cfg.max_steps * batch / n)
     layers = model.encoder.config.num_layers if cfg.freeze_embeddings and not random else None
     tcfg = TextTransferConfig(init="random" if random else "pretrained", max_length=cfg.max_length, epochs=epochs,
-                              train_layers=layers,
+                              train_layers=layers, layer_decay=1.0 if random else cfg.layer_decay,
                               patience=None, train=TrainConfig(lr=cfg.scratch_lr if random else cfg.finetune_lr,
                                                             batch_size=batch, schedule="linear", seed=seed,
                                                             save_every=None, progress=False, log_every=50,
