@@ -14,6 +14,7 @@ from reprlab.transfer.embeddings import encode, knn_search
 from reprlab.transfer.evaluate import EvalConfig, EvalMode, evaluate_encoder
 from reprlab.transfer.extract import extract_features
 from reprlab.transfer.finetune import ClassifierObjective, FinetuneResult, classifier_accuracy, fit_classifier
+from reprlab.transfer.layerwise import LayerwiseProbe, layerwise_probe, word_features
 from reprlab.transfer.long_text import LongText
 from reprlab.transfer.probe import ProbeResult, knn_accuracy, knn_predict, linear_probe, ridge_probe
 from reprlab.transfer.subsets import class_balanced_indices, parse_fraction
@@ -30,8 +31,8 @@ from reprlab.transfer.text_runs import (
 from reprlab.transfer.text_tasks import ScalarMix, TextTaskModel
 
 __all__ = ["EvalConfig", "EvalMode", "evaluate_encoder", "extract_features", "ClassifierObjective", "FinetuneResult",
-           "classifier_accuracy", "fit_classifier", "ProbeResult", "knn_accuracy", "knn_predict", "linear_probe",
-           "ridge_probe", "class_balanced_indices", "parse_fraction", "encode", "knn_search", "LongText",
-           "TextWindows", "align_word_labels", "TextModel", "load_text_model", "random_text_model",
-           "TextTransferConfig", "export_hf", "fit_text_task", "load_finetuned", "predict_file", "run_finetune",
-           "ScalarMix", "TextTaskModel"]
+           "classifier_accuracy", "fit_classifier", "LayerwiseProbe", "layerwise_probe", "word_features", "ProbeResult",
+           "knn_accuracy", "knn_predict", "linear_probe", "ridge_probe", "class_balanced_indices", "parse_fraction",
+           "encode", "knn_search", "LongText", "TextWindows", "align_word_labels", "TextModel", "load_text_model",
+           "random_text_model", "TextTransferConfig", "export_hf", "fit_text_task", "load_finetuned", "predict_file",
+           "run_finetune", "ScalarMix", "TextTaskModel"]
