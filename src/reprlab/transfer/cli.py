@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from reprlab.cli.common import add_config_args, command_group, config_from_args
+from reprlab.cli.common import add_config_args, add_experiment_args, command_group, config_from_args, experiment_config
 
 
 @contextlib.contextmanager
@@ -149,27 +149,20 @@ def _export(args: argparse.Namespace) -> int:
 def _add_experiment(sub: argparse._SubParsersAction) -> None:
     group = command_group(sub, "experiment", "reproducible comparisons behind the docs")
     p = group.add_parser("transfer", help="feature extraction vs fine-tuning vs scratch vs TF-IDF (docs/transfer.md)")
-    p.add_argument("--config", metavar="FILE.toml", help="TOML file of experiment values")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one value, e.g. --set seeds=[0] (repeatable)")
-    p.add_argument("-o", "--output", metavar="DIR", help="output directory (sets output_dir)")
+    add_experiment_args(p, "TransferExperimentConfig", "seeds=[0]")
     p.add_argument("--quick", action="store_true", help="the small setting the tests run (sets quick=true)")
     p.set_defaults(handler=_experiment)
 
 
 def _experiment(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from reprlab.config import load_config
+    from reprlab.train import torch_threads
     from reprlab.transfer.experiment import TransferExperimentConfig, run_transfer_experiment
 
-    overrides = list(args.overrides)
-    if args.output:
-        overrides.append(f"output_dir={json.dumps(str(Path(args.output)))}")
     if args.quick:
-        overrides.append("quick=true")
-    cfg = load_config(TransferExperimentConfig, args.config, overrides, dataclasses.asdict(TransferExperimentConfig()))
-    result = run_transfer_experiment(cfg)
+        args.overrides.append("quick=true")
+    cfg = experiment_config(TransferExperimentConfig, args)
+    with torch_threads(args.threads):
+        result = run_transfer_experiment(cfg)
     print(result.table)
     print(f"results: {Path(cfg.output_dir) / 'results.json'}")
     return 0

@@ -114,14 +114,10 @@ def read_texts(path: str | Path) -> list[str]:
 
 
 def save_vectors(vectors: torch.Tensor, path: str | Path) -> Path:
-    """Write float32 vectors as ``.npy`` atomically (no pickle: ``allow_pickle=False``)."""
-    import numpy as np
+    """Write float32 vectors as ``.npy`` atomically, without pickle (:func:`reprlab.data.save_npy`)."""
+    from reprlab.data import save_npy
 
-    from reprlab.io import atomic_write
-
-    with atomic_write(path, "wb") as f:
-        np.save(f, vectors.float().numpy(), allow_pickle=False)
-    return Path(path)
+    return save_npy(path, vectors.float().numpy())
 
 
 __all__ = ["encode", "knn_search", "read_texts", "save_vectors"]
