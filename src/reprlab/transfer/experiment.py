@@ -172,7 +172,7 @@ def _minilm(cfg: TransferExperimentConfig) -> TextModel:
     return load_text_model(path, device=cfg.device)
 
 
-def _settings(cfg: TransferExperimentConfig) -> TransferExperimentConfig:
+def quick_settings(cfg: TransferExperimentConfig) -> TransferExperimentConfig:
     if not cfg.quick:
         return cfg
     return dataclasses.replace(cfg, max_per_label=min(cfg.max_per_label, 40), fractions=["10%", "100%"], seeds=[0],
@@ -183,7 +183,7 @@ def run_transfer_experiment(cfg: TransferExperimentConfig) -> ExperimentResult:
     """Run every method x fraction x seed; write ``results.json``, ``transfer.png`` and return the table."""
     from reprlab.data.labeled_text import wordnet_supersenses
 
-    cfg = _settings(cfg)
+    cfg = quick_settings(cfg)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = wordnet_supersenses(pos=("noun",), labels=cfg.labels, max_per_label=cfg.max_per_label)
