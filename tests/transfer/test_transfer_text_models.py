@@ -188,3 +188,13 @@ def test_chunk_aggregators_train_end_to_end_and_two_identical_runs_agree(tiny, t
     assert res.model.aggregator.score is not None
     for k in weights[0]:
         assert torch.equal(weights[0][k], weights[1][k]), k
+
+
+def test_multiple_choice_with_ragged_choices_never_picks_an_absent_one(tiny):
+    win = TextWindows(tiny.tokenizer, 32)
+    exs = [win.choices("the dog", ["runs", "flies", "swims"], 0), win.choices("the car", ["drives", "sails"], 1)]
+    model = TextTaskModel(tiny.encoder, "multiple-choice", 0).eval()
+    with torch.no_grad():
+        logits = model(collate(exs))
+    assert logits.shape == (2, 3) and logits[1, 2] == float("-inf") and torch.isfinite(logits[0]).all()
+    torch.testing.assert_close(logits.softmax(-1)[1, :2].sum(), torch.tensor(1.0))

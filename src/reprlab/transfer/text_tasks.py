@@ -200,7 +200,9 @@ class TextTaskModel(nn.Module):
         if self.hidden is not None:
             x = self.dropout(torch.tanh(self.hidden(x)))
         logits = self.classifier(x)
-        return logits.squeeze(-1) if self.task == "multiple-choice" else logits
+        if self.task == "multiple-choice":  # (B, K): absent choices (fewer than the batch's K) never win
+            return logits.squeeze(-1).masked_fill(~window_mask.bool(), float("-inf"))
+        return logits
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.head_logits(self.window_features(batch), batch["window_mask"])
