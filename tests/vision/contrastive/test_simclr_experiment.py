@@ -45,6 +45,14 @@ def test_experiment_two_seeds_summary_resume_and_refusal(tmp_path, capsys):
     for key, grid, name in (("linear_100", [0.1, 1.0], "C"), ("finetune_few", [1e-3, 3e-3], "lr")):
         assert all(r[key][name] in grid and 0 < r[key]["val_accuracy"] <= 1 for r in rows)
     assert "± " in (out / "report.md").read_text()
+    # the same command again (seed 0 alone, elsewhere): identical weights and numbers
+    assert main([*args[:args.index("-o")], "-o", str(tmp_path / "again"), *args[args.index("-o") + 2:],
+                 "--set", "seeds=[0]"]) == 0
+    assert (tmp_path / "again/seed-0/pretrain/model.safetensors").read_bytes() == \
+        (out / "seed-0/pretrain/model.safetensors").read_bytes()
+    same = json.loads((tmp_path / "again/seed-0/result.json").read_text())
+    timing = ("pretrain_seconds", "seconds_per_epoch", "total_seconds")
+    assert {k: v for k, v in same.items() if k not in timing} == {k: v for k, v in rows[0].items() if k not in timing}
     # a finished seed is reused by --resume (same numbers, nothing retrained); without it: one line, exit 2
     (out / "seed-1" / "result.json").unlink()
     capsys.readouterr()
@@ -58,12 +66,15 @@ def test_experiment_two_seeds_summary_resume_and_refusal(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_simclr_few_label_advantage_on_digits(tmp_path):
-    """Shortened recipe (digits, 3 seeds, ~25 s): the frozen SimCLR h with 5% of the labels beats the same
+    """Shortened recipe (digits, 3 seeds, ~30-60 s): the frozen SimCLR h with 5% of the labels beats the same
     network trained from scratch on them with the same augmentations, on every seed."""
     out = tmp_path / "exp"
     assert main(["experiment", "simclr", *DIGITS, "-o", str(out), "--set", "epochs=8", "--set", "validation=200",
                  "--set", "labels='5%'", "--set", "finetune_steps=150", "--set", "finetune_lrs=[3e-3]"]) == 0
     exp = json.loads((out / "experiment.json").read_text())
+    # measured: 5% linear 0.922 / 0.892 / 0.864 against supervised 0.850 / 0.867 / 0.803 (mean +5.3 points)
     for r in exp["seeds"]:
-        assert r["linear_few"]["accuracy"] > r["supervised_few"]["accuracy"] + 0.02, r
-    assert exp["summary"]["linear_100"]["mean"] > 0.95
+        assert r["linear_few"]["accuracy"] > r["supervised_few"]["accuracy"], r
+    summary = exp["summary"]
+    assert summary["linear_few"]["mean"] > summary["supervised_few"]["mean"] + 0.03, summary
+    assert summary["linear_100"]["mean"] > 0.95

@@ -359,6 +359,7 @@ def _experiment_seed(cfg: SimCLRExperimentConfig, seed: int, out: Path) -> dict[
     steps = max(1, round(cfg.epochs * len(train) / cfg.train.batch_size))
     tcfg = dataclasses.replace(cfg.train, output_dir=str(out / "pretrain"), max_steps=steps, seed=seed,
                                warmup_steps=cfg.train.warmup_steps or steps // 20)
+    torch.manual_seed(seed)  # the initial weights: torch's default generator is not seeded at start-up
     objective = SimCLRObjective(model_cfg)
     t0 = time.perf_counter()
     Trainer(objective, tcfg, train, eval_data=val).fit()  # the online probe reads validation, not test

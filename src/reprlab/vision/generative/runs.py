@@ -230,6 +230,7 @@ def run_init_comparison(cfg: InitComparisonRunConfig) -> InitComparisonResult:
         act, _, init = variant.partition(":")
         run_dir = out / variant.replace(":", "-")
         model = None
+        torch.manual_seed(cfg.train.seed)  # initial weights: torch's default generator is not seeded at start-up
         if init in PRETRAINED_INITS:
             if init == "dbn" and act != "sigmoid":
                 raise ConfigError(f"variants: {variant!r}: an RBM stack unrolls into sigmoid units; "
