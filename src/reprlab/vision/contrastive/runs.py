@@ -311,7 +311,10 @@ def _split_validation(train: Any, n_val: int, seed: int) -> tuple[Any, Any | Non
     return train.subset(torch.nonzero(keep).flatten()), train.subset(val_idx)
 
 
-def _probe_on_validation(cs: tuple[float, ...], tr: tuple, val: tuple | None, te: tuple) -> dict[str, float]:
+Pair = tuple[torch.Tensor, torch.Tensor]  # (features, labels)
+
+
+def _probe_on_validation(cs: tuple[float, ...], tr: Pair, val: Pair | None, te: Pair) -> dict[str, float]:
     """Fit a probe per C on ``tr``; keep the best on ``val`` (the first C without one); its test accuracy."""
     best: dict[str, float] = {}
     for c in cs:
@@ -365,8 +368,8 @@ def _experiment_seed(cfg: SimCLRExperimentConfig, seed: int, out: Path) -> dict[
     Trainer(objective, tcfg, train, eval_data=val).fit()  # the online probe reads validation, not test
     seconds = time.perf_counter() - t0
     encoder = objective.encoder.eval()
-    feats = {k: extract_features(encoder, d) for k, d in (("train", train), ("val", val), ("test", test))
-             if d is not None}
+    feats = {k: (extract_features(encoder, d)[0], d.y) for k, d in (("train", train), ("val", val), ("test", test))
+             if d is not None}  # (features, labels) per split
     few = class_balanced_indices(train.y, parse_fraction(cfg.labels), seed)
     tr, te, va = feats["train"], feats["test"], feats.get("val")
     row: dict[str, Any] = {"seed": seed, "pretrain_steps": steps, "pretrain_seconds": round(seconds, 1),

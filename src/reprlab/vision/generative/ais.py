@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from reprlab.errors import ConfigError
-from reprlab.vision.generative.rbm import RBM, unit_base, unit_log_partition, unit_sample
+from reprlab.vision.generative.rbm import RBM, unit_log_partition, unit_sample
 
 
 def _all_binary_states(n: int, start: int, stop: int, dtype: torch.dtype) -> torch.Tensor:
