@@ -280,10 +280,12 @@ class RBMRunConfig:
     ais_steps: int = 14500  # Salakhutdinov & Murray (2008) use 14,500 intermediate distributions
     ais_runs: int = 2  # independent AIS runs per layer: their spread shows whether log Z can be trusted
     transpose_init: bool = True  # DBN: start an RBM as the one below transposed when the sizes allow
+    propagate: Literal["mean", "sample"] = "mean"  # DBN: each RBM trains on the hidden means or binary draws below
     model: RBMConfig = field(default_factory=RBMConfig)
     train: TrainConfig = field(default_factory=lambda: _rbm_train("runs/rbm"))
 
     def __post_init__(self) -> None:
+        check_choices(self)
         if self.ais_runs < 1:
             raise ConfigError(f"ais_runs={self.ais_runs}: need at least one AIS run")
 
@@ -320,7 +322,7 @@ def run_rbm(cfg: RBMRunConfig) -> RBMResult:
         stack = DBNStack(DBNConfig(widths=cfg.widths, visible=cfg.model.visible, top_hidden="bernoulli",
                                    k=cfg.model.k, persistent=cfg.model.persistent,
                                    n_chains=cfg.model.n_chains, init_std=cfg.model.init_std,
-                                   transpose_init=cfg.transpose_init))
+                                   transpose_init=cfg.transpose_init, propagate=cfg.propagate))
         pretrain_dbn(stack, x_train, cfg.train, train_ds.y)
         rbms = stack.layers
     else:
