@@ -232,7 +232,7 @@ class RBMObjective(Objective):
         rbm, k = self.rbm, self.config.k
         if self._persistent_step():
             v_neg = rbm.gibbs(rbm.sample_visible(self.chain_hidden), k - 1)
-            self.chains = v_neg  # the buffer takes the new tensor (no copy)
+            self.chains.copy_(v_neg)  # in place: DDP and module hooks keep seeing the buffer
             return v_neg
         h = unit_sample(data_hidden_input, self.config.hidden)  # (B, n_hidden)
         return rbm.gibbs(rbm.sample_visible(h), k - 1)
@@ -252,7 +252,7 @@ class RBMObjective(Objective):
             a_h = a_both[:n]
             loss = fe[:n].mean() - fe[n:].mean()
             with torch.no_grad():
-                self.chain_hidden = unit_sample(a_both[n:], self.config.hidden)
+                self.chain_hidden.copy_(unit_sample(a_both[n:], self.config.hidden))
         else:
             a_h = rbm.hidden_input(v)  # (B, n_hidden), shared by F(v), CD's first step and the metric
             v_neg = self.negative_samples(a_h.detach())  # (B, n_visible)
