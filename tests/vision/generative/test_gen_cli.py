@@ -28,6 +28,40 @@ def test_rbm_train_dbn_reports_nats_per_layer(tmp_path, capsys):
     for name in ("filters.png", "samples.png", "layer-1/model.safetensors", "layer-2/metrics.jsonl"):
         assert (out / name).exists(), name
     assert "run directory" in capsys.readouterr().out
+    for row in ev["layers"]:  # two independent AIS runs per layer (ais_runs=2); the bound is linear in log Z
+        z1, z2 = row["log_z_runs"]
+        assert z1 != z2 and row["ais_spread_nats"] == pytest.approx(abs(z1 - z2))
+        b1, b2 = row["test_log_likelihood_bound_runs"]
+        assert b1 - b2 == pytest.approx(z2 - z1) and min(b1, b2) <= row["test_log_likelihood_bound_nats"] <= max(b1, b2)
+
+
+def test_compare_init_with_dbn_and_stacked_pretraining(tmp_path):
+    """The 2006 comparison at digits scale: the same sigmoid net pretrained (RBMs or denoising AEs) vs N(0, 0.01)."""
+    out = tmp_path / "init"
+    code = main(["autoencoder", "compare-init", "--data", "digits", "-o", str(out),
+                 "--set", 'variants=["sigmoid:dbn", "sigmoid:stacked", "sigmoid:small_gaussian"]',
+                 "--set", "model.input_dim=64", "--set", "model.hidden=[32]", "--set", "model.code_dim=10",
+                 "--set", "validation=200",
+                 "--set", "train.max_steps=150", "--set", "train.batch_size=64", "--set", "train.lr=0.003",
+                 "--set", "pretrain_train.max_steps=150", "--set", "pretrain_train.lr=0.1",
+                 "--set", "pretrain_train.batch_size=50", "--set", "stacked_train.max_steps=150"])
+    assert code == 0
+    ev = _evaluation(out)
+    err, before, val = (ev[k] for k in ("test_sq_err_per_image", "before_finetune_test_sq_err_per_image",
+                                         "validation_sq_err_per_image"))
+    assert set(before) == {"sigmoid:dbn", "sigmoid:stacked"} and set(val) == set(err)
+    assert err["sigmoid:dbn"] < before["sigmoid:dbn"]  # fine-tuning improves the unrolled stack
+    assert max(err["sigmoid:dbn"], err["sigmoid:stacked"]) < 0.8 * err["sigmoid:small_gaussian"], err
+    for name in ("init_comparison.png", "sigmoid-dbn/pretrain/layer-2/model.safetensors",
+                 "sigmoid-stacked/pretrain/layer-1/config.json"):
+        assert (out / name).exists(), name
+
+
+def test_compare_init_refuses_a_relu_dbn(tmp_path, capsys):
+    code = main(["autoencoder", "compare-init", "--data", "digits", "-o", str(tmp_path / "x"),
+                 "--set", 'variants=["relu:dbn"]', "--set", "train.max_steps=2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "sigmoid:dbn" in err and "Traceback" not in err
 
 
 def test_autoencoder_train_with_stacked_pretraining(tmp_path):

@@ -5,7 +5,9 @@
   the shared Trainer (run directory with config.json, metrics.jsonl, model.safetensors);
 * ``eval --mode linear|knn|finetune --labels 1%|10%|100% RUN_DIR``: one evaluation protocol on the
   pretrained encoder (finetune also trains the supervised-from-scratch baseline);
-* ``report RUN_DIR``: the whole table (linear, kNN, fine-tuning vs supervised at 1/10/100%).
+* ``report RUN_DIR``: the whole table (linear, kNN, fine-tuning vs supervised at 1/10/100%);
+* ``reprlab experiment simclr``: the documented Fashion-MNIST recipe over several seeds, every
+  setting chosen on a validation split, mean +- std per protocol (``report.md``).
 
 An image folder is ``DIR/<class>/<image>`` (PNG/JPEG/... read with Pillow), optionally split into
 ``DIR/train`` and ``DIR/test``; otherwise a seeded, stratified 80/20 split is used. Unreadable
@@ -61,7 +63,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from reprlab.vision.contrastive.runs import SimCLRExperimentConfig, run_simclr_experiment
+
+    result = run_simclr_experiment(run_config_from_args(SimCLRExperimentConfig, args))
+    print(result.table)
+    print(f"experiment directory: {result.run_dir}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    experiments = command_group(sub, "experiment", "reproduce a figure or table from the source texts",
+                                metavar="EXPERIMENT")
+    x = experiments.add_parser("simclr", help="SimCLR recipe on Fashion-MNIST: linear, kNN, 1%% labels vs "
+                               "supervised, seeds, settings chosen on validation")
+    add_config_args(x, data="fashion-mnist (default) | digits | mnist | IDX directory | image folder")
+    x.set_defaults(handler=cmd_experiment)
+
     verbs = command_group(sub, "simclr", "SimCLR contrastive pretraining and its evaluations")
 
     t = verbs.add_parser("train", help="contrastive pretraining (SimCLR) of an image encoder")

@@ -123,10 +123,10 @@ def flatten_images(x: torch.Tensor, input_dim: int, *, bernoulli: bool, rescale:
         raise DataError(f"{what}: images of shape {tuple(x.shape[1:])} flatten to {flat.shape[1]} "
                         f"values but the model expects input_dim={input_dim}; set "
                         f"model.input_dim={flat.shape[1]} or resize the images")
-    if not torch.isfinite(flat).all():
+    lo, hi = (float(t) for t in torch.aminmax(flat))  # one pass; NaN and infinities propagate into it
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise DataError(f"{what}: contains NaN or infinite pixel values; clean the data first")
     if bernoulli:
-        lo, hi = float(flat.min()), float(flat.max())
         if lo < 0.0 or hi > 1.0:
             if not rescale:
                 raise DataError(f"{what}: pixel values span [{lo:.4g}, {hi:.4g}] but a Bernoulli "
