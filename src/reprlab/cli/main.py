@@ -18,6 +18,7 @@ from reprlab.errors import ReprlabError
 COMMAND_MODULES = (
     "reprlab.cli.info",
     "reprlab.cli.demo",
+    "reprlab.report.cli",
     "reprlab.cli.config_cmd",
     "reprlab.tokenizers.cli",
     "reprlab.text.cli",
