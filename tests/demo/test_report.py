@@ -88,12 +88,12 @@ def test_report_on_a_non_run_is_one_line_exit_2(tmp_path, capsys, kind):
 
 def test_a_report_that_cannot_be_written_only_warns(tmp_path, monkeypatch, caplog):
     """A full disk at the end of training must not lose the finished run (weights are already saved)."""
-    import reprlab.report
+    import reprlab.report.writer
 
     def full_disk(run_dir, document=None):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(reprlab.report, "write_report", full_disk)
+    monkeypatch.setattr(reprlab.report.writer, "write_report", full_disk)
     _train(tmp_path / "run")
     assert (tmp_path / "run" / "model.safetensors").is_file()
     assert "could not write the run report" in caplog.text and "No space left" in caplog.text
@@ -109,3 +109,17 @@ def test_odd_unicode_in_values_is_escaped(tmp_path):
     page = (run / "report.html").read_text(encoding="utf-8")
     assert "<b>naïve" not in page and "&lt;b&gt;naïve 🤗" in page
     assert build_document(run)["sections"][2]["tables"][0]["rows"][0][1].startswith("<b>")
+
+
+def test_a_training_verb_reports_the_results_it_wrote_after_training(tmp_path, capsys):
+    run = tmp_path / "imax"
+    assert main(["imax", "train", "-o", str(run), "--set", "train.max_steps=20", "--set", "n_train=512",
+                 "--set", "n_test=256"]) == 0
+    doc = json.loads((run / "metrics.json").read_text())
+    result = json.loads((run / "result.json").read_text())  # written by the run after Trainer.fit
+    rows = dict(next(t for s in doc["sections"] if s["id"] == "results" for t in s["tables"]
+                     if t["title"] == "result.json")["rows"])
+    assert rows["abs_r"] == result["abs_r"]
+    figures = [f["path"] for s in doc["sections"] for f in s["figures"]]
+    assert "disparity_scatter.png" in figures and "stereograms.png" in figures
+    assert numbers_not_in_document((run / "report.html").read_text(), doc) == []

@@ -51,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         code = args.handler(args)
+        if not code and args.command not in ("demo", "report"):
+            from reprlab.report import refresh_report
+
+            refresh_report(getattr(args, "output", None))  # a training verb's -o: results written after training too
     except ReprlabError as e:
         print(f"reprlab: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -8,7 +8,9 @@ Fashion-MNIST for the autoencoder when ``dataset-fashion-mnist`` is installed an
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from reprlab.demo.stage import StageContext
 
@@ -250,7 +252,7 @@ def maps_stage(ctx: StageContext) -> str:
     x, y = x[:n], y[:n]
     x = (x - x.mean(0)) / (x.std(0) + 1e-8)
     maps, rows = {}, []
-    methods = {"LLE": lambda: LLE(n_neighbors=12, random_state=0),
+    methods: dict[str, Callable[[], Any]] = {"LLE": lambda: LLE(n_neighbors=12, random_state=0),
                "SNE": lambda: SNE(perplexity=30, n_iter=ctx.pick(300, 500), random_state=0),
                "t-SNE": lambda: TSNE(perplexity=30, method="barnes_hut", n_jobs=1, random_state=0)}
     with torch_threads(1):

@@ -15,7 +15,7 @@ from reprlab.report.document import (
     read_jsonl,
 )
 from reprlab.report.html import format_value, render_html
-from reprlab.report.writer import write_report
+from reprlab.report.writer import refresh_report, write_report
 
-__all__ = ["write_report", "build_document", "check_run_dir", "is_run_dir", "new_section", "environment",
+__all__ = ["write_report", "refresh_report", "build_document", "check_run_dir", "is_run_dir", "new_section", "environment",
            "read_jsonl", "curves_from_rows", "format_value", "render_html"]

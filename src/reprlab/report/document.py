@@ -64,7 +64,7 @@ def environment() -> dict[str, str]:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Rows of a ``metrics.jsonl``; a torn last line (a run killed mid-write) is skipped."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
@@ -95,7 +95,7 @@ def curves_from_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     charts: dict[str, dict[str, list[list[float]]]] = {}
     for row in rows:
         step = row.get("step")
-        if not _finite(step):
+        if not isinstance(step, (int, float)) or not _finite(step):
             continue
         for key, value in row.items():
             if key in _NOT_CURVES or not _finite(value):

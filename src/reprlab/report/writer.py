@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from reprlab.io import atomic_write, write_json
 from reprlab.report.document import build_document
 from reprlab.report.html import render_html
+
+log = logging.getLogger(__name__)
 
 
 def write_report(run_dir: str | Path, document: dict[str, Any] | None = None) -> Path:
@@ -36,4 +39,20 @@ def write_report(run_dir: str | Path, document: dict[str, Any] | None = None) ->
     return page
 
 
-__all__ = ["write_report"]
+def refresh_report(run_dir: str | Path | None) -> Path | None:
+    """Rewrite the report of a training run directory (one holding ``metrics.jsonl``); else do nothing.
+
+    Called at the end of :meth:`reprlab.train.Trainer.fit` and after every CLI command that
+    trained into ``-o DIR`` (so the results a run writes after training are on the page too).
+    A failure to write (full or read-only disk) only warns: the finished run is already saved.
+    """
+    if run_dir is None or not (Path(run_dir) / "metrics.jsonl").is_file():
+        return None
+    try:
+        return write_report(run_dir)
+    except (OSError, ValueError) as e:
+        log.warning("could not write the run report in %s: %s", run_dir, e)
+        return None
+
+
+__all__ = ["write_report", "refresh_report"]

@@ -238,17 +238,10 @@ class Trainer:
         for cb in callbacks:
             cb.on_train_end(self)
         if dist_utils.is_main_process():
-            self._write_report()
+            from reprlab.report import refresh_report
+
+            refresh_report(self.run_dir)  # report.html + metrics.json; a failure to write them only warns
         return TrainResult(step=self.step, run_dir=self.run_dir, last_logs=logs, eval_logs=eval_logs)
-
-    def _write_report(self) -> None:
-        """``report.html`` + ``metrics.json`` of the finished run; a failure to write them only warns."""
-        from reprlab.report import write_report
-
-        try:
-            write_report(self.run_dir)
-        except (OSError, ValueError) as e:  # a full or read-only disk must not lose a finished run
-            log.warning("could not write the run report in %s: %s", self.run_dir, e)
 
     def _setup(self) -> tuple[DataLoader, ResumableSampler, list[Callback], list[float]]:
         """Seed, check the data, build the optimizer and callbacks, resume, wrap for DDP, make the loader.
