@@ -48,6 +48,13 @@ class StageContext:
     def text(self, title: str, body: str) -> None:
         self.section["text"].append({"title": title, "body": body})
 
+    def curves(self, run_dir: Path, titles: tuple[str, ...] = ("loss",)) -> None:
+        """Add the curves of a training run's ``metrics.jsonl`` named ``titles`` to the section."""
+        from reprlab.report import curves_from_rows, read_jsonl
+
+        rows = read_jsonl(Path(run_dir) / "metrics.jsonl")
+        self.section["curves"] += [c for c in curves_from_rows(rows) if c["title"] in titles]
+
     def metric(self, name: str, value: Any) -> Any:
         """Record a number the tests and tools read from ``metrics.json`` (``section['metrics'][name]``)."""
         self.section.setdefault("metrics", {})[name] = value

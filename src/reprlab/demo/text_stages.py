@@ -7,7 +7,6 @@ which the report labels as such.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from reprlab.demo.stage import StageContext
 
@@ -96,7 +95,7 @@ def pretrain_stage(ctx: StageContext) -> str:
         shards=str(ctx.out / "shards"), objective="albert", model="bert-tiny",
         model_overrides={"hidden_dropout": 0.0, "attention_dropout": 0.0},
         instances=InstanceConfig(max_length=64), masking=MaskingConfig(mlm_probability=0.25, mode="dynamic"),
-        time_budget=ctx.pick(None, 240.0),
+        time_budget=ctx.pick(None, 180.0),
         train=TrainConfig(output_dir=str(ctx.out / "run"), max_steps=steps, batch_size=32, lr=2e-3,
                           schedule="linear", warmup_steps=min(100, steps // 10), progress=False,
                           save_every=None, eval_every=None, log_every=max(10, steps // 30)))
@@ -115,7 +114,7 @@ def pretrain_stage(ctx: StageContext) -> str:
     ctx.table(f"bert-tiny ({tiny.total:,} parameters), MLM (dynamic masking) + SOP, {result.steps} steps in "
               f"{result.train_seconds:.0f} s on 84 KJV chapters",
               ["measure", "ours", "baseline (unigram / most frequent token / chance)"], rows)
-    ctx.section["curves"] = _curves(ctx.out / "run")
+    ctx.curves(ctx.out / "run", ("loss", "mlm_acc", "sop_acc"))
     ctx.part("fill")
     model = load_pretrained(ctx.out / "run")
     fills = []
@@ -139,13 +138,6 @@ def _generation_note() -> str:
     if importlib.util.find_spec("reprlab.text.generation") is None:
         return "not in this build yet: causal LM generation (reprlab.text.generation, issue 17) has not landed"
     return "reprlab.text.generation is present; the demo does not sample from it yet"
-
-
-def _curves(run_dir: Path) -> list:
-    from reprlab.report import curves_from_rows, read_jsonl
-
-    return [c for c in curves_from_rows(read_jsonl(run_dir / "metrics.jsonl")) if c["title"] in ("loss", "mlm_acc",
-                                                                                                  "sop_acc")]
 
 
 def transfer_stage(ctx: StageContext) -> str:  # pragma: no cover - runs once the text-transfer domain lands

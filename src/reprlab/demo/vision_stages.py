@@ -159,7 +159,7 @@ def simclr_stage(ctx: StageContext) -> str:
     ctx.table("1% labels: frozen SimCLR features vs the same CNN trained supervised on them",
               ["method", "test accuracy"], [["linear probe on SimCLR h", rows[0][3]],
                                             ["supervised from scratch (same CNN)", sup_acc]])
-    ctx.section["curves"] = [c for c in _curves(ctx.out / "run") if c["title"] == "loss"]
+    ctx.curves(ctx.out / "run")
     ctx.figure(_views_figure(ctx, train.x, model_cfg.augment), "two-view augmentations: each row one image, five views")
     ctx.anchor("ImageNet top-1 with 1% of the labels (ResNet-50 4x, fine-tuned)", "85.8% (AlexNet: 63.3% with "
                "all labels)", "Chen et al. 2020, SimCLR, table 7", f"{rows[0][3]:.1%} vs supervised {sup_acc:.1%}",
@@ -187,12 +187,6 @@ def _views_figure(ctx: StageContext, x, augment) -> Path:
             axes[i, j].imshow(img[0].numpy(), cmap="gray", vmin=0, vmax=1)
             axes[i, j].set_axis_off()
     return save_figure(fig, ctx.out / "views.png", dpi=80)
-
-
-def _curves(run_dir: Path) -> list:
-    from reprlab.report import curves_from_rows, read_jsonl
-
-    return curves_from_rows(read_jsonl(run_dir / "metrics.jsonl"))
 
 
 def imax_stage(ctx: StageContext) -> str:
