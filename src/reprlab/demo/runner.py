@@ -118,12 +118,12 @@ def run_stage(stage: Stage, run_dir: Path, quick: bool, progress: bool = False) 
     out = run_dir / stage.id
     if out.exists():  # a stage interrupted last time starts again from nothing
         shutil.rmtree(out)
-    out.mkdir(parents=True)
     reason = stage.missing()
     t0 = time.perf_counter()
     if reason is not None:
         section.update(status="skipped", summary=f"skipped: {reason}")
     else:
+        out.mkdir(parents=True)
         bar = _bar(stage, progress)
         try:
             section["summary"] = stage.run(StageContext(out, run_dir, quick, section, bar))
