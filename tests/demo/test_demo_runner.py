@@ -124,3 +124,18 @@ def test_a_subset_run_keeps_earlier_stages_on_the_page(tmp_path):
     _run(tmp_path / "d", names=["numbers"])
     result, _ = _run(tmp_path / "d", names=["text"])
     assert [s["id"] for s in result.document["sections"]] == ["numbers", "text"]
+
+
+def test_missing_fashion_mnist_falls_back_to_digits_and_names_the_package(monkeypatch, tmp_path):
+    import reprlab.data
+    from reprlab.demo.stage import StageContext
+    from reprlab.demo.vision_stages import _image_data
+    from reprlab.report import new_section
+
+    ctx = StageContext(tmp_path, tmp_path, False, new_section("generative", "g"))
+    monkeypatch.setattr(reprlab.data, "FASHION_MNIST_DIR", tmp_path / "absent")
+    name, note = _image_data(ctx)
+    assert name == "digits" and "apt-get install -y dataset-fashion-mnist" in note
+    monkeypatch.setattr(reprlab.data, "FASHION_MNIST_DIR", tmp_path)
+    assert _image_data(ctx)[0] == "fashion-mnist"
+    assert _image_data(StageContext(tmp_path, tmp_path, True, ctx.section))[0] == "digits"  # --quick: digits

@@ -19,11 +19,11 @@ FEATURES = "features.npz"  # the SimCLR stage's test-set representations, read b
 
 def _image_data(ctx: StageContext) -> tuple[str, str]:
     """The autoencoder's data set and a note: Fashion-MNIST in the default run when installed, else digits."""
-    from reprlab.data import available_datasets
+    import reprlab.data
 
     if ctx.quick:
         return "digits", "digits (the quick run's data set)"
-    if "fashion-mnist" in available_datasets():
+    if reprlab.data.FASHION_MNIST_DIR.is_dir():
         return "fashion-mnist", "Fashion-MNIST"
     return "digits", ("digits: Fashion-MNIST is not installed (as root: apt-get install -y dataset-fashion-mnist); "
                       "fell back to the bundled sklearn digits")
