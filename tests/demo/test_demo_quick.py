@@ -54,3 +54,12 @@ def test_seed_bpe_example_and_simclr_features(quick_demo):
     assert _metrics(quick_demo, "tokenizers")["seed merges reproduced"] == 8
     m = _metrics(quick_demo, "simclr")
     assert m["SimCLR linear"] > m["random init linear"], m
+
+
+def test_two_identical_runs_agree(quick_demo, tmp_path):
+    """The same stage run again in another directory gives the same numbers (seeded end to end)."""
+    from reprlab.demo import run_stage
+
+    stage = next(s for s in STAGES if s.id == "imax")
+    again = run_stage(stage, tmp_path, quick=True)
+    assert again["metrics"] == _metrics(quick_demo, "imax")

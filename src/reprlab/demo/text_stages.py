@@ -63,6 +63,8 @@ def tokenizers_stage(ctx: StageContext) -> str:
 
 def pretrain_stage(ctx: StageContext) -> str:
     """A tiny BERT (MLM with dynamic masking + SOP) on the bundled KJV sample; parameters; ``fill``."""
+    import torch
+
     from reprlab.pretrain import (
         InstanceConfig,
         MaskingConfig,
@@ -101,6 +103,7 @@ def pretrain_stage(ctx: StageContext) -> str:
                           save_every=None, eval_every=None, log_every=max(10, steps // 30)))
     ctx.part("pretraining")
     with torch_threads(1):  # a tiny model: one thread is faster, and kinder to a shared machine
+        torch.manual_seed(0)  # the model is built before the Trainer seeds: two runs must agree
         result = run_pretrain(cfg)
     ev = result.evaluation
     tiny = parameter_count(load_pretrained(ctx.out / "run").encoder.config)

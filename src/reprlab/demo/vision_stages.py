@@ -31,6 +31,8 @@ def _image_data(ctx: StageContext) -> tuple[str, str]:
 
 def generative_stage(ctx: StageContext) -> str:
     """Deep AE vs PCA reconstructions, ReLU vs sigmoid initialisation, VAE samples."""
+    import torch
+
     from reprlab.data import DataSpec
     from reprlab.train import TrainConfig, torch_threads
     from reprlab.vision.generative import (
@@ -59,6 +61,8 @@ def generative_stage(ctx: StageContext) -> str:
 
     with torch_threads(2 if big else 1):
         ctx.part("deep AE")
+        # run_autoencoder/run_vae build the model before the Trainer seeds: seed here so two runs agree
+        torch.manual_seed(0)
         ae = run_autoencoder(AutoencoderRunConfig(data=data, model=model,
                                                   train=train("autoencoder", steps, batch_size=128 if big else 64)))
     k = model.code_dim
@@ -68,6 +72,7 @@ def generative_stage(ctx: StageContext) -> str:
     ctx.figure(ae.run_dir / "reconstructions.png", f"{name} test images: original, PCA {k}, deep AE {k}")
     with torch_threads(1):  # tiny models on digits: one thread is faster
         ctx.part("ReLU vs sigmoid")
+        torch.manual_seed(0)
         init_steps = ctx.pick(300, 1000)
         cmp = run_init_comparison(InitComparisonRunConfig(
             data=digits, model=small, variants=("relu:kaiming", "sigmoid:small_gaussian"),
@@ -78,6 +83,7 @@ def generative_stage(ctx: StageContext) -> str:
         ctx.figure(cmp.run_dir / "init_comparison.png", "digits, the same deep AE: ReLU + Kaiming init vs sigmoid + "
                                                         "N(0, 0.01)")
         ctx.part("VAE")
+        torch.manual_seed(0)
         vae = run_vae(VAERunConfig(data=digits, iwae_k=ctx.pick(50, 200), eval_limit=ctx.pick(200, 360),
                                    model=VAEConfig(input_dim=64, hidden=(128,), latent_dim=8),
                                    train=train("vae", ctx.pick(400, 2000), lr=1e-3)))
@@ -196,6 +202,8 @@ def imax_stage(ctx: StageContext) -> str:
     """IMAX learns disparity from random-dot stereograms without labels; the Gaussian-assumption failure."""
     import dataclasses
 
+    import torch
+
     from reprlab.coherence import IMAXConfig, IMAXRunConfig, run_imax
     from reprlab.train import torch_threads
 
@@ -204,12 +212,14 @@ def imax_stage(ctx: StageContext) -> str:
     base.train = dataclasses.replace(base.train, max_steps=steps, output_dir=str(ctx.out / "imax"))
     with torch_threads(1):
         ctx.part("IMAX")
+        torch.manual_seed(0)
         good = run_imax(base)
         ctx.part("overlapping patches")
         bad_cfg = dataclasses.replace(
             base, data=dataclasses.replace(base.data, overlap=base.data.patch_width - 1),
             model=IMAXConfig(module="mlp"),
             train=dataclasses.replace(base.train, output_dir=str(ctx.out / "overlap")))
+        torch.manual_seed(0)
         bad = run_imax(bad_cfg)
     r = ctx.metric("abs_r", good.abs_r)
     ctx.metric("overlap_abs_r", bad.abs_r)
