@@ -278,7 +278,8 @@ def maps_stage(ctx: StageContext) -> str:
                "van der Maaten & Hinton 2008; the talk", f"kNN accuracy t-SNE {tsne:.3f} vs LLE {lle:.3f}",
                "digits representations, not MNIST pixels; the ordering " +
                ("matches" if tsne > lle else "does NOT match"))
-    return f"maps of {n} SimCLR representations: kNN accuracy t-SNE {tsne:.3f}, SNE {rows[1][1]:.3f}, LLE {lle:.3f}"
+    source = "SimCLR representations" if path.is_file() else "digits pixels (no simclr stage here)"
+    return f"maps of {n} {source}: kNN accuracy t-SNE {tsne:.3f}, SNE {rows[1][1]:.3f}, LLE {lle:.3f}"
 
 
 def _plot_maps(maps: dict, labels, path: Path) -> Path:
