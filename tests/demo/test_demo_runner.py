@@ -139,3 +139,15 @@ def test_missing_fashion_mnist_falls_back_to_digits_and_names_the_package(monkey
     monkeypatch.setattr(reprlab.data, "FASHION_MNIST_DIR", tmp_path)
     assert _image_data(ctx)[0] == "fashion-mnist"
     assert _image_data(StageContext(tmp_path, tmp_path, True, ctx.section))[0] == "digits"  # --quick: digits
+
+
+def test_a_stage_reruns_when_a_stage_it_reads_was_rerun(tmp_path):
+    reader = Stage("reader", "2. Reader", lambda ctx: (ctx.run_dir / "numbers" / "done.txt").read_text(),
+                   depends=("numbers",))
+    stages = (FAKE[0], reader)
+    _, first = _run(tmp_path / "d", stages)
+    _, cached = _run(tmp_path / "d", stages)
+    assert all(line.startswith("[cached ]") for line in cached[:2])
+    (tmp_path / "d" / "stages" / "numbers.json").unlink()  # numbers runs again, so reader must too
+    _, again = _run(tmp_path / "d", stages)
+    assert not again[0].startswith("[cached ]") and not again[1].startswith("[cached ]")

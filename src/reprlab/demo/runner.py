@@ -16,6 +16,7 @@ first unfinished stage. A directory that holds anything but a demo run is refuse
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -89,8 +90,15 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, stages: tuple[Stage, ...]) -
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _fingerprint(stage: Stage, quick: bool) -> dict[str, Any]:
-    return {"stage": stage.id, "version": stage.version, "quick": quick}
+def _fingerprint(stage: Stage, quick: bool, run_dir: Path) -> dict[str, Any]:
+    """What a cached section must match: the stage, its size, and the cached sections it read."""
+    upstream: dict[str, str | None] = {}
+    for dep in stage.depends:
+        try:
+            upstream[dep] = hashlib.sha256((run_dir / "stages" / f"{dep}.json").read_bytes()).hexdigest()[:16]
+        except OSError:
+            upstream[dep] = None
+    return {"stage": stage.id, "version": stage.version, "quick": quick, "depends": upstream}
 
 
 def _cached(run_dir: Path, stage: Stage, quick: bool) -> dict[str, Any] | None:
@@ -98,7 +106,7 @@ def _cached(run_dir: Path, stage: Stage, quick: bool) -> dict[str, Any] | None:
         section = json.loads((run_dir / "stages" / f"{stage.id}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(section, dict) or section.get("fingerprint") != _fingerprint(stage, quick):
+    if not isinstance(section, dict) or section.get("fingerprint") != _fingerprint(stage, quick, run_dir):
         return None
     return section if section.get("status") in ("done", "skipped") else None
 
@@ -114,7 +122,7 @@ def _bar(stage: Stage, enabled: bool) -> Any:
 def run_stage(stage: Stage, run_dir: Path, quick: bool, progress: bool = False) -> dict[str, Any]:
     """Run one stage in a fresh ``RUN_DIR/<id>`` and return its finished section (also cached)."""
     section = new_section(stage.id, stage.title)
-    section["fingerprint"] = _fingerprint(stage, quick)
+    section["fingerprint"] = _fingerprint(stage, quick, run_dir)
     out = run_dir / stage.id
     if out.exists():  # a stage interrupted last time starts again from nothing
         shutil.rmtree(out)
@@ -131,6 +139,7 @@ def run_stage(stage: Stage, run_dir: Path, quick: bool, progress: bool = False) 
             if bar is not None:
                 bar.close()
     section["seconds"] = round(time.perf_counter() - t0, 2)
+    section["finished"] = time.time()  # a rerun changes the section, so stages that read it rerun too
     write_json(run_dir / "stages" / f"{stage.id}.json", section)
     return section
 

@@ -71,6 +71,7 @@ class Stage:
     parts: int = 1  # progress-bar length (calls to ctx.part)
     requires: str | None = None  # a module of a domain this build may not have yet
     version: int = 1  # bump to invalidate cached sections when the stage changes
+    depends: tuple[str, ...] = ()  # stages whose outputs this one reads: a rerun of those reruns this one
 
     def missing(self) -> str | None:
         """Why the stage cannot run in this build, or None."""

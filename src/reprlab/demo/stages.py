@@ -18,7 +18,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("generative", "4. Deep autoencoder vs PCA, ReLU vs sigmoid, VAE samples", generative_stage, parts=3),
     Stage("simclr", "5. SimCLR: linear/kNN evaluation, 1% labels vs supervised", simclr_stage, parts=3),
     Stage("imax", "6. IMAX: disparity from random-dot stereograms, and the Gaussian failure", imax_stage, parts=2),
-    Stage("maps", "7. LLE vs SNE vs t-SNE maps of the learned representations", maps_stage, parts=3),
+    Stage("maps", "7. LLE vs SNE vs t-SNE maps of the learned representations", maps_stage, parts=3,
+          depends=("simclr",)),
 )
 
 __all__ = ["STAGES"]
