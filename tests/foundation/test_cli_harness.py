@@ -59,15 +59,41 @@ def test_harness_upserts_rows(tmp_path):
     assert text.count("| demo | sum |") == 1 and text.endswith("footer\n") and "intro" in text
 
 
-def test_demo_trainer_step_reaches_the_pca_optimum(tmp_path, capsys):
-    """The demo's own step: a linear autoencoder trained by the Trainer must reach PCA's error."""
-    import re
+def test_trainer_linear_autoencoder_reaches_the_pca_optimum(tmp_path):
+    """The shared Trainer on a closed-form task: a linear autoencoder on digits must reach PCA's error
+    (PCA is the optimum of a linear autoencoder, Baldi & Hornik 1989). Formerly the demo's first step."""
+    import torch
+    from sklearn.decomposition import PCA
 
-    assert main(["demo", "-o", str(tmp_path), "--only", "trainer"]) == 0
-    summary = (tmp_path / "summary.txt").read_text()
-    ours, best = map(float, re.search(r"squared error ([\d.]+) vs PCA optimum ([\d.]+)", summary).groups())
-    assert best <= ours < 1.05 * best  # PCA is the optimum of a linear autoencoder (Baldi & Hornik 1989)
+    from reprlab.data import load_dataset
+    from reprlab.train import LossOutput, Objective, TrainConfig, Trainer
+
+    data = load_dataset("digits")
+    x = data.x.flatten(1)
+    mean = x.mean(0)
+
+    class LinearAE(Objective):
+        def __init__(self, d: int, k: int):
+            super().__init__()
+            self.enc, self.dec = torch.nn.Linear(d, k), torch.nn.Linear(k, d)
+
+        def forward(self, batch):
+            xb = batch[0].flatten(1) - mean
+            return LossOutput(((self.dec(self.enc(xb)) - xb) ** 2).sum(1).mean())
+
+    cfg = TrainConfig(output_dir=str(tmp_path / "trainer"), max_steps=1500, batch_size=128, lr=3e-3,
+                      weight_decay=0.0, schedule="cosine", warmup_steps=50, save_every=None,
+                      progress=False, log_every=100)
+    torch.manual_seed(0)
+    model = LinearAE(x.shape[1], 8)
+    Trainer(model, cfg, data).fit()
+    with torch.no_grad():
+        ours = float(((model.dec(model.enc(x - mean)) - (x - mean)) ** 2).sum(1).mean())
+    pca = PCA(8).fit(x.numpy())
+    best = float(((pca.inverse_transform(pca.transform(x.numpy())) - x.numpy()) ** 2).sum(1).mean())
+    assert best <= ours < 1.05 * best
     assert (tmp_path / "trainer" / "model.safetensors").is_file()
+    assert (tmp_path / "trainer" / "report.html").is_file()  # every training run ends with its report
 
 
 RUN_VERBS = [  # every verb that builds a run config from the command line, and that config

@@ -18,6 +18,7 @@ from reprlab.errors import ReprlabError
 COMMAND_MODULES = (
     "reprlab.cli.info",
     "reprlab.cli.demo",
+    "reprlab.report.cli",
     "reprlab.cli.config_cmd",
     "reprlab.tokenizers.cli",
     "reprlab.text.cli",
@@ -51,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         code = args.handler(args)
+        if not code and args.command not in ("demo", "report"):
+            from reprlab.report import refresh_report
+
+            refresh_report(getattr(args, "output", None))  # a training verb's -o: results written after training too
     except ReprlabError as e:
         print(f"reprlab: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -237,6 +237,10 @@ class Trainer:
             save_module(self.objective, self.run_dir / "model.safetensors")
         for cb in callbacks:
             cb.on_train_end(self)
+        if dist_utils.is_main_process():
+            from reprlab.report import refresh_report
+
+            refresh_report(self.run_dir)  # report.html + metrics.json; a failure to write them only warns
         return TrainResult(step=self.step, run_dir=self.run_dir, last_logs=logs, eval_logs=eval_logs)
 
     def _setup(self) -> tuple[DataLoader, ResumableSampler, list[Callback], list[float]]:
