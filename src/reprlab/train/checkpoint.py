@@ -16,8 +16,11 @@ A run directory looks like::
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import struct
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +33,49 @@ from reprlab.errors import CheckpointError
 from reprlab.io import atomic_dir, atomic_path, atomic_write, write_json
 
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
-_PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+, torch.save zip archive
+# torch.save's legacy (non-zip) format starts with the pickled magic number 0x1950a86a20f9469cfc6c
+_TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
+
+def _is_safetensors(path: Path) -> bool:
+    """True when ``path`` starts with a safetensors header: a little-endian u64 length, then a JSON object."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            return False
+        n = struct.unpack("<Q", head)[0]
+        if not 2 <= n <= size - 8 or n > 100_000_000:
+            return False
+        try:
+            header = json.loads(f.read(n))
+        except (ValueError, UnicodeDecodeError):
+            return False
+    return isinstance(header, dict)
+
+
+def _is_pickle(path: Path) -> bool:
+    """A pickle of protocol 2-5 (PROTO opcode first, STOP last) or a legacy ``torch.save`` file."""
+    with open(path, "rb") as f:
+        head = f.read(len(_TORCH_LEGACY_MAGIC))
+        if head.startswith(_TORCH_LEGACY_MAGIC):
+            return True
+        if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"."
 
 
 def refuse_pickle(path: Path) -> None:
-    """Raise :class:`CheckpointError` when ``path`` holds a pickle or a ``torch.save`` archive."""
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if any(head.startswith(m) for m in _PICKLE_MAGIC):
+    """Raise :class:`CheckpointError` when ``path`` holds a pickle or a ``torch.save`` archive.
+
+    A safetensors file begins with its header length (any first byte, 0x80 included), so the
+    header is parsed first; a zip archive (``torch.save``'s default) is recognised by its central
+    directory, a pickle by its protocol opcode and final STOP.
+    """
+    if _is_safetensors(path):
+        return
+    if zipfile.is_zipfile(path) or _is_pickle(path):
         raise CheckpointError(
             f"{path}: this is a pickle/torch.save file; reprlab never unpickles checkpoints "
             "(unpickling runs arbitrary code). Convert it to safetensors with "
