@@ -3,6 +3,7 @@
 import json
 import pickle
 import struct
+from pathlib import Path
 
 import pytest
 import torch
@@ -47,3 +48,58 @@ def test_garbage_starting_like_a_pickle_is_called_corrupt(tmp_path):
     path.write_bytes(b"\x80\x04" + b"\x00" * 40)  # protocol opcode, no STOP: not a pickle
     with pytest.raises(CheckpointError, match="corrupt or truncated safetensors"):
         load_tensors(path)
+
+
+# ------------------------------------------------------------------ 2: identical commands, identical weights
+_COMMANDS = {
+    "autoencoder": ["autoencoder", "train", "--data", "digits", "--set", "model.input_dim=64",
+                    "--set", "model.hidden=[16]", "--set", "model.code_dim=4"],
+    "vae": ["vae", "train", "--data", "digits", "--set", "model.hidden=[16]", "--set", "model.latent_dim=2",
+            "--set", "iwae_k=2", "--set", "eval_limit=20"],
+    "simclr": ["simclr", "train", "--data", "digits", "--set", "model.width=4", "--set", "model.proj_hidden=8",
+               "--set", "model.proj_dim=4", "--set", "train.batch_size=16", "--set", "train.progress=false"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(_COMMANDS))
+def test_two_identical_commands_give_identical_weights(tmp_path, command):
+    from reprlab.cli.main import main
+
+    weights = []
+    for i, name in enumerate(("a", "b")):
+        torch.manual_seed(1000 + i)  # a fresh process starts from a random torch seed
+        out = tmp_path / name
+        assert main([*_COMMANDS[command], "-o", str(out), "--set", "train.max_steps=2"]) == 0
+        weights.append(load_file(out / "model.safetensors"))
+    assert weights[0].keys() == weights[1].keys()
+    for k in weights[0]:
+        assert torch.equal(weights[0][k], weights[1][k]), k
+
+
+# ------------------------------------------------------------------ 7: flag values are values, not TOML source
+@pytest.mark.parametrize("path", ["runs/a\\b", "runs/it's \"quoted\"", "runs/ünï cödé/\\n"])
+def test_output_device_and_data_flags_keep_their_exact_text(path):
+    import argparse
+
+    from reprlab.cli.common import run_config_from_args
+    from reprlab.vision.generative.runs import AutoencoderRunConfig
+
+    args = argparse.Namespace(config=None, overrides=[], data=path + "/data", device="cpu", output=path,
+                              resume=False)
+    cfg = run_config_from_args(AutoencoderRunConfig, args)
+    assert cfg.train.output_dir == str(Path(path))
+    assert cfg.data.name == path + "/data"
+
+
+# ------------------------------------------------------------------ 6: a table given a value is not dropped
+def test_toml_value_for_a_table_is_an_error_naming_file_and_key(tmp_path, capsys):
+    from reprlab.cli.main import main
+
+    toml = tmp_path / "run.toml"
+    toml.write_text("train = 5\n")
+    assert main(["autoencoder", "train", "--config", str(toml), "-o", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"{toml}: train=5: train is a table of fields" in err and err.count("\n") == 1
+    assert main(["autoencoder", "train", "--set", "train=5", "--device", "cpu", "-o", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "--set: train=5: train is a table of fields" in err and "device" not in err
