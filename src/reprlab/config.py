@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import sys
 import types
 import typing
@@ -137,6 +138,8 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         raise ConfigError(f"{where}={value!r}: expected an integer")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{where}={value!r}: expected a finite number")
             return float(value)
         raise ConfigError(f"{where}={value!r}: expected a number")
     if tp is str:

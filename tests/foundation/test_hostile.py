@@ -1,16 +1,26 @@
 """The foundation under a hostile user (issue 13): odd headers, flipped bytes, bad configs, full disks."""
 
+import dataclasses
 import json
 import pickle
 import struct
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from reprlab.errors import CheckpointError
-from reprlab.train.checkpoint import load_tensors, refuse_pickle
+from reprlab.config import load_config
+from reprlab.errors import CheckpointError, ConfigError
+from reprlab.train import TrainConfig, Trainer
+from reprlab.train.checkpoint import latest_checkpoint, load_tensors, refuse_pickle
+from tests.foundation.toy import ToyConfig, ToyRegression, make_model, toy_data
+
+
+@dataclass
+class RunConfig:
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 def _safetensors_with_header_length(n: int) -> bytes:
@@ -103,3 +113,59 @@ def test_toml_value_for_a_table_is_an_error_naming_file_and_key(tmp_path, capsys
     assert main(["autoencoder", "train", "--set", "train=5", "--device", "cpu", "-o", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "--set: train=5: train is a table of fields" in err and "device" not in err
+
+
+# ------------------------------------------------------------------ 4: the last good checkpoint is good
+class _ExplodesAfterStep3(ToyRegression):
+    def on_step_end(self, step):
+        if step == 3:
+            with torch.no_grad():
+                for p in self.parameters():
+                    p.mul_(1e30)  # finite, but the next loss is not
+
+
+@pytest.mark.parametrize("clip", [1.0, None])
+def test_divergence_names_a_checkpoint_whose_weights_gave_a_finite_loss(tmp_path, clip):
+    from reprlab.train import TrainingDiverged
+
+    run = tmp_path / "run"
+    cfg = TrainConfig(output_dir=str(run), max_steps=10, batch_size=8, optimizer="sgd", lr=1e-2, save_every=1,
+                      progress=False, max_grad_norm=clip)
+    torch.manual_seed(0)
+    with pytest.raises(TrainingDiverged) as e:
+        Trainer(_ExplodesAfterStep3(ToyConfig(dropout=0.0)), cfg, toy_data()).fit()
+    msg = str(e.value)
+    assert f" at step 3; last good checkpoint: {run / 'checkpoint-000002'}" in msg
+    assert ("already clipped to train.max_grad_norm=1.0" if clip else "clip gradients with train.max_grad_norm") in msg
+    assert latest_checkpoint(run).name == "checkpoint-000002"
+    assert (run / "checkpoint-000003.diverged").is_dir()  # set aside, never resumed from
+    assert max(float(t.abs().max()) for t in load_file(run / "checkpoint-000002" / "model.safetensors").values()) < 10
+
+
+def test_lr_1e30_never_names_the_exploded_checkpoint(tmp_path):
+    from reprlab.train import TrainingDiverged
+
+    run = tmp_path / "run"
+    cfg = TrainConfig(output_dir=str(run), max_steps=10, batch_size=8, optimizer="sgd", lr=1e30, save_every=1,
+                      progress=False)
+    with pytest.raises(TrainingDiverged, match=r"at step 1; last good checkpoint: none yet; lower train.lr \("):
+        Trainer(make_model(dropout=0.0), cfg, toy_data()).fit()
+    assert latest_checkpoint(run) is None  # --resume starts afresh instead of diverging at once
+
+
+@pytest.mark.parametrize("setting,match", [
+    ("train.lr=nan", "train.lr=nan: expected a finite number"),
+    ("train.lr=inf", "train.lr=inf: expected a finite number"),
+    ("train.max_grad_norm=nan", "train.max_grad_norm=nan: expected a finite number"),
+    ("train.betas=[0.9, nan]", r"train.betas\[1\]=nan: expected a finite number"),
+    ("train.num_workers=-1", "train.num_workers=-1: must be >= 0"),
+])
+def test_non_finite_and_negative_settings_are_config_errors(setting, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(RunConfig, None, [setting], dataclasses.asdict(RunConfig()))
+
+
+def test_non_finite_settings_from_python_are_refused():
+    for kwargs in ({"lr": float("nan")}, {"max_grad_norm": float("inf")}, {"momentum": float("nan")}):
+        with pytest.raises(ConfigError, match="must be a finite number"):
+            TrainConfig(**kwargs)

@@ -148,8 +148,12 @@ def _optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Te
 
 
 def save_checkpoint(run_dir: Path, step: int, module: nn.Module, optimizer: torch.optim.Optimizer,
-                    trainer_state: dict[str, Any], config: dict[str, Any], keep: int = 2) -> Path:
-    """Write ``checkpoint-{step}`` as a whole, point ``latest`` at it, prune old ones."""
+                    trainer_state: dict[str, Any], config: dict[str, Any], keep: int = 2,
+                    protect: Path | None = None) -> Path:
+    """Write ``checkpoint-{step}`` as a whole, point ``latest`` at it, prune old ones.
+
+    The ``keep`` newest are kept, and ``protect`` (the last one known to be good) as well.
+    """
     name = f"checkpoint-{step:06d}"
     target = run_dir / name
     opt_tensors, opt_meta = _optimizer_to_flat(optimizer)
@@ -161,8 +165,28 @@ def save_checkpoint(run_dir: Path, step: int, module: nn.Module, optimizer: torc
     with atomic_write(run_dir / "latest") as f:
         f.write(name + "\n")
     for old in list_checkpoints(run_dir)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+        if protect is None or old.resolve() != protect.resolve():
+            shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def set_aside_checkpoint(run_dir: Path, ckpt: Path, good: Path | None) -> Path:
+    """Rename a checkpoint whose weights diverged to ``NAME.diverged`` and point ``latest`` at ``good``.
+
+    The renamed directory is never resumed from (its name is no ``checkpoint-N``); without a good
+    checkpoint ``latest`` is removed, so ``--resume`` starts afresh.
+    """
+    aside = ckpt.with_name(ckpt.name + ".diverged")
+    if aside.exists():
+        shutil.rmtree(aside)
+    if ckpt.is_dir():
+        os.replace(ckpt, aside)
+    if good is not None:
+        with atomic_write(run_dir / "latest") as f:
+            f.write(good.name + "\n")
+    else:
+        (run_dir / "latest").unlink(missing_ok=True)
+    return aside
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
@@ -218,4 +242,5 @@ def config_mismatch(saved: dict[str, Any], current: dict[str, Any], prefix: str 
 
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints",
            "save_module", "load_module", "load_tensors", "refuse_pickle", "config_mismatch",
+           "set_aside_checkpoint",
            "write_json"]
