@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import pickle
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,3 +170,154 @@ def test_non_finite_settings_from_python_are_refused():
     for kwargs in ({"lr": float("nan")}, {"max_grad_norm": float("inf")}, {"momentum": float("nan")}):
         with pytest.raises(ConfigError, match="must be a finite number"):
             TrainConfig(**kwargs)
+
+
+# ------------------------------------------------------------------ 5: one line, exit 2, never a traceback
+_TINY_AE = ["autoencoder", "train", "--data", "digits", "--set", "model.input_dim=64", "--set", "model.hidden=[8]",
+            "--set", "model.code_dim=2", "--set", "train.max_steps=2"]
+
+
+def _one_line_error(capsys, *fragments):
+    err = capsys.readouterr().err
+    assert err.startswith("reprlab: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err and ".tmp" not in err, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+def test_full_disk_is_one_line_naming_the_target(tmp_path, monkeypatch, capsys):
+    import errno
+    import os
+
+    from reprlab.cli.main import main
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("reprlab.io.os.fsync", full)
+    assert main([*_TINY_AE, "-o", str(tmp_path / "run")]) == 2
+    _one_line_error(capsys, f"{tmp_path / 'run' / 'config.json'}: cannot write", "the disk is full")
+
+
+def test_read_only_output_directory_is_one_line(tmp_path, monkeypatch, capsys):
+    import errno
+    import os
+
+    from reprlab.cli.main import main
+
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    assert main([*_TINY_AE, "-o", str(tmp_path / "run")]) == 2
+    _one_line_error(capsys, str(tmp_path / "run"), "read-only: choose a writable output directory")
+
+
+def test_config_given_a_directory_is_one_line(tmp_path, capsys):
+    from reprlab.cli.main import main
+
+    assert main([*_TINY_AE, "--config", str(tmp_path), "-o", str(tmp_path / "run")]) == 2
+    _one_line_error(capsys, f"{tmp_path}: is a directory; --config takes a TOML file")
+
+
+def _fit(tmp_path, max_steps=8, **kw):
+    cfg = TrainConfig(output_dir=str(tmp_path / "run"), max_steps=max_steps, batch_size=8, lr=1e-2, save_every=4,
+                      progress=False, log_every=1, **kw)
+    return Trainer(make_model(), cfg, toy_data()).fit()
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda s: {k: v for k, v in s.items() if k != "rng"}, "field 'rng' is missing, expected a list of RNG states"),
+    (lambda s: [s], "expected a JSON object, found a list"),
+    (lambda s: {**s, "step": "8"}, "field 'step' is '8', expected an integer >= 0"),
+    (lambda s: {**s, "optimizer": []}, "field 'optimizer' is [], expected an object"),
+])
+def test_trainer_state_of_the_wrong_shape_is_named(tmp_path, edit, match):
+    _fit(tmp_path)
+    ckpt = latest_checkpoint(tmp_path / "run")
+    path = ckpt / "trainer_state.json"
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    with pytest.raises(CheckpointError, match=re.escape(match)):
+        _fit(tmp_path, 12, resume=True)
+
+
+def test_checkpoint_config_that_is_a_list_is_named(tmp_path):
+    _fit(tmp_path)
+    ckpt = latest_checkpoint(tmp_path / "run")
+    state = json.loads((ckpt / "trainer_state.json").read_text())
+    state.pop("sha256")  # as a checkpoint written before checksums
+    (ckpt / "trainer_state.json").write_text(json.dumps(state))
+    (ckpt / "config.json").write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match="config.json: expected a JSON object, found a list"):
+        _fit(tmp_path, 12, resume=True)
+
+
+def test_torn_last_metrics_line_is_dropped_on_resume(tmp_path):
+    _fit(tmp_path)
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    with open(metrics, "a") as f:
+        f.write('{"step": 9, "lo')  # a full disk's torn write
+    _fit(tmp_path, 12, resume=True)
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 13))
+
+
+def test_corrupt_simclr_json_is_one_line(tmp_path, capsys):
+    from reprlab.cli.main import main
+
+    (tmp_path / "simclr.json").write_text('{"model": {"backbone": ')
+    assert main(["simclr", "eval", str(tmp_path)]) == 2
+    _one_line_error(capsys, "simclr.json: corrupt JSON")
+    (tmp_path / "simclr.json").write_text('["not", "a", "config"]')
+    assert main(["simclr", "eval", str(tmp_path)]) == 2
+    _one_line_error(capsys, "simclr.json: expected a JSON object, found a list")
+
+
+def test_object_npy_for_tsne_is_one_line(tmp_path, capsys):
+    import numpy as np
+
+    from reprlab.cli.main import main
+
+    np.save(tmp_path / "x.npy", np.array([[1, "a"], [2, None]], dtype=object), allow_pickle=True)
+    assert main(["tsne", str(tmp_path / "x.npy"), "-o", str(tmp_path / "map.npy")]) == 2
+    _one_line_error(capsys, "x.npy: not a numeric .npy matrix")
+
+
+# ------------------------------------------------------------------ 6: nothing damaged passes silently
+def test_flipped_byte_in_tensor_data_is_refused_on_resume(tmp_path):
+    _fit(tmp_path)
+    ckpt = latest_checkpoint(tmp_path / "run")
+    for name in ("model.safetensors", "optimizer.safetensors"):
+        path = ckpt / name
+        data = bytearray(path.read_bytes())
+        data[-3] ^= 0x10  # inside the last tensor: the header still parses
+        path.write_bytes(bytes(data))
+        load_tensors(path)  # safetensors itself cannot tell
+        with pytest.raises(CheckpointError, match=f"{name}: checksum mismatch .* delete .*checkpoint-000008"):
+            _fit(tmp_path, 12, resume=True)
+        data[-3] ^= 0x10
+        path.write_bytes(bytes(data))
+    _fit(tmp_path, 12, resume=True)  # restored: resumes
+
+
+def test_resume_without_a_checkpoint_says_so(tmp_path, caplog):
+    with caplog.at_level("WARNING"):
+        _fit(tmp_path, 4, resume=True)
+    assert f"--resume: {tmp_path / 'run'} holds no checkpoint yet; starting from step 0" in caplog.text
+
+
+# ------------------------------------------------------------------ 8: temporaries of a killed write are removed
+def test_temporaries_of_an_interrupted_checkpoint_are_removed_on_resume(tmp_path):
+    _fit(tmp_path)
+    run = tmp_path / "run"
+    leftover = run / ".checkpoint-000012.k3j9x_.tmp"
+    leftover.mkdir()
+    (leftover / "model.safetensors").write_bytes(b"\0" * 10)
+    (run / ".latest.a8d7.tmp").write_text("checkpoint-0000")
+    (run / ".model.zz1.tmp.safetensors").write_bytes(b"")
+    keep = run / "notes.txt"
+    keep.write_text("mine")
+    _fit(tmp_path, 12, resume=True)
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+    assert keep.read_text() == "mine"

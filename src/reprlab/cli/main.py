@@ -52,6 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReprlabError as e:
         print(f"reprlab: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a full, read-only or forbidden disk is the user's to fix, not a traceback
+        from reprlab.io import disk_error
+
+        err = disk_error(e)
+        if err is None:
+            raise
+        print(f"reprlab: error: {err}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         print("reprlab: interrupted", file=sys.stderr)
         return 130

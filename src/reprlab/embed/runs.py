@@ -189,7 +189,14 @@ def read_matrix(path: Path) -> np.ndarray:
     if not path.exists():
         raise MissingDataError(f"{path}: no such file; give a .npy or .csv matrix")
     if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
+        try:
+            x = np.load(path, allow_pickle=False)
+        except ValueError as e:  # object arrays need pickle, which is never loaded
+            raise DataError(f"{path}: not a numeric .npy matrix ({e}); save it with "
+                            "np.save(path, x.astype(np.float64))") from None
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+            raise DataError(f"{path}: dtype {x.dtype} is not numeric; save a float matrix")
+        return x
     if path.suffix in (".csv", ".txt", ".tsv"):
         try:
             return np.loadtxt(path, delimiter="\t" if path.suffix == ".tsv" else ",", ndmin=2)

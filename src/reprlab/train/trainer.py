@@ -23,13 +23,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from reprlab.data.dataset import keep_batch
 from reprlab.errors import CheckpointError, ConfigError, DataError, ReprlabError
-from reprlab.io import write_json
+from reprlab.io import remove_temporaries, write_json
 from reprlab.train import distributed as dist_utils
 from reprlab.train.callbacks import Callback, JSONLLogger, ProgressBar, TensorBoardLogger
 from reprlab.train.checkpoint import (
     config_mismatch,
     latest_checkpoint,
     load_checkpoint,
+    open_checkpoint,
     read_checkpoint_json,
     save_checkpoint,
     save_module,
@@ -147,16 +148,20 @@ class Trainer:
     def _resume(self, callbacks: list[Callback]) -> None:
         ckpt = latest_checkpoint(self.run_dir)
         if ckpt is None:
-            log.info("resume: no checkpoint in %s, starting from step 0", self.run_dir)
+            log.warning("--resume: %s holds no checkpoint yet; starting from step 0", self.run_dir)
             return
-        saved_cfg = read_checkpoint_json(ckpt, "config.json")
-        diffs = config_mismatch(saved_cfg.get("model", {}), self.model_config)
+        state = open_checkpoint(ckpt)  # shape and checksums first: config.json may be the damaged file
+        saved_model = read_checkpoint_json(ckpt, "config.json").get("model", {})
+        if not isinstance(saved_model, dict):
+            raise CheckpointError(f"{ckpt / 'config.json'}: field 'model' is not an object; the file was not "
+                                  f"written by reprlab — delete {ckpt} to resume from an earlier one")
+        diffs = config_mismatch(saved_model, self.model_config)
         if diffs:
             raise CheckpointError(f"{ckpt}: written for another model configuration: "
                                   + "; ".join(diffs[:5]) + ". Use the run's original config, or "
                                   "a new output_dir to start afresh.")
         assert self.optimizer is not None
-        state = load_checkpoint(ckpt, self.objective, self.optimizer)
+        load_checkpoint(ckpt, self.objective, self.optimizer, state)
         self.step, self.epoch = state["step"], state["epoch"]
         self.samples_in_epoch = state["samples_in_epoch"]
         rngs = state["rng"]
@@ -279,6 +284,8 @@ class Trainer:
         callbacks: list[Callback] = []
         if dist_utils.is_main_process():
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            for stale in remove_temporaries(self.run_dir):  # left by a process killed mid-write
+                log.info("removed %s, left by an interrupted write", stale)
             callbacks.append(JSONLLogger(self.run_dir / "metrics.jsonl"))
             if cfg.progress:
                 callbacks.append(ProgressBar())
