@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,18 +149,32 @@ def atomic_dir(path: PathLike) -> Iterator[Path]:
         raise
 
 
+def secondary_rank() -> bool:
+    """True in a torch.distributed process other than rank 0 (whose results rank 0 writes)."""
+    dist = sys.modules.get("torch.distributed")
+    return bool(dist is not None and dist.is_available() and dist.is_initialized() and dist.get_rank() != 0)
+
+
 def write_json(path: PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
+    """Write ``obj`` as indented JSON, atomically (rank 0 alone under torch.distributed)."""
+    if secondary_rank():
+        return
     with atomic_write(path) as f:
         json.dump(obj, f, indent=2, sort_keys=True)
         f.write("\n")
 
 
 def save_figure(fig: Any, path: PathLike, **savefig_kwargs: Any) -> Path:
-    """Save a matplotlib figure atomically (format from the suffix, dpi 110 unless given) and close it."""
+    """Save a matplotlib figure atomically (format from the suffix, dpi 110 unless given) and close it.
+
+    Under torch.distributed only rank 0 writes the file.
+    """
     import matplotlib.pyplot as plt
 
     path = Path(path)
+    if secondary_rank():
+        plt.close(fig)
+        return path
     savefig_kwargs.setdefault("dpi", 110)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", **savefig_kwargs)

@@ -62,3 +62,18 @@ def test_two_processes_equal_one_for_batch_statistic_objectives(tmp_path, name):
     assert one.keys() == two.keys()
     worst = max(float((one[k].double() - two[k].double()).abs().max()) for k in one)
     assert worst < 1e-6, f"{name}: max |2 processes - 1 process| = {worst:.3g}"
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+def test_under_torchrun_only_rank_0_prints_and_writes(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "imax"
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+                        f"--master_port={_free_port()}", "-m", "reprlab.cli.main", "imax", "train", "-o", str(out),
+                        "--set", "n_train=256", "--set", "n_test=64", "--set", "train.max_steps=4",
+                        "--set", "train.batch_size=32", "--set", "train.log_every=1"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("stereograms (pair): |r| =") == 1, r.stdout
+    assert (out / "model.safetensors").is_file() and (out / "metrics.jsonl").read_text().count("\n") == 4
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]

@@ -7,8 +7,10 @@ inside its handlers so ``reprlab --help`` stays fast. A handler returns an exit 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -47,8 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
+    # under torchrun every rank runs the command; rank 0 alone prints its results
+    quiet = os.environ.get("RANK", "0") != "0"
     try:
-        code = args.handler(args)
+        with open(os.devnull, "w") if quiet else contextlib.nullcontext(sys.stdout) as out, \
+                contextlib.redirect_stdout(out):
+            code = args.handler(args)
     except ReprlabError as e:
         print(f"reprlab: error: {e}", file=sys.stderr)
         return e.exit_code
