@@ -64,7 +64,7 @@ class JSONLLogger(Callback):
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     """The rows of a ``metrics.jsonl``; lines that are not a JSON object (a torn write) are skipped."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     path = Path(path)
     if not path.is_file():
         return rows
