@@ -281,7 +281,7 @@ def test_object_npy_for_tsne_is_one_line(tmp_path, capsys):
 
     np.save(tmp_path / "x.npy", np.array([[1, "a"], [2, None]], dtype=object), allow_pickle=True)
     assert main(["tsne", str(tmp_path / "x.npy"), "-o", str(tmp_path / "map.npy")]) == 2
-    _one_line_error(capsys, "x.npy: not a numeric .npy matrix")
+    _one_line_error(capsys, "x.npy: not a plain numeric .npy array")
 
 
 # ------------------------------------------------------------------ 6: nothing damaged passes silently

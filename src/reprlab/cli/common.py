@@ -42,11 +42,12 @@ def add_config_args(parser: argparse.ArgumentParser, *, output: bool = True, dat
 
 
 def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str, Any] | None = None,
-                     train_key: str = "train") -> T:
+                     train_key: str | None = "train") -> T:
     """Build ``cls`` from defaults < ``--config`` < ``--set`` < the dedicated flags.
 
-    The flags' values go in as values (never through TOML source text), so a path with quotes or
-    backslashes lands where the user typed it.
+    ``--device``/``-o``/``--resume`` set fields of the ``train_key`` table, or top-level fields
+    when ``train_key`` is None. The flags' values go in as values (never through TOML source
+    text), so a path with quotes or backslashes lands where the user typed it.
     """
     values: dict[str, Any] = {}
     train: dict[str, Any] = {}
@@ -58,8 +59,10 @@ def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str,
         train["output_dir"] = str(Path(args.output))
     if getattr(args, "resume", False):
         train["resume"] = True
-    if train:
+    if train and train_key:
         values[train_key] = train
+    else:
+        values.update(train)
     return load_config(cls, args.config, list(args.overrides), defaults, values)
 
 
@@ -82,3 +85,23 @@ def run_config_from_args(cls: type[T], args: argparse.Namespace, *, output_dir: 
     config: Any = config_from_args(cls, args, defaults)
     seed_everything(config.train.seed)
     return config
+
+
+def add_experiment_args(parser: argparse.ArgumentParser, config_name: str, example: str) -> None:
+    """The options of an ``experiment`` verb whose config has top-level ``output_dir`` and ``device``."""
+    parser.add_argument("--config", metavar="FILE.toml", help=f"TOML file of {config_name} values")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"override one value, e.g. --set {example} (repeatable)")
+    parser.add_argument("-o", "--output", metavar="DIR", help="output directory (sets output_dir)")
+    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N (sets device)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+
+
+def experiment_config(cls: type[T], args: argparse.Namespace) -> T:
+    """An experiment config (top-level ``output_dir`` and ``device``, any nested tables) from the command line.
+
+    As :func:`run_config_from_args`, the dataclass's own defaults, nested tables included, are the
+    base, so a user value replaces only the field it names.
+    """
+    instance: Any = cls()
+    return config_from_args(cls, args, dataclasses.asdict(instance), train_key=None)
