@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import sys
 import types
 import typing
@@ -32,6 +33,10 @@ def read_toml(path: str | Path) -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError:
         raise MissingDataError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory; --config takes a TOML file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: permission denied; make the config file readable") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML ({e})") from None
     except UnicodeDecodeError as e:
@@ -59,10 +64,31 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+def _is_unset(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
+
+
+def merge(base: dict[str, Any], update: dict[str, Any], where: str = "", *, source: str = "") -> dict[str, Any]:
+    """``base`` with ``update`` merged in, table by table.
+
+    A table (dict) never silently replaces a value, nor a value a table: ``train = 5`` against a
+    ``[train]`` table is a :class:`ConfigError` naming the key and ``source`` (where ``update``
+    came from). ``None`` (or ``"none"``) on either side may stand for an absent table.
+    """
     out = dict(base)
     for k, v in update.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        full = f"{where}.{k}" if where else k
+        old = out.get(k)
+        if isinstance(v, dict) and isinstance(old, dict):
+            out[k] = merge(old, v, full, source=source)
+            continue
+        if isinstance(v, dict) != isinstance(old, dict) and not (_is_unset(v) or _is_unset(old)):
+            given = f"{full}={v!r}" if not isinstance(v, dict) else f"{full}.{next(iter(v), '')}"
+            what = f"{full} is a table of fields" if isinstance(old, dict) else f"{full} is a single value"
+            hint = (f"set its fields ([{full}] in TOML, or --set {full}.KEY=VALUE)" if isinstance(old, dict)
+                    else f"--set {full}=VALUE")
+            raise ConfigError(f"{source + ': ' if source else ''}{given}: {what}; {hint}")
+        out[k] = v
     return out
 
 
@@ -112,6 +138,8 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         raise ConfigError(f"{where}={value!r}: expected an integer")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{where}={value!r}: expected a finite number")
             return float(value)
         raise ConfigError(f"{where}={value!r}: expected a number")
     if tp is str:
@@ -184,15 +212,18 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None,
-                defaults: dict[str, Any] | None = None) -> T:
-    """``defaults`` < TOML file < ``--set`` overrides, then validated into ``cls``.
+                defaults: dict[str, Any] | None = None, values: dict[str, Any] | None = None) -> T:
+    """``defaults`` < TOML file < ``--set`` overrides < ``values``, then validated into ``cls``.
 
-    A ConfigError raised while reading the file is prefixed with the file name.
+    ``values`` is a nested dict of Python values taken as they are (the CLI's dedicated flags:
+    a path stays the path it was, quotes and backslashes included). A ConfigError raised while
+    reading the file is prefixed with the file name.
     """
     data = dict(defaults or {})
     if path is not None:
-        data = merge(data, read_toml(path))
-    data = merge(data, parse_overrides(overrides or []))
+        data = merge(data, read_toml(path), source=str(path))
+    data = merge(data, parse_overrides(overrides or []), source="--set")
+    data = merge(data, values or {})
     try:
         return from_dict(cls, data)
     except ConfigError as e:

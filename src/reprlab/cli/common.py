@@ -46,19 +46,24 @@ def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str,
     """Build ``cls`` from defaults < ``--config`` < ``--set`` < the dedicated flags.
 
     ``--device``/``-o``/``--resume`` set fields of the ``train_key`` table, or top-level fields
-    when ``train_key`` is None.
+    when ``train_key`` is None. The flags' values go in as values (never through TOML source
+    text), so a path with quotes or backslashes lands where the user typed it.
     """
-    overrides = list(args.overrides)
-    prefix = f"{train_key}." if train_key else ""
+    values: dict[str, Any] = {}
+    train: dict[str, Any] = {}
     if getattr(args, "data", None):
-        overrides.append(f"data.name={args.data!r}")
+        values["data"] = {"name": args.data}
     if getattr(args, "device", None):
-        overrides.append(f"{prefix}device={args.device!r}")
+        train["device"] = args.device
     if getattr(args, "output", None):
-        overrides.append(f"{prefix}output_dir={str(Path(args.output))!r}")
+        train["output_dir"] = str(Path(args.output))
     if getattr(args, "resume", False):
-        overrides.append(f"{prefix}resume=true")
-    return load_config(cls, args.config, overrides, defaults)
+        train["resume"] = True
+    if train and train_key:
+        values[train_key] = train
+    else:
+        values.update(train)
+    return load_config(cls, args.config, list(args.overrides), defaults, values)
 
 
 def run_config_from_args(cls: type[T], args: argparse.Namespace, *, output_dir: str | None = None) -> T:
@@ -67,12 +72,19 @@ def run_config_from_args(cls: type[T], args: argparse.Namespace, *, output_dir: 
     The run's own defaults, its nested tables included, are the base that ``--config``, ``--set``
     and the flags change, so ``--set train.lr=...`` keeps the run's other training defaults.
     ``output_dir`` replaces the default run directory (for commands that share one run config).
+    Every random number generator is then seeded from ``train.seed``, before the command builds
+    its model: two identical commands give identical weights (the Trainer seeds again, per rank,
+    before training; a model built before that must not depend on the process's random state).
     """
+    from reprlab.train.seed import seed_everything
+
     instance: Any = cls()
     defaults = dataclasses.asdict(instance)
     if output_dir is not None:
         defaults["train"]["output_dir"] = output_dir
-    return config_from_args(cls, args, defaults)
+    config: Any = config_from_args(cls, args, defaults)
+    seed_everything(config.train.seed)
+    return config
 
 
 def add_experiment_args(parser: argparse.ArgumentParser, config_name: str, example: str) -> None:

@@ -3,9 +3,17 @@
 >>> from reprlab.train import Trainer, TrainConfig, Objective, LossOutput
 """
 
-from reprlab.train.callbacks import Callback, JSONLLogger, KeepBest, LambdaCallback, ProgressBar
+from reprlab.train.callbacks import Callback, JSONLLogger, KeepBest, LambdaCallback, ProgressBar, read_metrics
 from reprlab.train.config import TrainConfig
-from reprlab.train.distributed import all_gather_with_grad, is_main_process, resolve_device
+from reprlab.train.distributed import (
+    GlobalBatchNorm,
+    all_gather_with_grad,
+    all_reduce_with_grad,
+    convert_global_batchnorm,
+    gather_batch,
+    is_main_process,
+    resolve_device,
+)
 from reprlab.train.objective import LossOutput, Objective, batch_inputs
 from reprlab.train.optim import LAMB, LARS, build_optimizer, param_groups
 from reprlab.train.schedule import lr_factor
@@ -17,5 +25,6 @@ __all__ = [
     "Callback", "JSONLLogger", "KeepBest", "LambdaCallback", "ProgressBar", "TrainConfig", "LossOutput",
     "Objective", "batch_inputs", "LAMB", "LARS", "build_optimizer", "param_groups", "lr_factor", "seed_everything",
     "Trainer", "TrainingDiverged", "TrainResult", "train", "all_gather_with_grad",
-    "is_main_process", "resolve_device", "move_to", "torch_threads",
+    "is_main_process", "resolve_device", "move_to", "torch_threads", "read_metrics", "GlobalBatchNorm",
+    "all_reduce_with_grad", "convert_global_batchnorm", "gather_batch",
 ]

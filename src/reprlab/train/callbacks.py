@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reprlab.io import atomic_write
+
 if TYPE_CHECKING:
     from reprlab.train.trainer import Trainer
 
@@ -41,12 +43,13 @@ class JSONLLogger(Callback):
         self.truncate_after(step)
 
     def truncate_after(self, step: int) -> None:
-        """Drop the rows logged after ``step`` (by the run that crashed after that checkpoint)."""
+        """Drop the rows logged after ``step`` (by the run that crashed after that checkpoint),
+        and a torn last line (what a full disk or a kill mid-write leaves)."""
         if not self.path.exists():
             return
-        keep = [line for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step]
-        self.path.write_text("".join(line + "\n" for line in keep))
+        keep = [row for row in read_metrics(self.path) if row.get("step", 0) <= step]
+        with atomic_write(self.path) as f:
+            f.write("".join(json.dumps(row) + "\n" for row in keep))
 
     def _write(self, row: dict[str, Any]) -> None:
         with open(self.path, "a", encoding="utf-8") as f:
@@ -57,6 +60,22 @@ class JSONLLogger(Callback):
 
     def on_evaluate(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
         self._write({"step": step, "time": round(time.time(), 3), **logs})
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a ``metrics.jsonl``; lines that are not a JSON object (a torn write) are skipped."""
+    rows: list[dict[str, Any]] = []
+    path = Path(path)
+    if not path.is_file():
+        return rows
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
 
 
 class ProgressBar(Callback):

@@ -26,7 +26,7 @@ import torch
 
 from reprlab.config import from_dict
 from reprlab.data import DataSpec, load_dataset, load_split
-from reprlab.errors import ConfigError, MissingDataError
+from reprlab.errors import CheckpointError, ConfigError, MissingDataError
 from reprlab.io import atomic_write, save_figure, write_json
 from reprlab.train import TrainConfig, Trainer, TrainResult, resolve_device, torch_threads
 from reprlab.train.checkpoint import load_module
@@ -116,7 +116,17 @@ def read_run(run_dir: Path) -> tuple[SimCLRRunConfig, SimCLRObjective]:
     if not cfg_path.is_file():
         raise MissingDataError(f"{cfg_path}: not found; RUN_DIR must be a directory written by "
                                "'reprlab simclr train'")
-    cfg = from_dict(SimCLRRunConfig, _upgrade(json.loads(cfg_path.read_text())))
+    try:
+        saved = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{cfg_path}: corrupt JSON ({e}); the run's config is damaged — train the run "
+                              "again, or restore simclr.json from a copy") from None
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{cfg_path}: expected a JSON object, found a {type(saved).__name__}")
+    try:
+        cfg = from_dict(SimCLRRunConfig, _upgrade(saved))
+    except ConfigError as e:
+        raise ConfigError(f"{cfg_path}: {e}") from None
     objective = SimCLRObjective(cfg.model)
     load_module(objective, run_dir / "model.safetensors")
     return cfg, objective

@@ -12,7 +12,6 @@ Figures use matplotlib's object API (no pyplot state) and are written atomically
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from reprlab.io import save_figure
+from reprlab.train import read_metrics
 
 
 def squared_error_per_image(x: torch.Tensor, recon: torch.Tensor) -> float:
@@ -68,12 +68,8 @@ def read_metric_curve(run_dir: str | Path, key: str) -> tuple[list[int], list[fl
     """``(steps, values)`` of one logged metric from a run's ``metrics.jsonl``."""
     steps: list[int] = []
     values: list[float] = []
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return steps, values
-    for line in path.read_text().splitlines():
-        row = json.loads(line) if line.strip() else {}
-        if key in row:
+    for row in read_metrics(Path(run_dir) / "metrics.jsonl"):
+        if key in row and "step" in row:
             steps.append(int(row["step"]))
             values.append(float(row[key]))
     return steps, values
