@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import importlib
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reprlab.config import load_config
+from reprlab.config import load_config, merge, parse_overrides
 
 T = TypeVar("T")
 
@@ -28,43 +28,78 @@ def command_group(sub: argparse._SubParsersAction, name: str, help: str, *,
     return group
 
 
-def add_config_args(parser: argparse.ArgumentParser, *, output: bool = True, data: str | None = None) -> None:
-    """Add the options every configurable command takes (``--data`` too when ``data`` describes it)."""
+def add_config_args(parser: argparse.ArgumentParser, *, config: str | None = None, output: bool = True,
+                    data: str | None = None, output_dir: str | None = None) -> None:
+    """Add the options every configurable command takes (``--data`` too when ``data`` describes it).
+
+    ``config`` names the command's run config as ``"module:Class"`` (imported only when the command
+    runs, so ``--help`` stays fast); :func:`build_config` and ``reprlab config show VERB`` build it.
+    ``output_dir`` replaces the class's default run directory (for verbs that share one run config).
+    """
     if data is not None:
         parser.add_argument("--data", help=f"{data} (sets data.name)")
-    parser.add_argument("--config", metavar="FILE.toml", help="TOML file of config values")
+    parser.add_argument("--config", metavar="FILE.toml", help="TOML file of config values "
+                        "('reprlab config show VERB' prints them all)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value, e.g. --set train.lr=3e-4 (repeatable)")
     parser.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (sets train.device)")
     if output:
         parser.add_argument("-o", "--output", metavar="DIR", help="run directory (sets train.output_dir)")
         parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    parser.set_defaults(config_class=config, config_output_dir=output_dir)
+    if config is not None:
+        verb = parser.prog.removeprefix("reprlab ")
+        note = f"every config value and its default: reprlab config show {verb}"
+        parser.epilog = f"{parser.epilog}\n\n{note}" if parser.epilog else note
 
 
-def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str, Any] | None = None,
-                     train_key: str = "train") -> T:
-    """Build ``cls`` from defaults < ``--config`` < ``--set`` < the dedicated flags."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Descriptions and epilogs as written; each option's default appended when it has a real one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        default = action.default
+        if default in (None, False, [], argparse.SUPPRESS) or "%(default)" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
+def config_class(args: argparse.Namespace) -> type | None:
+    """The run config class the parsed command builds (``None`` for commands without one)."""
+    spec = getattr(args, "config_class", None)
+    if spec is None:
+        return None
+    module, name = spec.split(":")
+    cls: type = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    """The parsed command's run config: its class defaults < ``--config`` < ``--set`` < flags."""
+    cls = config_class(args)
+    if cls is None:
+        raise TypeError(f"{getattr(args, 'handler', args)!r} declares no run config (add_config_args(config=...))")
+    return config_from_args(cls, args, output_dir=getattr(args, "config_output_dir", None),
+                            output_key=getattr(args, "config_output_key", "train.output_dir"))
+
+
+def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str, Any] | None = None, *,
+                     output_dir: str | None = None, output_key: str = "train.output_dir") -> T:
+    """Build ``cls`` from its defaults < ``defaults`` < ``--config`` < ``--set`` < the dedicated flags.
+
+    Every value names one field: the config layer (:func:`reprlab.config.from_dict`) keeps the
+    class's own defaults, nested tables included, for every field not named. ``output_dir`` is a
+    different default for ``output_key``; ``-o`` sets ``output_key``.
+    """
+    train_key = output_key.rsplit(".", 1)[0] if "." in output_key else "train"
+    if output_dir is not None:
+        defaults = merge(defaults or {}, parse_overrides([f"{output_key}={output_dir!r}"]))
     overrides = list(args.overrides)
     if getattr(args, "data", None):
         overrides.append(f"data.name={args.data!r}")
     if getattr(args, "device", None):
         overrides.append(f"{train_key}.device={args.device!r}")
     if getattr(args, "output", None):
-        overrides.append(f"{train_key}.output_dir={str(Path(args.output))!r}")
+        overrides.append(f"{output_key}={str(Path(args.output))!r}")
     if getattr(args, "resume", False):
         overrides.append(f"{train_key}.resume=true")
     return load_config(cls, args.config, overrides, defaults)
-
-
-def run_config_from_args(cls: type[T], args: argparse.Namespace, *, output_dir: str | None = None) -> T:
-    """A run config (a dataclass with a nested ``train: TrainConfig``) from the command line.
-
-    The run's own defaults, its nested tables included, are the base that ``--config``, ``--set``
-    and the flags change, so ``--set train.lr=...`` keeps the run's other training defaults.
-    ``output_dir`` replaces the default run directory (for commands that share one run config).
-    """
-    instance: Any = cls()
-    defaults = dataclasses.asdict(instance)
-    if output_dir is not None:
-        defaults["train"]["output_dir"] = output_dir
-    return config_from_args(cls, args, defaults)

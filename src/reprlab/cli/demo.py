@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -47,18 +48,22 @@ def trainer_demo(out_dir: Path) -> str:
     return f"trainer: linear AE (8-d) on digits, squared error {ours:.3f} vs PCA optimum {best:.3f}"
 
 
-def run(args: argparse.Namespace) -> int:
-    from reprlab.cli.main import COMMAND_MODULES
+# The demo's steps in the order they run: a name and the command module whose ``demo()`` it calls.
+STEPS = {"trainer": "reprlab.cli.demo", "tokenizers": "reprlab.tokenizers.cli", "text": "reprlab.text.cli",
+         "vision": "reprlab.vision.cli", "coherence": "reprlab.coherence.cli", "embed": "reprlab.embed.cli"}
 
+
+def _step(module: str) -> Callable[[Path], str]:
+    if module == __name__:
+        return trainer_demo
+    fn: Callable[[Path], str] = importlib.import_module(module).demo
+    return fn
+
+
+def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
-    steps = [("trainer", trainer_demo)]
-    for name in COMMAND_MODULES:
-        fn = getattr(importlib.import_module(name), "demo", None)
-        if fn is not None:
-            steps.append((name.split(".")[1], fn))
-    if args.only:
-        steps = [s for s in steps if s[0] in args.only]
+    steps = [(name, _step(module)) for name, module in STEPS.items() if not args.only or name in args.only]
     summary = []
     for _name, fn in steps:
         t0 = time.perf_counter()
@@ -74,5 +79,6 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="end-to-end tour on bundled data (writes figures and a summary)")
     p.add_argument("-o", "--output", default="demo-output", help="output directory")
-    p.add_argument("--only", nargs="*", help="run only these steps (e.g. trainer tokenizers)")
+    p.add_argument("--only", nargs="+", choices=list(STEPS), metavar="STEP",
+                   help=f"run only these steps, of: {' '.join(STEPS)}")
     p.set_defaults(handler=run)

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one value, e.g. --set n_samples=1500 --set \"datasets=['digits']\"")
     e.add_argument("-o", "--output", metavar="DIR", help="output directory (default maps-output; sets output_dir)")
-    e.set_defaults(handler=_maps)
+    e.set_defaults(handler=_maps, config_class="reprlab.embed.runs:MapsRunConfig", config_output_key="output_dir")
 
 
 def _tsne(args: argparse.Namespace) -> int:
@@ -60,15 +60,10 @@ def _tsne(args: argparse.Namespace) -> int:
 
 
 def _maps(args: argparse.Namespace) -> int:
-    import dataclasses
+    from reprlab.cli.common import build_config
+    from reprlab.embed.runs import run_maps
 
-    from reprlab.config import load_config
-    from reprlab.embed.runs import MapsRunConfig, run_maps
-
-    cfg = load_config(MapsRunConfig, args.config, list(args.overrides), None)
-    if args.output:
-        cfg = dataclasses.replace(cfg, output_dir=args.output)
-    result = run_maps(cfg)
+    result = run_maps(build_config(args))
     for r in result.results:
         print(f"{r.dataset:14s} {r.method:5s} n={r.n_samples} kNN acc {r.knn_accuracy:.3f} "
               f"trustworthiness {r.trustworthiness:.3f} strand ratio {r.strand_ratio:.3f} ({r.seconds:.1f} s)")
