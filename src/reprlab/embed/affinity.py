@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,14 +31,36 @@ log = logging.getLogger(__name__)
 METRICS = ("euclidean", "sqeuclidean", "cosine", "manhattan", "precomputed")
 
 
-def check_data(x, metric: str = "euclidean") -> np.ndarray:
-    """Validate an input matrix: 2-D, finite, float64; square and symmetric if precomputed."""
+def check_data(x, metric: str = "euclidean", *, estimator: Any = None, reset: bool = True,
+               min_samples: int = 1) -> np.ndarray:
+    """Validate an input matrix: 2-D, real, finite, float64; square and symmetric if precomputed.
+
+    Errors are :class:`DataError` (a ``ValueError``) with scikit-learn's wording where its estimator
+    checks look for it. With ``estimator``, goes through sklearn's ``validate_data``: ``reset=True``
+    (``fit``) records ``n_features_in_`` (and ``feature_names_in_`` of a DataFrame), ``reset=False``
+    (``transform``) refuses a different feature count. Sparse input is refused with the fix.
+    """
+    from sklearn.utils.validation import check_array, validate_data
+
     if metric not in METRICS:
         raise ConfigError(f"metric={metric!r} is not supported; choose one of {', '.join(METRICS)}")
-    arr = np.asarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    name = type(estimator).__name__ if estimator is not None else "this function"
+    if sp.issparse(x):
+        raise DataError(f"sparse input is not supported by {name}: pass a dense array (X.toarray()), or reduce "
+                        "sparse features first, e.g. TruncatedSVD(n_components=50) for TF-IDF")
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if np.iscomplexobj(arr):
+        raise DataError("Complex data not supported: pass the real part, absolute values or a real feature map")
     if arr.ndim != 2:
-        raise DataError(f"expected a 2-D array (n_samples, n_features), got shape {arr.shape}; "
-                        "reshape it, e.g. x.reshape(len(x), -1)")
+        raise DataError(f"expected a 2-D array (n_samples, n_features), got shape {arr.shape}; Reshape your "
+                        "data, e.g. x.reshape(-1, 1) for one feature or x.reshape(1, -1) for one sample")
+    kw: dict[str, Any] = dict(dtype=np.float64, ensure_all_finite=False, ensure_min_samples=min_samples)
+    try:
+        arr = validate_data(estimator, x, reset=reset, **kw) if estimator is not None else check_array(x, **kw)
+    except ValueError as e:
+        raise DataError(str(e).splitlines()[0]) from None
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).any(1).sum())
         raise DataError(f"input has NaN or inf in {bad} row(s); drop or impute them first")

@@ -61,7 +61,11 @@ class TSNE(TransformerMixin, BaseEstimator):
         Factor on P during the first ``early_exaggeration_iter`` iterations.
     early_exaggeration_iter : int, default 250
     n_iter : int, default 500
-        Iterations after the exaggeration phase.
+        Iterations after the exaggeration phase (openTSNE's ``n_iter``).
+    max_iter : int or None, default None
+        scikit-learn's name (since 1.5): *all* iterations, the exaggeration phase included; when
+        set, the phase after exaggeration runs ``max_iter - early_exaggeration_iter`` iterations
+        and ``n_iter`` is ignored. ``max_iter=750`` is the default ``n_iter=500``.
     learning_rate : float or "auto", default "auto"
         Step size in the no-factor-4 gradient convention of bhtsne/FIt-SNE/openTSNE; ``auto`` is
         ``max(N / exaggeration, 50)`` in each phase (Belkina et al. 2019). sklearn's learning
@@ -110,7 +114,8 @@ class TSNE(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, n_components: int = 2, *, perplexity: float = 30.0, early_exaggeration: float = 12.0,
-                 early_exaggeration_iter: int = 250, n_iter: int = 500, learning_rate="auto",
+                 early_exaggeration_iter: int = 250, n_iter: int = 500, max_iter: int | None = None,
+                 learning_rate="auto",
                  initial_momentum: float = 0.5, final_momentum: float = 0.8, dof: float = 1.0,
                  method: str = "auto", affinity: str = "auto", metric: str = "euclidean", init="pca",
                  theta: float = 0.5, n_interpolation_points: int = 3, min_num_intervals: int = 50,
@@ -122,6 +127,7 @@ class TSNE(TransformerMixin, BaseEstimator):
         self.early_exaggeration = early_exaggeration
         self.early_exaggeration_iter = early_exaggeration_iter
         self.n_iter = n_iter
+        self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.initial_momentum = initial_momentum
         self.final_momentum = final_momentum
@@ -148,13 +154,25 @@ class TSNE(TransformerMixin, BaseEstimator):
             raise ConfigError(f"dof={self.dof} must be > 0 (1 is the Cauchy kernel of t-SNE)")
         if self.early_exaggeration <= 0 or self.early_exaggeration_iter < 0 or self.n_iter < 0:
             raise ConfigError("early_exaggeration must be > 0 and the iteration counts >= 0")
+        if self.max_iter is not None and not (isinstance(self.max_iter, (int, np.integer))
+                                              and self.max_iter >= self.early_exaggeration_iter):
+            raise ConfigError(f"max_iter={self.max_iter!r} counts every iteration, the {self.early_exaggeration_iter} "
+                              "of early exaggeration included: use max_iter >= early_exaggeration_iter, or n_iter "
+                              "for the iterations after exaggeration")
         lr = self.learning_rate
         if not (lr == "auto" or (isinstance(lr, (int, float, np.integer, np.floating)) and not isinstance(lr, bool)
                                  and lr > 0)):
             raise ConfigError(f"learning_rate={self.learning_rate!r} must be 'auto' or a positive number")
-        if n_samples < 3:
-            raise DataError(f"t-SNE needs at least 3 samples, got {n_samples}")
         return resolve_method(self.method, n_samples, self.n_components)
+
+    def _n_iter(self) -> int:
+        """Iterations after the exaggeration phase (from ``max_iter`` when that is set)."""
+        return self.n_iter if self.max_iter is None else int(self.max_iter) - self.early_exaggeration_iter
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self.metric == "precomputed"
+        return tags
 
     def _learning_rate(self, n: int, exaggeration: float) -> float:
         return max(n / exaggeration, 50.0) if self.learning_rate == "auto" else float(self.learning_rate)
@@ -174,7 +192,7 @@ class TSNE(TransformerMixin, BaseEstimator):
 
         ``affinities`` may be a prebuilt :class:`Affinities` (then ``X`` only feeds ``init``).
         """
-        x = check_data(X, self.metric)
+        x = check_data(X, self.metric, estimator=self, reset=True, min_samples=3)
         method = self._check_params(len(x))
         with kernel_threads(self._n_jobs(len(x), method)):
             return self._fit(x, method, affinities)
@@ -208,7 +226,7 @@ class TSNE(TransformerMixin, BaseEstimator):
         callbacks = [(lambda it, kl, e, cb=cb: cb(it, kl, e[inverse])) for cb in (self.callbacks or [])]
         for exaggeration, n_iter, momentum in ((self.early_exaggeration, self.early_exaggeration_iter,
                                                 self.initial_momentum),
-                                               (1.0, self.n_iter, self.final_momentum)):
+                                               (1.0, self._n_iter(), self.final_momentum)):
             if n_iter == 0:
                 continue
             Pe = P * exaggeration if exaggeration != 1 else P
@@ -247,17 +265,12 @@ class TSNE(TransformerMixin, BaseEstimator):
 
     def _transform(self, X, perplexity: float, n_iter: int, learning_rate: float, momentum: float,
                    max_grad_norm: float, k_init: int) -> np.ndarray:
-        if self.metric == "precomputed":
-            xq = np.asarray(X, dtype=np.float64)
-            if xq.ndim != 2 or xq.shape[1] != len(self._x_fit):
-                raise DataError(f"metric='precomputed' transform needs distances to the {len(self._x_fit)} "
-                                f"training points, shape (Q, {len(self._x_fit)}); got {xq.shape}")
-            if not np.isfinite(xq).all():
-                raise DataError("input has NaN or inf; drop or impute them first")
-        else:
-            xq = check_data(X, self.metric)
-            if xq.shape[1] != self._x_fit.shape[1]:
-                raise DataError(f"X has {xq.shape[1]} features, the map was fitted on {self._x_fit.shape[1]}")
+        if self.metric == "precomputed" and np.shape(X)[1:] != (len(self._x_fit),):
+            raise DataError(f"metric='precomputed' transform needs distances to the {len(self._x_fit)} "
+                            f"training points, shape (Q, {len(self._x_fit)}); got {np.shape(X)}")
+        # features of new points (distances to the training points when precomputed): not a square matrix
+        xq = check_data(X, "euclidean" if self.metric == "precomputed" else self.metric, estimator=self,
+                        reset=False)
         ref = self.embedding_
         n_ref = len(ref)
         k = min(n_ref, max(int(3 * perplexity), k_init))
