@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -155,15 +155,61 @@ def nearest_neighbors(x: np.ndarray, k: int, metric: str = "euclidean", query: n
             rows = torch.arange(len(q))
             dq[rows, rows + start] = float("inf")
         idx = torch.topk(dq, k, dim=1, largest=False).indices.numpy()  # (b, k)
-        # recompute the kept distances in float64 so calibration does not inherit float32 error
-        diff = qf[start:start + chunk, None, :] - xf[idx]  # (b, k, D)
-        dist = np.abs(diff).sum(-1) ** 2 if metric == "manhattan" else (diff ** 2).sum(-1)
-        if metric == "sqeuclidean":
-            dist = dist ** 2
-        order = np.argsort(dist, axis=1, kind="stable")
-        out_idx[start:start + chunk] = np.take_along_axis(idx, order, 1)
-        out_d[start:start + chunk] = np.take_along_axis(dist, order, 1)
+        out_idx[start:start + chunk], out_d[start:start + chunk] = _sorted_sq(qf[start:start + chunk], xf, idx,
+                                                                              metric)
     return out_idx, out_d
+
+
+def _sorted_sq(qf: np.ndarray, xf: np.ndarray, idx: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbours ``idx`` (Q, k) of rows ``qf`` sorted by their squared dissimilarity, computed in float64
+
+    (so calibration does not inherit a float32 search's error), and those dissimilarities.
+    """
+    diff = qf[:, None, :] - xf[idx]  # (Q, k, D)
+    dist = np.abs(diff).sum(-1) ** 2 if metric == "manhattan" else (diff ** 2).sum(-1)
+    if metric == "sqeuclidean":
+        dist = dist ** 2
+    order = np.argsort(dist, axis=1, kind="stable")
+    return np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1)
+
+
+def approximate_available() -> bool:
+    """Whether pynndescent (the approximate search openTSNE uses) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("pynndescent") is not None
+
+
+def approximate_neighbors(x: np.ndarray, k: int, metric: str = "euclidean",
+                          random_state: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate k nearest neighbours of every point by nearest-neighbour descent (pynndescent).
+
+    Dong, Moses & Li (2011), "Efficient k-nearest neighbor graph construction for generic
+    similarity measures", WWW; the library openTSNE uses for its ``neighbors="pynndescent"``.
+    Same return as :func:`nearest_neighbors` without ``query``: (indices (N, k), squared
+    dissimilarities (N, k)), own index excluded, distances recomputed in float64. Measured
+    speed and recall against the exact search: docs/benchmarks.md, "Approximate neighbours".
+    """
+    if metric == "precomputed":
+        raise ConfigError("neighbors='approx' needs features, not metric='precomputed' (use neighbors='exact')")
+    if not approximate_available():
+        raise ConfigError("neighbors='approx' needs pynndescent: pip install 'reprlab[ann]' (or use "
+                          "neighbors='exact')")
+    import numba
+    from pynndescent import NNDescent
+
+    xf = _features(x, metric).astype(np.float32)
+    index = NNDescent(xf, metric="manhattan" if metric == "manhattan" else "euclidean", n_neighbors=k + 1,
+                      random_state=random_state, n_jobs=numba.get_num_threads(), low_memory=True,
+                      compressed=True)
+    found, _ = index.neighbor_graph
+    found = found.astype(np.int64)
+    own = found == np.arange(len(x))[:, None]
+    # drop each row's own index; a row where the search missed it (duplicates) drops its farthest
+    keep = ~own
+    keep[~own.any(1), -1] = False
+    idx = found[keep].reshape(len(x), k)
+    return _sorted_sq(_features(x, metric), _features(x, metric), idx, metric)
 
 
 def conditional_probabilities(sq_dist: np.ndarray, perplexity: float) -> np.ndarray:
@@ -198,8 +244,24 @@ class Affinities:
         return self.P.toarray()
 
 
+NeighborSearch = Literal["auto", "exact", "approx"]
+APPROX_FROM = 10_000  # neighbors="auto" searches approximately from this many points (docs/benchmarks.md)
+
+
+def resolve_neighbors(neighbors: str, n_samples: int, metric: str) -> str:
+    """``"exact"`` or ``"approx"`` for ``neighbors`` (``auto``: approximate from :data:`APPROX_FROM`
+    points when pynndescent is installed and the metric is not precomputed)."""
+    if neighbors not in ("auto", "exact", "approx"):
+        raise ConfigError(f"neighbors={neighbors!r} is not known; use 'auto', 'exact' or 'approx'")
+    if neighbors == "auto":
+        use = n_samples >= APPROX_FROM and metric != "precomputed" and approximate_available()
+        return "approx" if use else "exact"
+    return neighbors
+
+
 def joint_probabilities(x, perplexity: float = 30.0, *, method: str = "knn", metric: str = "euclidean",
-                        n_neighbors: int | None = None) -> Affinities:
+                        n_neighbors: int | None = None, neighbors: NeighborSearch = "exact",
+                        random_state: int | None = 0) -> Affinities:
     """Perplexity-calibrated symmetric affinities.
 
     Parameters
@@ -213,6 +275,11 @@ def joint_probabilities(x, perplexity: float = 30.0, *, method: str = "knn", met
     metric : {"euclidean", "sqeuclidean", "cosine", "manhattan", "precomputed"}
     n_neighbors : int, optional
         Override the ``knn`` neighbour count (default ``min(N - 1, floor(3 * perplexity))``).
+    neighbors : {"exact", "approx", "auto"}, default "exact"
+        ``knn``: the exact search (:func:`nearest_neighbors`) or nearest-neighbour descent
+        (:func:`approximate_neighbors`, needs pynndescent); ``auto`` picks by :func:`resolve_neighbors`.
+    random_state : int or None
+        Seed of the approximate search.
 
     Returns
     -------
@@ -230,7 +297,10 @@ def joint_probabilities(x, perplexity: float = 30.0, *, method: str = "knn", met
         P = sp.csr_matrix(p / p.sum())
     elif method == "knn":
         k = n_neighbors or min(n - 1, int(3 * perplexity))
-        idx, d = nearest_neighbors(arr, k, metric)
+        if resolve_neighbors(neighbors, n, metric) == "approx":
+            idx, d = approximate_neighbors(arr, k, metric, random_state)
+        else:
+            idx, d = nearest_neighbors(arr, k, metric)
         cond = conditional_probabilities(d, perplexity)
         rows = np.repeat(np.arange(n), k)
         c = sp.csr_matrix((cond.ravel(), (rows, idx.ravel())), shape=(n, n))

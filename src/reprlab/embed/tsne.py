@@ -32,6 +32,7 @@ from reprlab.embed.affinity import (
     conditional_probabilities,
     joint_probabilities,
     nearest_neighbors,
+    resolve_neighbors,
 )
 from reprlab.embed.gradients import (
     EngineParams,
@@ -78,6 +79,11 @@ class TSNE(TransformerMixin, BaseEstimator):
         ``auto``: Barnes-Hut below 10,000 points, FFT from there on (2-D), exact above 3-D.
     affinity : {"auto", "exact", "knn"}, default "auto"
         Exact all-pairs P with the exact engine, else sparse kNN P (3 * perplexity neighbours).
+    neighbors : {"auto", "exact", "approx"}, default "auto"
+        kNN search of the sparse P: exact (chunked brute force), or approximate nearest-neighbour
+        descent through pynndescent (as openTSNE); ``auto`` is approximate from
+        :data:`reprlab.embed.affinity.APPROX_FROM` points when pynndescent is installed
+        (``pip install 'reprlab[ann]'``), picked from the measurements in docs/benchmarks.md.
     metric : str, default "euclidean"
         Any of :data:`reprlab.embed.affinity.METRICS`; ``precomputed`` takes an (N, N) distance matrix.
     init : {"pca", "random"} or ndarray (N, n_components), default "pca"
@@ -117,7 +123,8 @@ class TSNE(TransformerMixin, BaseEstimator):
                  early_exaggeration_iter: int = 250, n_iter: int = 500, max_iter: int | None = None,
                  learning_rate="auto",
                  initial_momentum: float = 0.5, final_momentum: float = 0.8, dof: float = 1.0,
-                 method: str = "auto", affinity: str = "auto", metric: str = "euclidean", init="pca",
+                 method: str = "auto", affinity: str = "auto", neighbors: str = "auto", metric: str = "euclidean",
+                 init="pca",
                  theta: float = 0.5, n_interpolation_points: int = 3, min_num_intervals: int = 50,
                  ints_in_interval: float = 1.0, max_step_norm: float | None = 5.0,
                  callbacks: Sequence[Callback] | None = None, callbacks_every_iters: int = 50,
@@ -134,6 +141,7 @@ class TSNE(TransformerMixin, BaseEstimator):
         self.dof = dof
         self.method = method
         self.affinity = affinity
+        self.neighbors = neighbors
         self.metric = metric
         self.init = init
         self.theta = theta
@@ -199,11 +207,14 @@ class TSNE(TransformerMixin, BaseEstimator):
 
     def _fit(self, x: np.ndarray, method: str, affinities: Affinities | None) -> TSNE:
         n = len(x)
+        rng = check_random_state(self.random_state)
         if affinities is None:
             kind = self.affinity if self.affinity != "auto" else ("exact" if method == "exact" else "knn")
-            affinities = joint_probabilities(x, self.perplexity, method=kind, metric=self.metric)
+            search = resolve_neighbors(self.neighbors, n, self.metric) if kind == "knn" else "exact"
+            seed = int(rng.randint(2**31 - 1)) if search == "approx" else None  # exact runs draw nothing
+            affinities = joint_probabilities(x, self.perplexity, method=kind, metric=self.metric,
+                                             neighbors=search, random_state=seed)
         P = affinities.P
-        rng = check_random_state(self.random_state)
         y0 = initialization.initial_layout(self.init, x, self.n_components, self.metric, rng)
         self.affinities_, self.method_ = affinities, method
         self.embedding_, self.kl_divergence_, self.n_iter_ = self._optimize(y0, P, method)

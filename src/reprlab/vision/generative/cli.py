@@ -9,7 +9,6 @@ which writes the run directory: ``config.json``, ``metrics.jsonl``, ``checkpoint
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,10 +16,10 @@ from reprlab.cli.common import add_config_args, build_config, command_group
 
 
 def _run(args: argparse.Namespace, run: Callable) -> int:
-    """Build the verb's run config from the command line, call ``run`` on it, print the evaluation."""
+    """Build the verb's run config from the command line, call ``run`` on it, print its summary."""
     result = run(build_config(args))
-    print(json.dumps(result.evaluation, indent=1, sort_keys=True))
-    print(f"run directory: {result.run_dir}")
+    print(result.summary())
+    print(f"evaluation.json and figures in {result.run_dir}/")
     return 0
 
 

@@ -82,6 +82,18 @@ class AutoencoderResult:
     model: DeepAutoencoder = field(repr=False)
     run_dir: Path
 
+    def summary(self) -> str:
+        """One readable line: test error of the AE vs PCA with the same code size, and code probes."""
+        e, k = self.evaluation, self.evaluation["code_dim"]
+        line = (f"autoencoder ({e['activation']}, {k}-d code): test squared error per image "
+                f"{e['test_sq_err_per_image']:.2f} vs PCA-{k} {e[f'pca{k}_test_sq_err_per_image']:.2f}")
+        if "pretrained_test_sq_err_per_image_before_finetune" in e:
+            line += f" (pretrained, before fine-tuning {e['pretrained_test_sq_err_per_image_before_finetune']:.2f})"
+        if "knn_acc" in e:
+            line += (f"; code kNN accuracy {e['knn_acc']:.3f} vs PCA {e['pca_knn_acc']:.3f}, linear probe "
+                     f"{e['linear_probe_acc']:.3f} vs {e['pca_linear_probe_acc']:.3f}")
+        return line
+
 
 def _fit_input_dim(model: AutoencoderConfig, ds: ArrayDataset) -> AutoencoderConfig:
     d = int(ds.x[0].numel())
@@ -175,6 +187,14 @@ class InitComparisonResult:
     evaluation: dict[str, Any]
     run_dir: Path
 
+    def summary(self) -> str:
+        """One line per variant with its test error, then PCA's."""
+        e = self.evaluation
+        pca = next(k for k in e if k.startswith("pca"))
+        lines = [f"{variant:24s} test squared error per image {err:.2f}"
+                 for variant, err in e["test_sq_err_per_image"].items()]
+        return "\n".join(lines + [f"{pca.split('_')[0].upper():24s} test squared error per image {e[pca]:.2f}"])
+
 
 def run_init_comparison(cfg: InitComparisonRunConfig) -> InitComparisonResult:
     """Train one deep AE per ``activation:init`` variant; plot their curves against PCA."""
@@ -227,6 +247,17 @@ class RBMResult:
     evaluation: dict[str, Any]
     rbms: list[RBM] = field(repr=False)
     run_dir: Path
+
+    def summary(self) -> str:
+        """One line per layer: the AIS estimate of log Z and the test log-likelihood (bound), in nats."""
+        lines = []
+        for row in self.evaluation["layers"]:
+            lo, hi = row["log_z_band"]
+            ll = (f"test log-likelihood {row['test_log_likelihood_nats']:.2f} nats (train "
+                  f"{row['train_log_likelihood_nats']:.2f})" if "test_log_likelihood_nats" in row else
+                  f"test log-likelihood bound {row['test_log_likelihood_bound_nats']:.2f} nats")
+            lines.append(f"{row['layers']} layer(s): {ll}; AIS log Z {row['log_z']:.2f} [{lo:.2f}, {hi:.2f}]")
+        return "\n".join(lines)
 
 
 def _rbm_data(ds: ArrayDataset, visible: str, binarize: bool,
@@ -312,6 +343,13 @@ class VAEResult:
     evaluation: dict[str, Any]
     model: VAE = field(repr=False)
     run_dir: Path
+
+    def summary(self) -> str:
+        """One line: the test ELBO with its two terms and the IWAE estimate of log p(x), nats per image."""
+        e = self.evaluation
+        iwae = next(k for k in e if k.startswith("iwae_k"))
+        return (f"VAE ({e['latent_dim']}-d latent) on {e['data']}: test ELBO {e['elbo']:.2f} nats = -reconstruction "
+                f"{e['recon_nll']:.2f} - KL {e['kl']:.2f}; IWAE log p(x) (k={iwae[6:]}) {e[iwae]:.2f} nats")
 
 
 def run_vae(cfg: VAERunConfig) -> VAEResult:
