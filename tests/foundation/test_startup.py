@@ -11,7 +11,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "reprlab"
 HEAVY = ("torch", "numpy", "scipy", "sklearn", "numba", "matplotlib", "regex", "PIL", "safetensors")
-LAZY_PACKAGES = ["reprlab.text", "reprlab.transfer", "reprlab.vision", "reprlab.vision.contrastive",
+LAZY_PACKAGES = ["reprlab.text", "reprlab.pretrain", "reprlab.transfer", "reprlab.vision", "reprlab.vision.contrastive",
                  "reprlab.vision.generative", "reprlab.coherence", "reprlab.embed", "reprlab.tokenizers"]
 
 

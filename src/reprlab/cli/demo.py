@@ -50,7 +50,7 @@ def trainer_demo(out_dir: Path) -> str:
 
 # The demo's steps in the order they run: a name and the command module whose ``demo()`` it calls.
 STEPS = {"trainer": "reprlab.cli.demo", "tokenizers": "reprlab.tokenizers.cli", "text": "reprlab.text.cli",
-         "vision": "reprlab.vision.cli", "coherence": "reprlab.coherence.cli", "embed": "reprlab.embed.cli"}
+         "pretrain": "reprlab.pretrain.cli", "vision": "reprlab.vision.cli", "coherence": "reprlab.coherence.cli", "embed": "reprlab.embed.cli"}
 
 
 def _step(module: str) -> Callable[[Path], str]:

@@ -248,7 +248,7 @@ NeighborSearch = Literal["auto", "exact", "approx"]
 APPROX_FROM = 10_000  # neighbors="auto" searches approximately from this many points (docs/benchmarks.md)
 
 
-def resolve_neighbors(neighbors: str, n_samples: int, metric: str) -> str:
+def resolve_neighbors(neighbors: str, n_samples: int, metric: str) -> Literal["exact", "approx"]:
     """``"exact"`` or ``"approx"`` for ``neighbors`` (``auto``: approximate from :data:`APPROX_FROM`
     points when pynndescent is installed and the metric is not precomputed)."""
     if neighbors not in ("auto", "exact", "approx"):
@@ -256,7 +256,7 @@ def resolve_neighbors(neighbors: str, n_samples: int, metric: str) -> str:
     if neighbors == "auto":
         use = n_samples >= APPROX_FROM and metric != "precomputed" and approximate_available()
         return "approx" if use else "exact"
-    return neighbors
+    return "approx" if neighbors == "approx" else "exact"
 
 
 def joint_probabilities(x, perplexity: float = 30.0, *, method: str = "knn", metric: str = "euclidean",
