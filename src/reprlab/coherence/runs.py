@@ -63,7 +63,7 @@ _NOT_JSON: dict[str, Any] = {"json": False}
 # ------------------------------------------------------------------------------ IMAX
 def _imax_train_defaults() -> TrainConfig:
     return TrainConfig(output_dir="runs/imax", max_steps=1000, batch_size=256, optimizer="adam",
-                       lr=3e-3, weight_decay=0.0, save_every=None, log_every=100, progress=False)
+                       lr=3e-3, weight_decay=0.0, save_every=None, log_every=100)
 
 
 @dataclass
@@ -298,7 +298,7 @@ def run_infonce_bound(cfg: InfoNCEBoundRunConfig) -> InfoNCEBoundResult:
 # ------------------------------------------------------------------------------- CPC
 def _cpc_train_defaults() -> TrainConfig:
     return TrainConfig(output_dir="runs/cpc", max_steps=300, batch_size=32, optimizer="adam", lr=2e-3,
-                       weight_decay=0.0, save_every=None, log_every=50, progress=False)
+                       weight_decay=0.0, save_every=None, log_every=50)
 
 
 @dataclass
@@ -407,7 +407,7 @@ def plot_cpc(result: CPCResult, path: Path) -> Path:
 # ------------------------------------------------------------------------- agreement
 def _agreement_train_defaults() -> TrainConfig:
     return TrainConfig(output_dir="runs/agreement", max_steps=600, batch_size=256, optimizer="adamw",
-                       lr=3e-3, save_every=None, log_every=50, progress=False)
+                       lr=3e-3, save_every=None, log_every=50)
 
 
 @dataclass

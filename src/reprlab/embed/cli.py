@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="threads (default: every core; FFT below 5,000 points: one); -1 = every core")
     p.add_argument("--plot", metavar="MAP.png", help="also save a scatter plot")
     p.add_argument("--labels", metavar="LABELS.npy", help="colour the plot and report kNN accuracy")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines (KL every 50 iterations) on stderr")
     p.set_defaults(handler=_tsne)
 
     experiments = command_group(sub, "experiment", "reproduce a figure or table from the source texts",
@@ -48,7 +49,7 @@ def _tsne(args: argparse.Namespace) -> int:
     result = run_tsne(TSNERunConfig(input=args.input, output=args.output, perplexity=args.perplexity,
                                     n_components=args.n_components, method=args.method, metric=args.metric,
                                     n_iter=args.n_iter, dof=args.dof, seed=args.seed, n_jobs=args.n_jobs,
-                                    plot=args.plot, labels=args.labels))
+                                    plot=args.plot, labels=args.labels, verbose=not args.quiet))
     line = (f"t-SNE ({result.method}) of {len(result.embedding)} points: KL {result.kl_divergence:.4f}, "
             f"saved {result.output}")
     if result.knn_accuracy is not None:

@@ -12,7 +12,7 @@ side-by-side coloured scatter plots, and writes a metrics table that quantifies 
 
 from __future__ import annotations
 
-import logging
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,8 +23,6 @@ import numpy as np
 from reprlab.config import check_choices
 from reprlab.errors import DataError, MissingDataError
 from reprlab.io import atomic_path, atomic_write, write_json
-
-log = logging.getLogger(__name__)
 
 Method = Literal["lle", "sne", "tsne"]
 
@@ -135,7 +133,8 @@ def run_maps(cfg: MapsRunConfig) -> MapsResult:
             secs = time.perf_counter() - t0
             r = MapResult(name, method, len(x), secs, map_knn_accuracy(y, labels, 10), trustworthiness(x, y, 10),
                           strand_ratio(y, labels)["median"])
-            log.info("%s %s: %s", name, method, r)
+            print(f"maps: {name} {method} ({len(results) + 1}/{len(cfg.datasets) * len(cfg.methods)}) in "
+                  f"{secs:.1f} s, kNN acc {r.knn_accuracy:.3f}", file=sys.stderr, flush=True)
             maps[method], scores[method] = y, r
             results.append(r)
         plot_maps(maps, labels, scores, out_dir / f"maps_{name}.png", title=f"{name} (n={len(x)})")
@@ -167,6 +166,7 @@ class TSNERunConfig:
     n_jobs: int | None = None  # threads (None: every core; FFT below 5,000 points: one)
     plot: str | None = None  # also save a scatter plot here (.png)
     labels: str | None = None  # labels (.npy/.csv) to colour the plot and report the 2-D kNN accuracy
+    verbose: bool = True  # KL every 50 iterations on stderr, as openTSNE's verbose=True
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -210,7 +210,7 @@ def run_tsne(cfg: TSNERunConfig) -> TSNEResult:
         if len(labels) != len(x):
             raise DataError(f"{cfg.labels}: {len(labels)} labels for {len(x)} rows of {cfg.input}")
     model = TSNE(cfg.n_components, perplexity=cfg.perplexity, method=cfg.method, metric=cfg.metric,
-                 n_iter=cfg.n_iter, dof=cfg.dof, n_jobs=cfg.n_jobs, random_state=cfg.seed)
+                 n_iter=cfg.n_iter, dof=cfg.dof, n_jobs=cfg.n_jobs, random_state=cfg.seed, verbose=cfg.verbose)
     y = model.fit_transform(x)
     out = Path(cfg.output)
     with atomic_path(out) as tmp:

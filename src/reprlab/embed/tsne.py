@@ -17,6 +17,8 @@ start of Kobak & Linderman (2021). Gradient engines: :mod:`reprlab.embed.gradien
 from __future__ import annotations
 
 import logging
+import sys
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -94,6 +96,9 @@ class TSNE(TransformerMixin, BaseEstimator):
         Longest allowed step of one point per iteration.
     callbacks : list of callables ``(iteration, kl, embedding) -> bool``, optional
         Called every ``callbacks_every_iters`` iterations; returning True stops the run.
+    verbose : bool, default False
+        Print openTSNE-style progress to stderr: the affinity step's time, then the KL divergence
+        every ``callbacks_every_iters`` iterations with their wall time.
     n_jobs : int or None, default None
         Threads for the compiled kernels, the FFTs and the neighbour search; -1 is every core.
         None: numba's setting (every core), except the FFT engine below 5,000 points, which runs
@@ -128,7 +133,7 @@ class TSNE(TransformerMixin, BaseEstimator):
                  theta: float = 0.5, n_interpolation_points: int = 3, min_num_intervals: int = 50,
                  ints_in_interval: float = 1.0, max_step_norm: float | None = 5.0,
                  callbacks: Sequence[Callback] | None = None, callbacks_every_iters: int = 50,
-                 n_jobs: int | None = None, random_state=None):
+                 verbose: bool = False, n_jobs: int | None = None, random_state=None):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
@@ -151,6 +156,7 @@ class TSNE(TransformerMixin, BaseEstimator):
         self.max_step_norm = max_step_norm
         self.callbacks = callbacks
         self.callbacks_every_iters = callbacks_every_iters
+        self.verbose = verbose
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -212,8 +218,13 @@ class TSNE(TransformerMixin, BaseEstimator):
             kind = self.affinity if self.affinity != "auto" else ("exact" if method == "exact" else "knn")
             search = resolve_neighbors(self.neighbors, n, self.metric) if kind == "knn" else "exact"
             seed = int(rng.randint(2**31 - 1)) if search == "approx" else None  # exact runs draw nothing
+            t0 = time.perf_counter()
             affinities = joint_probabilities(x, self.perplexity, method=kind, metric=self.metric,
                                              neighbors=search, random_state=seed)
+            if self.verbose:
+                print(f"t-SNE: {kind} affinities of {n} points (perplexity {self.perplexity:g}"
+                      f"{', ' + search + ' neighbours' if kind == 'knn' else ''}) in {time.perf_counter() - t0:.2f} s",
+                      file=sys.stderr, flush=True)
         P = affinities.P
         y0 = initialization.initial_layout(self.init, x, self.n_components, self.metric, rng)
         self.affinities_, self.method_ = affinities, method
@@ -234,7 +245,9 @@ class TSNE(TransformerMixin, BaseEstimator):
         repulsion = make_repulsion(method, self.dof, self._params())
         y = np.ascontiguousarray(y[order], dtype=np.float64)
         opt = GradientDescent(max_step_norm=self.max_step_norm)
-        callbacks = [(lambda it, kl, e, cb=cb: cb(it, kl, e[inverse])) for cb in (self.callbacks or [])]
+        callbacks = [_in_input_order(cb, inverse) for cb in (self.callbacks or [])]
+        if self.verbose:
+            callbacks.append(_IterationLog(self.callbacks_every_iters, self.early_exaggeration_iter).log)
         for exaggeration, n_iter, momentum in ((self.early_exaggeration, self.early_exaggeration_iter,
                                                 self.initial_momentum),
                                                (1.0, self._n_iter(), self.final_momentum)):
@@ -300,6 +313,26 @@ class TSNE(TransformerMixin, BaseEstimator):
         radius = float(np.linalg.norm(ref, axis=1).max()) * 1.05
         y, _ = opt.run(y, grad, n_iter, learning_rate, momentum, center=False, clip_radius=radius)
         return y
+
+
+def _in_input_order(cb: Callback, inverse: np.ndarray) -> Callback:
+    """``cb`` seeing the embedding in the caller's point order (the optimiser works in locality order)."""
+    return lambda it, kl, e: cb(it, kl, e[inverse])
+
+
+class _IterationLog:
+    """openTSNE's verbose lines: ``Iteration   50, KL divergence 4.1234, 50 iterations in 0.81 sec``."""
+
+    def __init__(self, every: int, exaggeration_iter: int):
+        self.every, self.exaggeration_iter, self.t0 = every, exaggeration_iter, time.perf_counter()
+
+    def log(self, iteration: int, kl: float, embedding: np.ndarray) -> bool:
+        now = time.perf_counter()
+        phase = " (early exaggeration)" if iteration <= self.exaggeration_iter else ""
+        print(f"Iteration {iteration:4d}, KL divergence {kl:.4f}{phase}, {self.every} iterations in "
+              f"{now - self.t0:.2f} sec", file=sys.stderr, flush=True)
+        self.t0 = now
+        return False
 
 
 def _locality_order(P: sp.csr_matrix) -> np.ndarray:

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 def _rbm_train(output_dir: str = "runs/run") -> TrainConfig:
     return TrainConfig(output_dir=output_dir, optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=2e-4,
-                       max_grad_norm=None, batch_size=100, max_steps=3000, save_every=1000, progress=False)
+                       max_grad_norm=None, batch_size=100, max_steps=3000, save_every=1000)
 
 
 def _image_shape(ds: ArrayDataset) -> tuple[int, int]:
@@ -67,7 +67,7 @@ class AutoencoderRunConfig:
     model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         output_dir="runs/autoencoder", optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256,
-        max_steps=2350, save_every=500, progress=False, log_every=50))
+        max_steps=2350, save_every=500, log_every=50))
     pretrain_train: TrainConfig = field(default_factory=_rbm_train)  # per-layer runs of the pretraining
 
     def __post_init__(self) -> None:
@@ -177,7 +177,7 @@ class InitComparisonRunConfig:
     model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         output_dir="runs/autoencoder-init", optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256,
-        max_steps=2350, save_every=None, progress=False, log_every=25))
+        max_steps=2350, save_every=None, log_every=25))
 
 
 @dataclass
@@ -333,7 +333,7 @@ class VAERunConfig:
     model: VAEConfig = field(default_factory=VAEConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         output_dir="runs/vae", optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=100, max_steps=6000,
-        save_every=1000, progress=False, log_every=50))
+        save_every=1000, log_every=50))
 
 
 @dataclass
