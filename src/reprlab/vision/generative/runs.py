@@ -29,6 +29,7 @@ from reprlab.vision.generative.autoencoder import (
     AutoencoderObjective,
     DeepAutoencoder,
     Init,
+    default_code_dim,
     default_hidden,
     encode_dataset,
     reconstruct_dataset,
@@ -98,8 +99,10 @@ class AutoencoderResult:
 def _fit_input_dim(model: AutoencoderConfig, ds: ArrayDataset) -> AutoencoderConfig:
     d = int(ds.x[0].numel())
     if model.input_dim == 784 and d != 784 and model.hidden == (1000, 500, 250):
-        log.info("data has %d pixels: scaling the default 784-1000-500-250 widths", d)
-        return dataclasses.replace(model, input_dim=d, hidden=default_hidden(d))
+        code = default_code_dim(d) if model.code_dim == 30 else model.code_dim
+        log.warning("data has %d pixels: the default 784-1000-500-250-30 autoencoder becomes %s (set model.hidden "
+                    "and model.code_dim to choose)", d, "-".join(map(str, (d, *default_hidden(d), code))))
+        return dataclasses.replace(model, input_dim=d, hidden=default_hidden(d), code_dim=code)
     return model
 
 
@@ -110,6 +113,10 @@ def run_autoencoder(cfg: AutoencoderRunConfig) -> AutoencoderResult:
     out = Path(cfg.train.output_dir)
     model = None
     if cfg.pretrain == "dbn":
+        if (model_cfg.activation, model_cfg.init) != ("sigmoid", "small_gaussian"):
+            log.warning("pretrain=dbn: the unrolled RBM stack has sigmoid units initialised from the RBM weights, so "
+                        "model.activation=%r and model.init=%r are not used (Hinton & Salakhutdinov 2006)",
+                        model_cfg.activation, model_cfg.init)
         stack = DBNStack(DBNConfig(widths=model_cfg.widths, visible=model_cfg.output,
                                    top_hidden="gaussian" if model_cfg.code_activation == "linear" else "bernoulli"))
         pre = dataclasses.replace(cfg.pretrain_train, output_dir=str(out / "pretrain"), resume=cfg.train.resume)
