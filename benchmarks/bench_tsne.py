@@ -114,8 +114,8 @@ def scaling_curve(sizes: list[int], threads: int, sklearn_max: int) -> None:
 def knn_comparison(sizes: list[int]) -> list:
     """The 90 nearest neighbours (3 x perplexity 30) of every point: nearest-neighbour descent
     (pynndescent, warm: its JIT compilation is timed separately, once) vs our exact chunked search,
-    on Fashion-MNIST in 50 PCA dimensions. Quality: recall of the exact neighbours, and the 2-D kNN
-    accuracy / KL of the FFT t-SNE map built on each."""
+    on Fashion-MNIST in 50 PCA dimensions. Quality: recall of the exact neighbours, and (up to 20,000
+    points) the 2-D kNN accuracy / KL of the FFT t-SNE map built on each."""
     from reprlab.embed import TSNE, map_knn_accuracy
     from reprlab.embed.affinity import approximate_neighbors, nearest_neighbors
 
@@ -127,8 +127,10 @@ def knn_comparison(sizes: list[int]) -> list:
     for n in sizes:
         x, labels = fashion(n)
 
-        def quality(a, b, x=x, labels=labels):
+        def quality(a, b, x=x, labels=labels, n=n):
             recall = float(np.mean([len(np.intersect1d(i, j, assume_unique=True)) for i, j in zip(a[0], b[0])])) / 90
+            if n > 20000:  # the two maps would take longer than both searches; recall is the measure here
+                return f"recall {recall:.4f}"
             maps = {s: TSNE(method="fft", neighbors=s, random_state=0).fit(x) for s in ("approx", "exact")}
             return (f"recall {recall:.4f}; t-SNE map KL {maps['approx'].kl_divergence_:.3f} vs "
                     f"{maps['exact'].kl_divergence_:.3f}, kNN acc {map_knn_accuracy(maps['approx'].embedding_, labels):.3f}"
@@ -137,7 +139,7 @@ def knn_comparison(sizes: list[int]) -> list:
         rows.append(compare("embed", f"t-SNE kNN (k=90) approx (pynndescent) vs exact, Fashion-MNIST N={n}",
                             ours=lambda x=x: approximate_neighbors(x, 90),
                             reference=lambda x=x: nearest_neighbors(x, 90), reference_name="ours exact (torch)",
-                            repeats=3, warmup=0, quality=quality))
+                            repeats=2, warmup=0, quality=quality))
     return rows
 
 
