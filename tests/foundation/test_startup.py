@@ -47,3 +47,14 @@ def test_lazy_names_match_their_type_checking_imports(package):
         assert getattr(mod, name) is not None
     with pytest.raises(AttributeError):
         mod.no_such_name  # noqa: B018
+
+
+def test_every_numba_kernel_is_cached_on_disk():
+    """cache=True: the first t-SNE of a process loads the compiled kernels instead of compiling (tens of seconds)."""
+    from numba.core.dispatcher import Dispatcher
+
+    from reprlab.embed import _kernels
+
+    kernels = {name: f for name, f in vars(_kernels).items() if isinstance(f, Dispatcher)}
+    assert len(kernels) >= 8
+    assert {name for name, f in kernels.items() if type(f._cache).__name__ == "NullCache"} == set()
