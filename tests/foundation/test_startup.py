@@ -12,7 +12,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src" / "reprlab"
 HEAVY = ("torch", "numpy", "scipy", "sklearn", "numba", "matplotlib", "regex", "PIL", "safetensors")
 LAZY_PACKAGES = ["reprlab.text", "reprlab.pretrain", "reprlab.transfer", "reprlab.vision", "reprlab.vision.contrastive",
-                 "reprlab.vision.generative", "reprlab.coherence", "reprlab.embed", "reprlab.tokenizers"]
+                 "reprlab.vision.generative", "reprlab.coherence", "reprlab.embed", "reprlab.tokenizers",
+                 "reprlab.mixture"]
 
 
 def test_help_imports_no_heavy_package():
@@ -58,3 +59,9 @@ def test_every_numba_kernel_is_cached_on_disk():
     kernels = {name: f for name, f in vars(_kernels).items() if isinstance(f, Dispatcher)}
     assert len(kernels) >= 8
     assert {name for name, f in kernels.items() if type(f._cache).__name__ == "NullCache"} == set()
+
+
+def test_choices_spelled_out_for_a_fast_help_match_their_source():
+    from reprlab.mixture import cli, em
+
+    assert cli._COVARIANCE_TYPES == em.COVARIANCE_TYPES

@@ -48,9 +48,13 @@ def add_config_args(parser: argparse.ArgumentParser, *, config: str | None = Non
         parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     parser.set_defaults(config_class=config, config_output_dir=output_dir)
     if config is not None:
-        verb = parser.prog.removeprefix("reprlab ")
-        note = f"every config value and its default: reprlab config show {verb}"
-        parser.epilog = f"{parser.epilog}\n\n{note}" if parser.epilog else note
+        _point_to_config_show(parser)
+
+
+def _point_to_config_show(parser: argparse.ArgumentParser) -> None:
+    """End the verb's ``--help`` with the command that prints its whole config."""
+    note = f"every config value and its default: reprlab config show {parser.prog.removeprefix('reprlab ')}"
+    parser.epilog = f"{parser.epilog}\n\n{note}" if parser.epilog else note
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -79,27 +83,44 @@ def build_config(args: argparse.Namespace) -> Any:
     if cls is None:
         raise TypeError(f"{getattr(args, 'handler', args)!r} declares no run config (add_config_args(config=...))")
     return config_from_args(cls, args, output_dir=getattr(args, "config_output_dir", None),
-                            output_key=getattr(args, "config_output_key", "train.output_dir"))
+                            train_key=getattr(args, "config_train_key", "train"))
 
 
 def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str, Any] | None = None, *,
-                     output_dir: str | None = None, output_key: str = "train.output_dir") -> T:
+                     train_key: str | None = "train", output_dir: str | None = None) -> T:
     """Build ``cls`` from its defaults < ``defaults`` < ``--config`` < ``--set`` < the dedicated flags.
 
     Every value names one field: the config layer (:func:`reprlab.config.from_dict`) keeps the
-    class's own defaults, nested tables included, for every field not named. ``output_dir`` is a
-    different default for ``output_key``; ``-o`` sets ``output_key``.
+    class's own defaults, nested tables included, for every field not named. ``--device``/``-o``/
+    ``--resume`` set fields of the ``train_key`` table, or top-level fields when ``train_key`` is
+    None; ``output_dir`` is a different default for that table's ``output_dir``.
     """
-    train_key = output_key.rsplit(".", 1)[0] if "." in output_key else "train"
+    prefix = f"{train_key}." if train_key else ""
     if output_dir is not None:
-        defaults = merge(defaults or {}, parse_overrides([f"{output_key}={output_dir!r}"]))
+        defaults = merge(defaults or {}, parse_overrides([f"{prefix}output_dir={output_dir!r}"]))
     overrides = list(args.overrides)
     if getattr(args, "data", None):
         overrides.append(f"data.name={args.data!r}")
     if getattr(args, "device", None):
-        overrides.append(f"{train_key}.device={args.device!r}")
+        overrides.append(f"{prefix}device={args.device!r}")
     if getattr(args, "output", None):
-        overrides.append(f"{output_key}={str(Path(args.output))!r}")
+        overrides.append(f"{prefix}output_dir={str(Path(args.output))!r}")
     if getattr(args, "resume", False):
-        overrides.append(f"{train_key}.resume=true")
+        overrides.append(f"{prefix}resume=true")
     return load_config(cls, args.config, overrides, defaults)
+
+
+def add_experiment_args(parser: argparse.ArgumentParser, config: str, example: str) -> None:
+    """The options of an ``experiment`` verb whose config has top-level ``output_dir`` and ``device``.
+
+    ``config`` is ``"module:Class"`` as in :func:`add_config_args`; :func:`build_config` builds it.
+    """
+    name = config.split(":")[-1]
+    parser.add_argument("--config", metavar="FILE.toml", help=f"TOML file of {name} values")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"override one value, e.g. --set {example} (repeatable)")
+    parser.add_argument("-o", "--output", metavar="DIR", help="output directory (sets output_dir)")
+    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N (sets device)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.set_defaults(config_class=config, config_train_key=None)
+    _point_to_config_show(parser)

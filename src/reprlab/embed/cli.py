@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one value, e.g. --set n_samples=1500 --set \"datasets=['digits']\"")
     e.add_argument("-o", "--output", metavar="DIR", help="output directory (default maps-output; sets output_dir)")
-    e.set_defaults(handler=_maps, config_class="reprlab.embed.runs:MapsRunConfig", config_output_key="output_dir")
+    e.set_defaults(handler=_maps, config_class="reprlab.embed.runs:MapsRunConfig", config_train_key=None)
 
 
 def _tsne(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from reprlab.transfer.evaluate import EvalConfig, EvalMode, evaluate_encoder
     from reprlab.transfer.extract import extract_features
     from reprlab.transfer.finetune import ClassifierObjective, FinetuneResult, classifier_accuracy, fit_classifier
+    from reprlab.transfer.layerwise import LayerwiseProbe, layerwise_probe, word_features
     from reprlab.transfer.probe import ProbeResult, knn_accuracy, knn_predict, linear_probe, ridge_probe
     from reprlab.transfer.subsets import class_balanced_indices, parse_fraction
 
@@ -20,6 +21,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "evaluate": ("EvalConfig", "EvalMode", "evaluate_encoder"),
     "extract": ("extract_features",),
     "finetune": ("ClassifierObjective", "FinetuneResult", "classifier_accuracy", "fit_classifier"),
+    "layerwise": ("LayerwiseProbe", "layerwise_probe", "word_features"),
     "probe": ("ProbeResult", "knn_accuracy", "knn_predict", "linear_probe", "ridge_probe"),
     "subsets": ("class_balanced_indices", "parse_fraction"),
 })

@@ -13,7 +13,12 @@ from reprlab._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from reprlab.vision.generative.ais import ais_log_partition, average_log_likelihood, exact_log_partition
-    from reprlab.vision.generative.autoencoder import AutoencoderConfig, AutoencoderObjective, DeepAutoencoder
+    from reprlab.vision.generative.autoencoder import (
+        AutoencoderConfig,
+        AutoencoderObjective,
+        DeepAutoencoder,
+        default_hidden,
+    )
     from reprlab.vision.generative.evaluation import code_probe, pca_reconstruction, squared_error_per_image
     from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective
     from reprlab.vision.generative.runs import (
@@ -42,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "ais": ("ais_log_partition", "average_log_likelihood", "exact_log_partition"),
-    "autoencoder": ("AutoencoderConfig", "AutoencoderObjective", "DeepAutoencoder"),
+    "autoencoder": ("AutoencoderConfig", "AutoencoderObjective", "DeepAutoencoder", "default_hidden"),
     "evaluation": ("code_probe", "pca_reconstruction", "squared_error_per_image"),
     "rbm": ("RBM", "RBMConfig", "RBMObjective"),
     "runs": ("AutoencoderResult", "AutoencoderRunConfig", "InitComparisonResult", "InitComparisonRunConfig", "RBMResult", "RBMRunConfig", "VAEResult", "VAERunConfig", "run_autoencoder", "run_init_comparison", "run_rbm", "run_vae"),
