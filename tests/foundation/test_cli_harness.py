@@ -101,11 +101,16 @@ def test_output_and_set_change_only_what_they_name(verb, tmp_path, capsys):
     want = init_values(build_config(plain))
     if "train" in want:
         assert want == init_values(cls()) | {"train": want["train"]}  # only the run directory may differ
-        table, key, out_key = want["train"], "train.lr", "output_dir"
+        out_table = want["train"]
     else:
-        table, key, out_key = want, next(k for k, v in want.items() if isinstance(v, float)), "output_dir"
-    assert table[key.split(".")[-1]] != 0.125
-    table[key.split(".")[-1]], table[out_key] = 0.125, str(tmp_path / "run")
+        out_table = want  # experiments: output_dir at top level, training tables of their own
+    key = "train.lr" if "train" in want else _first_float(want)
+    *parents, leaf = key.split(".")
+    table = want
+    for part in parents:
+        table = table[part]
+    assert table[leaf] != 0.125
+    table[leaf], out_table["output_dir"] = 0.125, str(tmp_path / "run")
     cmd = [*verb, "-o", str(tmp_path / "run"), "--set", f"{key}=0.125"]
     got = build_config(build_parser().parse_args(cmd))
     assert init_values(got) == want
@@ -113,6 +118,15 @@ def test_output_and_set_change_only_what_they_name(verb, tmp_path, capsys):
     assert main(["config", "show", *cmd]) == 0
     (tmp_path / "shown.toml").write_text(capsys.readouterr().out)
     assert build_config(build_parser().parse_args([*verb, "--config", str(tmp_path / "shown.toml")])) == got
+
+
+def _first_float(table, prefix=""):
+    for k, v in table.items():
+        if isinstance(v, float):
+            return prefix + k
+        if isinstance(v, dict) and (found := _first_float(v, f"{prefix}{k}.")):
+            return found
+    return None
 
 
 def test_config_show_of_a_verb_without_config_is_a_clear_error(capsys):
