@@ -93,7 +93,7 @@ def test_approximate_neighbours_recall_and_the_same_p():
     """pynndescent's graph (installed by the ann extra) finds >= 99% of the exact 30 neighbours here,
     in the exact search's format: own index excluded, float64 squared distances, sorted. Slow: the
     library's JIT compilation costs ~40 s of CPU per process."""
-    from reprlab.embed.affinity import approximate_neighbors, nearest_neighbors, resolve_neighbors
+    from reprlab.embed.affinity import approximate_neighbors, nearest_neighbors
 
     x = np.random.default_rng(0).normal(size=(1500, 10))
     a_idx, a_d = approximate_neighbors(x, 30)
@@ -105,5 +105,5 @@ def test_approximate_neighbours_recall_and_the_same_p():
     approx = joint_probabilities(x, 10, neighbors="approx")
     exact = joint_probabilities(x, 10, neighbors="exact")
     assert abs(approx.P - exact.P).sum() < 0.02
-    assert resolve_neighbors("auto", 100, "euclidean") == "exact"
-    assert resolve_neighbors("auto", 10**6, "precomputed") == "exact"
+    with pytest.raises(ConfigError, match="neighbors='approx' needs features"):
+        joint_probabilities(squareform(pdist(x[:50])), 10, metric="precomputed", neighbors="approx")

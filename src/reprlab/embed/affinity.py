@@ -190,8 +190,7 @@ def approximate_neighbors(x: np.ndarray, k: int, metric: str = "euclidean",
     dissimilarities (N, k)), own index excluded, distances recomputed in float64. Measured
     speed and recall against the exact search: docs/benchmarks.md, "Approximate neighbours".
     """
-    if metric == "precomputed":
-        raise ConfigError("neighbors='approx' needs features, not metric='precomputed' (use neighbors='exact')")
+    check_neighbors("approx", metric)
     if not approximate_available():
         raise ConfigError("neighbors='approx' needs pynndescent: pip install 'reprlab[ann]' (or use "
                           "neighbors='exact')")
@@ -244,19 +243,20 @@ class Affinities:
         return self.P.toarray()
 
 
-NeighborSearch = Literal["auto", "exact", "approx"]
-APPROX_FROM = 10_000  # neighbors="auto" searches approximately from this many points (docs/benchmarks.md)
+NeighborSearch = Literal["exact", "approx"]
 
 
-def resolve_neighbors(neighbors: str, n_samples: int, metric: str) -> Literal["exact", "approx"]:
-    """``"exact"`` or ``"approx"`` for ``neighbors`` (``auto``: approximate from :data:`APPROX_FROM`
-    points when pynndescent is installed and the metric is not precomputed)."""
-    if neighbors not in ("auto", "exact", "approx"):
-        raise ConfigError(f"neighbors={neighbors!r} is not known; use 'auto', 'exact' or 'approx'")
-    if neighbors == "auto":
-        use = n_samples >= APPROX_FROM and metric != "precomputed" and approximate_available()
-        return "approx" if use else "exact"
-    return "approx" if neighbors == "approx" else "exact"
+def check_neighbors(neighbors: str, metric: str) -> None:
+    """Raise :class:`ConfigError` for an unknown kNN search or ``approx`` with precomputed distances.
+
+    Exact is the default everywhere, chosen from the numbers (docs/benchmarks.md, "Approximate
+    neighbours"): at 10,000 points our exact search is ~4x faster than pynndescent, which also
+    pays a ~40 s JIT compilation in every new process.
+    """
+    if neighbors not in ("exact", "approx"):
+        raise ConfigError(f"neighbors={neighbors!r} is not known; use 'exact' or 'approx'")
+    if neighbors == "approx" and metric == "precomputed":
+        raise ConfigError("neighbors='approx' needs features, not metric='precomputed' (use neighbors='exact')")
 
 
 def joint_probabilities(x, perplexity: float = 30.0, *, method: str = "knn", metric: str = "euclidean",
@@ -275,9 +275,9 @@ def joint_probabilities(x, perplexity: float = 30.0, *, method: str = "knn", met
     metric : {"euclidean", "sqeuclidean", "cosine", "manhattan", "precomputed"}
     n_neighbors : int, optional
         Override the ``knn`` neighbour count (default ``min(N - 1, floor(3 * perplexity))``).
-    neighbors : {"exact", "approx", "auto"}, default "exact"
+    neighbors : {"exact", "approx"}, default "exact"
         ``knn``: the exact search (:func:`nearest_neighbors`) or nearest-neighbour descent
-        (:func:`approximate_neighbors`, needs pynndescent); ``auto`` picks by :func:`resolve_neighbors`.
+        (:func:`approximate_neighbors`, needs pynndescent).
     random_state : int or None
         Seed of the approximate search.
 
@@ -297,7 +297,8 @@ def joint_probabilities(x, perplexity: float = 30.0, *, method: str = "knn", met
         P = sp.csr_matrix(p / p.sum())
     elif method == "knn":
         k = n_neighbors or min(n - 1, int(3 * perplexity))
-        if resolve_neighbors(neighbors, n, metric) == "approx":
+        check_neighbors(neighbors, metric)
+        if neighbors == "approx":
             idx, d = approximate_neighbors(arr, k, metric, random_state)
         else:
             idx, d = nearest_neighbors(arr, k, metric)

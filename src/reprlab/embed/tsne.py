@@ -30,11 +30,12 @@ from reprlab.embed import initialization
 from reprlab.embed._kernels import kernel_threads
 from reprlab.embed.affinity import (
     Affinities,
+    NeighborSearch,
     check_data,
+    check_neighbors,
     conditional_probabilities,
     joint_probabilities,
     nearest_neighbors,
-    resolve_neighbors,
 )
 from reprlab.embed.gradients import (
     EngineParams,
@@ -81,11 +82,10 @@ class TSNE(TransformerMixin, BaseEstimator):
         ``auto``: Barnes-Hut below 10,000 points, FFT from there on (2-D), exact above 3-D.
     affinity : {"auto", "exact", "knn"}, default "auto"
         Exact all-pairs P with the exact engine, else sparse kNN P (3 * perplexity neighbours).
-    neighbors : {"auto", "exact", "approx"}, default "auto"
+    neighbors : {"exact", "approx"}, default "exact"
         kNN search of the sparse P: exact (chunked brute force), or approximate nearest-neighbour
-        descent through pynndescent (as openTSNE); ``auto`` is approximate from
-        :data:`reprlab.embed.affinity.APPROX_FROM` points when pynndescent is installed
-        (``pip install 'reprlab[ann]'``), picked from the measurements in docs/benchmarks.md.
+        descent through pynndescent (as openTSNE; ``pip install 'reprlab[ann]'``). Exact is the
+        default from the measurements in docs/benchmarks.md ("Approximate neighbours").
     metric : str, default "euclidean"
         Any of :data:`reprlab.embed.affinity.METRICS`; ``precomputed`` takes an (N, N) distance matrix.
     init : {"pca", "random"} or ndarray (N, n_components), default "pca"
@@ -128,7 +128,7 @@ class TSNE(TransformerMixin, BaseEstimator):
                  early_exaggeration_iter: int = 250, n_iter: int = 500, max_iter: int | None = None,
                  learning_rate="auto",
                  initial_momentum: float = 0.5, final_momentum: float = 0.8, dof: float = 1.0,
-                 method: str = "auto", affinity: str = "auto", neighbors: str = "auto", metric: str = "euclidean",
+                 method: str = "auto", affinity: str = "auto", neighbors: str = "exact", metric: str = "euclidean",
                  init="pca",
                  theta: float = 0.5, n_interpolation_points: int = 3, min_num_intervals: int = 50,
                  ints_in_interval: float = 1.0, max_step_norm: float | None = 5.0,
@@ -216,7 +216,8 @@ class TSNE(TransformerMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         if affinities is None:
             kind = self.affinity if self.affinity != "auto" else ("exact" if method == "exact" else "knn")
-            search = resolve_neighbors(self.neighbors, n, self.metric) if kind == "knn" else "exact"
+            check_neighbors(self.neighbors, self.metric)
+            search: NeighborSearch = "approx" if kind == "knn" and self.neighbors == "approx" else "exact"
             seed = int(rng.randint(2**31 - 1)) if search == "approx" else None  # exact runs draw nothing
             t0 = time.perf_counter()
             affinities = joint_probabilities(x, self.perplexity, method=kind, metric=self.metric,
