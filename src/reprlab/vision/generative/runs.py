@@ -355,8 +355,8 @@ class VAEResult:
         """One line: the test ELBO with its two terms and the IWAE estimate of log p(x), nats per image."""
         e = self.evaluation
         iwae = next(k for k in e if k.startswith("iwae_k"))
-        return (f"VAE ({e['latent_dim']}-d latent) on {e['data']}: test ELBO {e['elbo']:.2f} nats = -reconstruction "
-                f"{e['recon_nll']:.2f} - KL {e['kl']:.2f}; IWAE log p(x) (k={iwae[6:]}) {e[iwae]:.2f} nats")
+        return (f"VAE ({e['latent_dim']}-d latent) on {e['data']}: test ELBO {e['elbo']:.2f} nats = -(reconstruction NLL "
+                f"{e['recon_nll']:.2f} + KL {e['kl']:.2f}); IWAE log p(x) (k={iwae[6:]}) {e[iwae]:.2f} nats")
 
 
 def run_vae(cfg: VAERunConfig) -> VAEResult:
@@ -379,14 +379,16 @@ def run_vae(cfg: VAERunConfig) -> VAEResult:
                            title="latent interpolation between pairs of test images")
         mu, _ = model.encode(test_ds.x.flatten(1).to(model.to_mu.weight))
         if model_cfg.latent_dim == 2:
-            codes, label = mu.cpu(), "posterior means"
+            codes, label, names = mu.cpu(), "posterior means", ("z1 (posterior mean)", "z2 (posterior mean)")
             ev.save_image_grid(latent_grid(model), shape, out / "latent_grid.png", ncols=15,
                                title="decoded means over the 2-D latent space")
         else:
             centred = mu.cpu() - mu.cpu().mean(0)
-            codes, label = centred @ torch.linalg.svd(centred, full_matrices=False)[2][:2].t(), \
-                "first two principal components of the posterior means"
-        ev.save_latent_map(codes, test_ds.y, out / "latent_map.png", test_ds.classes, title=f"{cfg.data.name}: {label}")
+            codes = centred @ torch.linalg.svd(centred, full_matrices=False)[2][:2].t()
+            label = f"first two principal components of the {model_cfg.latent_dim}-d posterior means"
+            names = ("PC 1 of the posterior means", "PC 2 of the posterior means")
+        ev.save_latent_map(codes, test_ds.y, out / "latent_map.png", test_ds.classes,
+                           title=f"{cfg.data.name}: {label}", axes=names)
     curves = {k: ev.read_metric_curve(out, k) for k in ("recon_nll", "kl")}
     ev.save_curves(curves, out / "elbo_terms.png", ylabel="nats per image", title="-ELBO = recon_nll + kl")
     write_json(out / "evaluation.json", evaluation)
