@@ -20,7 +20,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev,compare]'
+	$(BIN)/pip install --quiet -e '.[dev,compare,ann]'
 	touch $@
 
 install: $(VENV)/.installed

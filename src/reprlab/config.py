@@ -191,19 +191,53 @@ def check_choices(config: Any, prefix: str = "") -> None:
                 raise _choice_error(f"{prefix}{name}[{i}]" if many else f"{prefix}{name}", v, choices)
 
 
+def init_values(config: Any) -> dict[str, Any]:
+    """The ``__init__`` fields of dataclass ``config`` as a nested dict (nested configs as tables).
+
+    Unlike :func:`dataclasses.asdict` it leaves out ``init=False`` fields, so ``from_dict(type(c),
+    init_values(c)) == c``.
+    """
+    def value(v: Any) -> Any:
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return init_values(v)
+        if isinstance(v, (list, tuple)):
+            return type(v)(value(x) for x in v)
+        return v
+
+    return {f.name: value(getattr(config, f.name)) for f in dataclasses.fields(config) if f.init}
+
+
+def _default_of(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
-    """Build dataclass ``cls`` from a nested dict, rejecting unknown keys and wrong types."""
+    """Build dataclass ``cls`` from a nested dict, rejecting unknown keys and wrong types.
+
+    A table given for a nested config changes only the keys it names: the rest keep the *field's*
+    default, not the nested class's. ``SimCLRRunConfig.train`` defaults to LARS at batch 256, so
+    ``{"train": {"lr": 0.1}}`` gives LARS at batch 256 with lr 0.1, not ``TrainConfig()`` with lr 0.1.
+    This is what makes every command's own defaults hold under ``-o`` and ``--set train.*``.
+    """
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"from_dict needs a dataclass, got {cls!r}")
     hints = get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     kwargs = {}
     for key, value in data.items():
         full = f"{where}.{key}" if where else key
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(sorted(names))}"
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(sorted(fields))}"
             raise ConfigError(f"unknown config key {full!r}{hint}")
+        if isinstance(value, dict):
+            default = _default_of(fields[key])
+            if dataclasses.is_dataclass(default) and not isinstance(default, type):
+                value = merge(init_values(default), value)
         kwargs[key] = _convert(value, hints[key], full)
     try:
         return cls(**kwargs)
@@ -234,4 +268,5 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-__all__ = ["read_toml", "parse_overrides", "merge", "from_dict", "load_config", "to_dict", "check_choices"]
+__all__ = ["read_toml", "parse_overrides", "merge", "from_dict", "init_values", "load_config", "to_dict",
+           "check_choices"]

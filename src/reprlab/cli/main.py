@@ -44,7 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _format_help(parser)
     return parser
+
+
+def _format_help(parser: argparse.ArgumentParser) -> None:
+    """Every command's ``--help`` shows its options' defaults and keeps its examples' line breaks."""
+    from reprlab.cli.common import HelpFormatter
+
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if action.help is None and action.option_strings and action.default not in (None, False, []):
+            action.help = "default: %(default)s"
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                _format_help(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

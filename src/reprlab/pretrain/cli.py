@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from reprlab.cli.common import add_config_args, command_group, run_config_from_args
+from reprlab.cli.common import add_config_args, build_config, command_group
 
 EPILOG_RUN = """examples:
   reprlab pretrain run --objective roberta --model bert-mini --shards shards/kjv -o runs/roberta
@@ -44,12 +44,12 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from reprlab.pretrain.runs import PretrainRunConfig, run_pretrain
+    from reprlab.pretrain.runs import run_pretrain
 
     for flag in ("objective", "model", "shards"):
         if getattr(args, flag):
             args.overrides.append(f"{flag}={getattr(args, flag)!r}")
-    cfg = run_config_from_args(PretrainRunConfig, args)
+    cfg = build_config(args)
     result = run_pretrain(cfg)
     ev = result.evaluation
     line = f"{cfg.objective} {cfg.model}: {result.steps} steps in {result.train_seconds:.0f} s"
@@ -135,7 +135,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--objective", help="bert (MLM+NSP) | roberta (MLM, default) | albert (MLM+SOP)")
     r.add_argument("--model", help="encoder preset, e.g. tiny, bert-mini (default), bert-small")
     r.add_argument("--shards", metavar="DIR", help="directory from `reprlab pretrain prepare`")
-    add_config_args(r)
+    add_config_args(r, config="reprlab.pretrain.runs:PretrainRunConfig")
     r.set_defaults(handler=_run)
 
     e = verbs.add_parser("eval", help="held-out MLM loss, perplexity, accuracy (and NSP/SOP accuracy) of a run")

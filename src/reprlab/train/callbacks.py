@@ -7,6 +7,7 @@ A callback sees the Trainer and a ``logs`` dict of floats; it never changes the 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,26 +80,50 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
 
 
 class ProgressBar(Callback):
-    """tqdm bar over optimizer steps showing loss and throughput."""
+    """Progress over optimizer steps: a tqdm bar (loss, items/s, ETA) when stderr is a terminal,
+    otherwise one plain line per logged window (``log_every`` steps), so logs of batch jobs show it.
 
-    def __init__(self) -> None:
-        self.bar = None
+    The loss shown is the window just logged, the same row metrics.jsonl gets.
+    """
+
+    def __init__(self, stream: Any = None) -> None:
+        self.bar: Any = None
+        self.stream = stream
+        self._t0 = 0.0
+        self._step0 = 0
 
     def on_train_begin(self, trainer: Trainer) -> None:
-        from tqdm.auto import tqdm
-        self.bar = tqdm(total=trainer.config.max_steps, initial=trainer.step, desc="train",
-                        dynamic_ncols=True, leave=False)
+        stream = self.stream or sys.stderr
+        self.stream = stream
+        self._t0, self._step0 = time.perf_counter(), trainer.step
+        if getattr(stream, "isatty", lambda: False)():
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=trainer.config.max_steps, initial=trainer.step, desc=trainer.run_dir.name,
+                            dynamic_ncols=True, leave=False, file=stream)
 
     def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
-        if self.bar is None:
+        shown = {k: f"{logs[k]:.4g}" for k in ("loss", "items_per_s", "lr") if k in logs}
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            self.bar.set_postfix(shown, refresh=True)
             return
-        self.bar.update(step - self.bar.n)
-        shown = {k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "items_per_s", "lr")}
-        self.bar.set_postfix(shown, refresh=False)
+        total = trainer.config.max_steps
+        rate = (step - self._step0) / max(time.perf_counter() - self._t0, 1e-9)
+        eta = (total - step) / rate if rate > 0 else float("nan")
+        print(f"{trainer.run_dir.name}: step {step}/{total} ({step / total:.0%}) "
+              + " ".join(f"{k} {v}" for k, v in shown.items()) + f" ETA {_duration(eta)}",
+              file=self.stream, flush=True)
 
     def on_train_end(self, trainer: Trainer) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _duration(seconds: float) -> str:
+    if seconds != seconds:  # nan
+        return "?"
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}m{s:02d}s" if m else f"{s}s"
 
 
 class TensorBoardLogger(Callback):

@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from reprlab.cli.common import add_config_args, add_experiment_args, command_group, config_from_args, experiment_config
+from reprlab.cli.common import add_config_args, add_experiment_args, build_config, command_group
 
 
 @contextlib.contextmanager
@@ -52,12 +52,12 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-length", dest="max_length", type=int)
     p.add_argument("--epochs", type=float)
     p.add_argument("--export-hf", dest="export_hf", metavar="DIR", help="also write a HF *ForSequenceClassification dir")
-    add_config_args(p)
+    add_config_args(p, config="reprlab.transfer.text_runs:TextTransferConfig")
     p.set_defaults(handler=_finetune)
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from reprlab.transfer.text_runs import TextTransferConfig, export_hf, run_finetune
+    from reprlab.transfer.text_runs import export_hf, run_finetune
 
     for flag in ("task", "mode", "train_file", "valid_file", "model", "pooling", "layer", "max_length", "epochs"):
         value = getattr(args, flag)
@@ -65,9 +65,7 @@ def _finetune(args: argparse.Namespace) -> int:
             args.overrides.append(f"{flag}={json.dumps(value)}")
     if args.long_text:
         args.overrides.append(f"long_text.strategy={json.dumps(args.long_text)}")
-    import dataclasses
-
-    cfg = config_from_args(TextTransferConfig, args, dataclasses.asdict(TextTransferConfig()))
+    cfg = build_config(args)
     with _writing(cfg.train.output_dir):
         res = run_finetune(cfg, device=cfg.train.device if cfg.train.device != "auto" else "cpu")
     m = res.metrics
@@ -149,18 +147,18 @@ def _export(args: argparse.Namespace) -> int:
 def _add_experiment(sub: argparse._SubParsersAction) -> None:
     group = command_group(sub, "experiment", "reproducible comparisons behind the docs")
     p = group.add_parser("transfer", help="feature extraction vs fine-tuning vs scratch vs TF-IDF (docs/transfer.md)")
-    add_experiment_args(p, "TransferExperimentConfig", "seeds=[0]")
+    add_experiment_args(p, "reprlab.transfer.experiment:TransferExperimentConfig", "seeds=[0]")
     p.add_argument("--quick", action="store_true", help="the small setting the tests run (sets quick=true)")
     p.set_defaults(handler=_experiment)
 
 
 def _experiment(args: argparse.Namespace) -> int:
     from reprlab.train import torch_threads
-    from reprlab.transfer.experiment import TransferExperimentConfig, run_transfer_experiment
+    from reprlab.transfer.experiment import run_transfer_experiment
 
     if args.quick:
         args.overrides.append("quick=true")
-    cfg = experiment_config(TransferExperimentConfig, args)
+    cfg = build_config(args)
     with torch_threads(args.threads):
         result = run_transfer_experiment(cfg)
     print(result.table)

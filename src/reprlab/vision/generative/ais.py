@@ -15,6 +15,7 @@ importance weight ``log w = sum_k [log p*_{beta_k}(v_k) - log p*_{beta_{k-1}}(v_
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,7 +92,7 @@ def base_visible_bias(rbm: RBM, data: torch.Tensor | None = None) -> torch.Tenso
 @torch.no_grad()
 def ais_log_partition(rbm: RBM, *, n_chains: int = 100, betas: torch.Tensor | None = None,
                       n_steps: int = 14500, data: torch.Tensor | None = None,
-                      generator: torch.Generator | None = None) -> AISResult:
+                      generator: torch.Generator | None = None, progress: bool | None = None) -> AISResult:
     """Estimate ``log Z`` of ``rbm`` by annealed importance sampling.
 
     Parameters
@@ -102,6 +103,7 @@ def ais_log_partition(rbm: RBM, *, n_chains: int = 100, betas: torch.Tensor | No
     data: optional training data ``(N, n_visible)``; its marginals define the base RBM, which
         makes the estimate much tighter (Salakhutdinov & Murray 2008, Sec. 4.1).
     generator: a seeded ``torch.Generator`` for reproducible chains.
+    progress: a tqdm bar over the annealing steps; ``None`` shows it when stderr is a terminal.
 
     Returns
     -------
@@ -119,7 +121,11 @@ def ais_log_partition(rbm: RBM, *, n_chains: int = 100, betas: torch.Tensor | No
     db = b - b_a  # (n_visible,)
     v = unit_sample(b_a.expand(n_chains, -1), c.visible, generator)  # (n_chains, n_visible)
     log_w = torch.zeros(n_chains, dtype=torch.float64, device=W.device)
-    for k in range(1, len(betas)):
+    from tqdm.auto import tqdm
+
+    show = sys.stderr.isatty() if progress is None else progress
+    for k in tqdm(range(1, len(betas)), desc="AIS", unit="step", leave=False, disable=not show,
+                  mininterval=0.5):
         beta_prev, beta = float(betas[k - 1]), float(betas[k])
         # log p*_beta(v) - log p*_beta_prev(v): base_v(v) cancels; one product v @ W serves both
         # terms and the Gibbs step (two products per intermediate distribution in all)

@@ -151,8 +151,8 @@ def save_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], p
 
 
 def save_latent_map(codes: torch.Tensor, labels: torch.Tensor, path: str | Path,
-                    class_names: Sequence[str] = (), title: str = "") -> Path:
-    """Scatter of 2-D codes coloured by class."""
+                    class_names: Sequence[str] = (), title: str = "", axes: tuple[str, str] = ("z1", "z2")) -> Path:
+    """Scatter of 2-D codes coloured by class; ``axes`` names what the two coordinates are."""
     from matplotlib.figure import Figure
 
     z = codes.detach().cpu().numpy()
@@ -164,8 +164,8 @@ def save_latent_map(codes: torch.Tensor, labels: torch.Tensor, path: str | Path,
         name = class_names[cls] if len(class_names) > cls else str(cls)
         ax.scatter(z[sel, 0], z[sel, 1], s=3, alpha=0.6, label=name)
     ax.legend(fontsize=7, markerscale=3, loc="best")
-    ax.set_xlabel("z1")
-    ax.set_ylabel("z2")
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
     if title:
         ax.set_title(title, fontsize=9)
     return _save(fig, path)

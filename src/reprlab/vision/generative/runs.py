@@ -30,6 +30,7 @@ from reprlab.vision.generative.autoencoder import (
     AutoencoderObjective,
     DeepAutoencoder,
     Init,
+    default_code_dim,
     default_hidden,
     encode_dataset,
     reconstruct_dataset,
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 
 def _rbm_train(output_dir: str = "runs/run") -> TrainConfig:
     return TrainConfig(output_dir=output_dir, optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=2e-4,
-                       max_grad_norm=None, batch_size=100, max_steps=3000, save_every=1000, progress=False)
+                       max_grad_norm=None, batch_size=100, max_steps=3000, save_every=1000)
 
 
 def _image_shape(ds: ArrayDataset) -> tuple[int, int]:
@@ -68,7 +69,7 @@ class AutoencoderRunConfig:
     model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         output_dir="runs/autoencoder", optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256,
-        max_steps=2350, save_every=500, progress=False, log_every=50))
+        max_steps=2350, save_every=500, log_every=50))
     pretrain_train: TrainConfig = field(default_factory=_rbm_train)  # per-layer runs of the pretraining
 
     def __post_init__(self) -> None:
@@ -83,12 +84,26 @@ class AutoencoderResult:
     model: DeepAutoencoder = field(repr=False)
     run_dir: Path
 
+    def summary(self) -> str:
+        """One readable line: test error of the AE vs PCA with the same code size, and code probes."""
+        e, k = self.evaluation, self.evaluation["code_dim"]
+        line = (f"autoencoder ({e['activation']}, {k}-d code): test squared error per image "
+                f"{e['test_sq_err_per_image']:.2f} vs PCA-{k} {e[f'pca{k}_test_sq_err_per_image']:.2f}")
+        if "pretrained_test_sq_err_per_image_before_finetune" in e:
+            line += f" (pretrained, before fine-tuning {e['pretrained_test_sq_err_per_image_before_finetune']:.2f})"
+        if "knn_acc" in e:
+            line += (f"; code kNN accuracy {e['knn_acc']:.3f} vs PCA {e['pca_knn_acc']:.3f}, linear probe "
+                     f"{e['linear_probe_acc']:.3f} vs {e['pca_linear_probe_acc']:.3f}")
+        return line
+
 
 def _fit_input_dim(model: AutoencoderConfig, ds: ArrayDataset) -> AutoencoderConfig:
     d = int(ds.x[0].numel())
     if model.input_dim == 784 and d != 784 and model.hidden == (1000, 500, 250):
-        log.info("data has %d pixels: scaling the default 784-1000-500-250 widths", d)
-        return dataclasses.replace(model, input_dim=d, hidden=default_hidden(d))
+        code = default_code_dim(d) if model.code_dim == 30 else model.code_dim
+        log.warning("data has %d pixels: the default 784-1000-500-250-30 autoencoder becomes %s (set model.hidden "
+                    "and model.code_dim to choose)", d, "-".join(map(str, (d, *default_hidden(d), code))))
+        return dataclasses.replace(model, input_dim=d, hidden=default_hidden(d), code_dim=code)
     return model
 
 
@@ -119,6 +134,10 @@ def run_autoencoder(cfg: AutoencoderRunConfig) -> AutoencoderResult:
     out = Path(cfg.train.output_dir)
     model = None
     if cfg.pretrain != "none":
+        if cfg.pretrain == "dbn" and (model_cfg.activation, model_cfg.init) != ("sigmoid", "small_gaussian"):
+            log.warning("pretrain=dbn: the unrolled RBM stack has sigmoid units initialised from the RBM weights, so "
+                        "model.activation=%r and model.init=%r are not used (Hinton & Salakhutdinov 2006)",
+                        model_cfg.activation, model_cfg.init)
         pre = dataclasses.replace(cfg.pretrain_train, output_dir=str(out / "pretrain"), resume=cfg.train.resume)
         model = pretrained_autoencoder(cfg.pretrain, model_cfg, train_ds.x, pre)
         model_cfg = model.config
@@ -191,7 +210,7 @@ class InitComparisonRunConfig:
     model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         output_dir="runs/autoencoder-init", optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256,
-        max_steps=2350, save_every=None, progress=False, log_every=25))
+        max_steps=2350, save_every=None, log_every=25))
     pretrain_train: TrainConfig = field(default_factory=_rbm_train)  # each RBM of a dbn variant
     stacked_train: TrainConfig = field(default_factory=_stacked_train)  # each shallow AE of a stacked variant
     validation: int = 0  # >0: hold out the last N training images and report their error too (choose settings on it)
@@ -203,6 +222,14 @@ class InitComparisonResult:
 
     evaluation: dict[str, Any]
     run_dir: Path
+
+    def summary(self) -> str:
+        """One line per variant with its test error, then PCA's."""
+        e = self.evaluation
+        pca = next(k for k in e if k.startswith("pca"))
+        lines = [f"{variant:24s} test squared error per image {err:.2f}"
+                 for variant, err in e["test_sq_err_per_image"].items()]
+        return "\n".join(lines + [f"{pca.split('_')[0].upper():24s} test squared error per image {e[pca]:.2f}"])
 
 
 def run_init_comparison(cfg: InitComparisonRunConfig) -> InitComparisonResult:
@@ -298,6 +325,17 @@ class RBMResult:
     rbms: list[RBM] = field(repr=False)
     run_dir: Path
 
+    def summary(self) -> str:
+        """One line per layer: the AIS estimate of log Z and the test log-likelihood (bound), in nats."""
+        lines = []
+        for row in self.evaluation["layers"]:
+            lo, hi = row["log_z_band"]
+            ll = (f"test log-likelihood {row['test_log_likelihood_nats']:.2f} nats (train "
+                  f"{row['train_log_likelihood_nats']:.2f})" if "test_log_likelihood_nats" in row else
+                  f"test log-likelihood bound {row['test_log_likelihood_bound_nats']:.2f} nats")
+            lines.append(f"{row['layers']} layer(s): {ll}; AIS log Z {row['log_z']:.2f} [{lo:.2f}, {hi:.2f}]")
+        return "\n".join(lines)
+
 
 def _rbm_data(ds: ArrayDataset, visible: str, binarize: bool,
               stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, tuple]:
@@ -380,7 +418,7 @@ class VAERunConfig:
     model: VAEConfig = field(default_factory=VAEConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         output_dir="runs/vae", optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=100, max_steps=6000,
-        save_every=1000, progress=False, log_every=50))
+        save_every=1000, log_every=50))
 
 
 @dataclass
@@ -390,6 +428,13 @@ class VAEResult:
     evaluation: dict[str, Any]
     model: VAE = field(repr=False)
     run_dir: Path
+
+    def summary(self) -> str:
+        """One line: the test ELBO with its two terms and the IWAE estimate of log p(x), nats per image."""
+        e = self.evaluation
+        iwae = next(k for k in e if k.startswith("iwae_k"))
+        return (f"VAE ({e['latent_dim']}-d latent) on {e['data']}: test ELBO {e['elbo']:.2f} nats = -(reconstruction NLL "
+                f"{e['recon_nll']:.2f} + KL {e['kl']:.2f}); IWAE log p(x) (k={iwae[6:]}) {e[iwae]:.2f} nats")
 
 
 def run_vae(cfg: VAERunConfig) -> VAEResult:
@@ -412,14 +457,16 @@ def run_vae(cfg: VAERunConfig) -> VAEResult:
                            title="latent interpolation between pairs of test images")
         mu, _ = model.encode(test_ds.x.flatten(1).to(model.to_mu.weight))
         if model_cfg.latent_dim == 2:
-            codes, label = mu.cpu(), "posterior means"
+            codes, label, names = mu.cpu(), "posterior means", ("z1 (posterior mean)", "z2 (posterior mean)")
             ev.save_image_grid(latent_grid(model), shape, out / "latent_grid.png", ncols=15,
                                title="decoded means over the 2-D latent space")
         else:
             centred = mu.cpu() - mu.cpu().mean(0)
-            codes, label = centred @ torch.linalg.svd(centred, full_matrices=False)[2][:2].t(), \
-                "first two principal components of the posterior means"
-        ev.save_latent_map(codes, test_ds.y, out / "latent_map.png", test_ds.classes, title=f"{cfg.data.name}: {label}")
+            codes = centred @ torch.linalg.svd(centred, full_matrices=False)[2][:2].t()
+            label = f"first two principal components of the {model_cfg.latent_dim}-d posterior means"
+            names = ("PC 1 of the posterior means", "PC 2 of the posterior means")
+        ev.save_latent_map(codes, test_ds.y, out / "latent_map.png", test_ds.classes,
+                           title=f"{cfg.data.name}: {label}", axes=names)
     curves = {k: ev.read_metric_curve(out, k) for k in ("recon_nll", "kl")}
     ev.save_curves(curves, out / "elbo_terms.png", ylabel="nats per image", title="-ELBO = recon_nll + kl")
     write_json(out / "evaluation.json", evaluation)
