@@ -118,13 +118,17 @@ def test_truncated_and_corrupt_checkpoints_are_named(tmp_path):
     fit(tmp_path, "run")
     ckpt = latest_checkpoint(tmp_path / "run")
     weights = ckpt / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:100])
+    good = weights.read_bytes()
+    weights.write_bytes(good[:100])
     cfg = TrainConfig(output_dir=str(tmp_path / "run"), max_steps=16, batch_size=8, progress=False, resume=True)
-    with pytest.raises(CheckpointError, match=r"model.safetensors: corrupt or truncated .* delete it"):
+    with pytest.raises(CheckpointError, match=r"model.safetensors: (corrupt or truncated|checksum mismatch) .* delete"):
         Trainer(make_model(), cfg, toy_data()).fit()
+    state = (ckpt / "trainer_state.json").read_text()
     (ckpt / "trainer_state.json").write_text("{not json")
     with pytest.raises(CheckpointError, match=r"trainer_state.json: corrupt JSON"):
         Trainer(make_model(), cfg, toy_data()).fit()
+    (ckpt / "trainer_state.json").write_text(state)  # state, then checksums, then config.json: restore the first two
+    weights.write_bytes(good)
     (ckpt / "config.json").unlink()
     with pytest.raises(CheckpointError, match=r"config.json: missing; the checkpoint is incomplete"):
         Trainer(make_model(), cfg, toy_data()).fit()

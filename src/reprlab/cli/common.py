@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -99,6 +100,9 @@ def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str,
     The flags' values go in as values (never through TOML source text), so a path with quotes or
     backslashes lands where the user typed it.
     """
+    if defaults is None and dataclasses.is_dataclass(cls):
+        # the class's own values as the base, so that a file's `train = 5` is refused where it is read
+        defaults = dataclasses.asdict(cls())  # type: ignore[call-arg]
     if output_dir is not None:
         prefix = f"{train_key}." if train_key else ""
         defaults = merge(defaults or {}, parse_overrides([f"{prefix}output_dir={output_dir!r}"]))
