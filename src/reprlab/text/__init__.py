@@ -1,17 +1,24 @@
-"""reprlab.text: the Transformer encoder family (BERT, RoBERTa, ALBERT) in one configurable model.
+"""reprlab.text: the Transformer encoder family (BERT, RoBERTa, ALBERT, GPT-2's causal LM, XLNet's
+two streams) in one configurable model, plus KV-cache generation.
 
 >>> from reprlab.text import Encoder, EncoderConfig, parameter_count
 >>> parameter_count(EncoderConfig.preset("bert-base")).total
 109482240
 """
 
+from reprlab.text.causal_lm import CausalLM, gpt_config
 from reprlab.text.config import PRESETS, EncoderConfig
 from reprlab.text.encoder import Encoder, EncoderOutput
+from reprlab.text.generation import Generation, generate, next_token, stream
 from reprlab.text.heads import ClassificationHead, MaskedLMHead, Pooler, SentencePairHead, pool
+from reprlab.text.kv_cache import KVCache
 from reprlab.text.masks import attention_bias, causal_mask
 from reprlab.text.params import ParameterCount, parameter_count
+from reprlab.text.two_stream import TwoStreamEncoder, TwoStreamOutput
 
 __all__ = [
     "PRESETS", "EncoderConfig", "Encoder", "EncoderOutput", "ClassificationHead", "MaskedLMHead", "Pooler",
     "SentencePairHead", "pool", "attention_bias", "causal_mask", "ParameterCount", "parameter_count",
+    "CausalLM", "gpt_config", "Generation", "generate", "next_token", "stream", "KVCache", "TwoStreamEncoder",
+    "TwoStreamOutput",
 ]

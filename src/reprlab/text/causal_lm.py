@@ -14,6 +14,7 @@ tanh GELU; :func:`gpt_config` sets exactly these switches on any encoder size, s
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -93,3 +94,17 @@ class CausalLM(nn.Module):
         logits = self.logits(hidden[keep])  # (N, V): the output layer runs on predicted rows only
         count = keep.sum()
         return F.cross_entropy(logits.float(), targets[keep], reduction="sum") / count.clamp_min(1), count
+
+    # ------------------------------------------------------------------ HF interop (GPT-2)
+    @classmethod
+    def from_hf(cls, path: str | Path) -> CausalLM:
+        """Load a HF ``GPT2LMHeadModel`` directory; see :func:`reprlab.text.gpt2.from_hf_gpt2`."""
+        from reprlab.text.gpt2 import from_hf_gpt2
+
+        return from_hf_gpt2(path)
+
+    def to_hf(self, path: str | Path, *, bos_id: int | None = None, eos_id: int | None = None) -> Path:
+        """Write a directory HF ``GPT2LMHeadModel.from_pretrained`` reads; see :func:`reprlab.text.gpt2.to_hf_gpt2`."""
+        from reprlab.text.gpt2 import to_hf_gpt2
+
+        return to_hf_gpt2(self, path, bos_id=bos_id, eos_id=eos_id)

@@ -101,7 +101,10 @@ class Embeddings(nn.Module):
         elif position_ids.numel() and not 0 <= int(position_ids.min()) <= int(position_ids.max()) < self.config.max_position:
             raise DataError(f"position ids span [{int(position_ids.min())}, {int(position_ids.max())}]; the position "
                             f"table has rows [0, {self.config.max_position}) (max_position)")
-        x = self.token(input_ids)  # (B, T, E)
+        return self.combine(self.token(input_ids), token_type_ids, position_ids)
+
+    def combine(self, x: torch.Tensor, token_type_ids: torch.Tensor | None, position_ids: torch.Tensor) -> torch.Tensor:
+        """Add positions (and segments) to token vectors x (B, T, E); LayerNorm, dropout, E -> H."""
         if self.position is not None:
             x = x + self.position(position_ids)
         else:
@@ -168,17 +171,23 @@ class SelfAttention(nn.Module):
             y = packing.pack(y)  # (N, H)
         return self.out(y), weights
 
-    def attend_from(self, g: torch.Tensor, h: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    def attend_from(self, g: torch.Tensor, h: torch.Tensor, bias: torch.Tensor | None,
+                    rows: torch.Tensor | None = None) -> torch.Tensor:
         """Queries from ``g`` (B, T, H), keys and values from ``h`` (B, S, H), with the same weights.
 
-        XLNet's query stream (Yang et al. 2019, eq. 4): g attends to the content stream h.
+        XLNet's query stream (Yang et al. 2019, eq. 4): g attends to the content stream h. ``rows``
+        (B, T) bool marks the queries that may attend to at least one key; the others get a zero
+        attention vector (an empty sum) instead of a uniform average over blocked keys.
         """
         hidden = self.num_heads * self.head_size
         w_q, w_kv = self.qkv.weight.split([hidden, 2 * hidden])
         b_q, b_kv = self.qkv.bias.split([hidden, 2 * hidden])
         (q,) = self.split_heads(F.linear(g, w_q, b_q))  # (B, A, T, d)
         k, v = self.split_heads(F.linear(h, w_kv, b_kv))  # (B, A, S, d)
-        return self.out(self.core(q, k, v, bias, False)[0])  # (B, T, H)
+        y = self.core(q, k, v, bias, False)[0]  # (B, T, H)
+        if rows is not None:
+            y = y * rows[..., None].to(y.dtype)
+        return self.out(y)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, need_weights: bool = False,
                 packing: Packing | None = None, cache: KVCache | None = None,
@@ -194,11 +203,12 @@ class SelfAttention(nn.Module):
         y, weights = self.attend(x, bias, need_weights, packing, cache, layer)
         return self.norm(x + self.dropout(y)), weights  # same shape as x
 
-    def forward_query(self, g: torch.Tensor, h: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    def forward_query(self, g: torch.Tensor, h: torch.Tensor, bias: torch.Tensor | None,
+                      rows: torch.Tensor | None = None) -> torch.Tensor:
         """The query-stream sub-layer: residual and LayerNorm around :meth:`attend_from` (pre or post norm)."""
         if self.pre_norm:
-            return g + self.dropout(self.attend_from(self.norm(g), self.norm(h), bias))
-        return self.norm(g + self.dropout(self.attend_from(g, h, bias)))
+            return g + self.dropout(self.attend_from(self.norm(g), self.norm(h), bias, rows))
+        return self.norm(g + self.dropout(self.attend_from(g, h, bias, rows)))
 
 
 class FeedForward(nn.Module):
@@ -238,9 +248,10 @@ class Block(nn.Module):
         return self.ffn(x), weights  # like x, (B, A, T, T) or None
 
     def forward_two_stream(self, h: torch.Tensor, g: torch.Tensor, content_bias: torch.Tensor | None,
-                           query_bias: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+                           query_bias: torch.Tensor | None,
+                           query_rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """XLNet's two-stream layer: both streams use this block's weights; g attends to h (eq. 4)."""
-        g = self.ffn(self.attention.forward_query(g, h, query_bias))  # (B, T, H), from the layer's input h
+        g = self.ffn(self.attention.forward_query(g, h, query_bias, query_rows))  # (B, T, H), from the input h
         h = self.ffn(self.attention(h, content_bias)[0])  # (B, T, H)
         return h, g
 
