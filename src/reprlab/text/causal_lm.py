@@ -74,10 +74,15 @@ class CausalLM(nn.Module):
         return F.linear(hidden, self.encoder.token_embedding.weight)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                position_ids: torch.Tensor | None = None, cache: KVCache | None = None) -> torch.Tensor:
-        """Next-token logits (B, T, V) at every input position (see :meth:`Encoder.forward` for ``cache``)."""
-        out = self.encoder(input_ids, attention_mask, position_ids=position_ids, cache=cache)
-        return self.logits(out.last_hidden_state)
+                position_ids: torch.Tensor | None = None, cache: KVCache | None = None,
+                last_only: bool = False) -> torch.Tensor:
+        """Next-token logits (B, T, V) at every input position, or (B, 1, V) at the last with ``last_only``.
+
+        See :meth:`Encoder.forward` for ``cache``. Generation asks for ``last_only``: the (V x H)
+        output layer then runs on one row per sequence.
+        """
+        hidden = self.encoder(input_ids, attention_mask, position_ids=position_ids, cache=cache).last_hidden_state
+        return self.logits(hidden[:, -1:] if last_only else hidden)
 
     def loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
              labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

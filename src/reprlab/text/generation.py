@@ -144,10 +144,11 @@ def stream(model: torch.nn.Module, prompt_ids: Prompt, max_new_tokens: int, *, t
             end = longest
             for step in range(max_new_tokens):
                 if cache is None:  # recompute everything: the reference path
-                    logits = model(ids[:, :end], mask[:, :end], positions[:, :end])[:, -1]
+                    logits = model(ids[:, :end], mask[:, :end], positions[:, :end], last_only=True)[:, -1]
                 else:
                     start = cache.length
-                    logits = model(ids[:, start:end], mask[:, :end], positions[:, start:end], cache=cache)[:, -1]
+                    logits = model(ids[:, start:end], mask[:, :end], positions[:, start:end], cache=cache,
+                                   last_only=True)[:, -1]
                 token = next_token(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
                 token = torch.where(finished, torch.full_like(token, fill), token)
                 ids[:, end] = token
@@ -171,7 +172,7 @@ def generate(model: torch.nn.Module, prompt_ids: Prompt, max_new_tokens: int, *,
     ----------
     model : CausalLM
         Anything with ``.config`` (an :class:`EncoderConfig` with ``causal=True``) and
-        ``forward(input_ids, attention_mask, position_ids, cache=None) -> logits (B, T, V)``.
+        ``forward(input_ids, attention_mask, position_ids, cache=None, last_only=False) -> logits (B, T, V)``.
     prompt_ids : list of int, list of lists of int, or LongTensor (T,) / (B, T)
         One prompt or a batch of prompts of different lengths (left-padded internally).
     max_new_tokens : int
