@@ -104,6 +104,13 @@ def test_batched_orders_are_permutations_and_masks_stack():
         alone = permutation_masks(orders_[b], num_predict=2)
         assert all(torch.equal(x[b], y) for x, y in zip(batch, alone))
     assert torch.equal(batch.targets.sum(-1), torch.full((5,), 2))
+    counts = torch.tensor([1, 2, 3, 4, 6])  # one count per row
+    ragged = permutation_masks(orders_, num_predict=counts)
+    for b in range(5):
+        alone = permutation_masks(orders_[b], num_predict=int(counts[b]))
+        assert all(torch.equal(x[b], y) for x, y in zip(ragged, alone))
+    with pytest.raises(ConfigError, match="one count"):
+        permutation_masks(orders_, num_predict=torch.tensor([1, 2, 3, 4, 7]))
 
 
 @pytest.mark.parametrize("order, match", [

@@ -68,7 +68,7 @@ def sample_orders(batch: int, length: int, *, generator: torch.Generator | None 
     return keys.argsort(-1)  # (B, T)
 
 
-def permutation_masks(order: torch.Tensor, num_predict: int | None = None) -> PermutationMasks:
+def permutation_masks(order: torch.Tensor, num_predict: int | torch.Tensor | None = None) -> PermutationMasks:
     """Content- and query-stream masks for factorization orders.
 
     Parameters
@@ -76,9 +76,10 @@ def permutation_masks(order: torch.Tensor, num_predict: int | None = None) -> Pe
     order : LongTensor (T,) or (B, T)
         ``order[t]`` is the position of the t-th token in the factorization order (z_t, 0-based).
         The seed's example [x3, x2, x4, x1] is ``order = [2, 1, 3, 0]``.
-    num_predict : int, optional
+    num_predict : int or LongTensor (B,), optional
         Predict only the last ``num_predict`` tokens of the order (partial prediction); the
-        earlier ones are the context. ``None`` predicts every token.
+        earlier ones are the context. A tensor gives each row its own count. ``None`` predicts
+        every token.
 
     Returns
     -------
@@ -100,13 +101,19 @@ def permutation_masks(order: torch.Tensor, num_predict: int | None = None) -> Pe
     """
     check_order(order)
     t = order.shape[-1]
-    if num_predict is not None:
+    context: int | torch.Tensor = 0
+    if isinstance(num_predict, torch.Tensor):  # one count per row
+        if num_predict.shape != order.shape[:-1] or bool(((num_predict < 1) | (num_predict >= t)).any()):
+            raise ConfigError(f"num_predict has shape {tuple(num_predict.shape)} / values "
+                              f"{num_predict.reshape(-1)[:8].tolist()}; expected one count in [1, {t - 1}] per row")
+        context = (t - num_predict)[..., None]  # (..., 1)
+    elif num_predict is not None:
         if isinstance(num_predict, bool) or not isinstance(num_predict, int) or not 1 <= num_predict < t:
             raise ConfigError(f"num_predict={num_predict!r} for sequences of {t} tokens: must be in [1, {t - 1}] "
                               "so that at least one token is context (the paper predicts ~T/6: K = 6)")
+        context = t - num_predict
     rank = torch.empty_like(order)
     rank.scatter_(-1, order, torch.arange(t, device=order.device).expand_as(order))  # rank[pos] = t
-    context = t - num_predict if num_predict is not None else 0
     targets = rank >= context  # (..., T)
     # The context collapses to one step of the order: it is seen by everyone and sees itself whole.
     step = torch.where(targets, rank, torch.zeros_like(rank))  # (..., T)
