@@ -1,10 +1,12 @@
-"""Regenerate the small text samples bundled in reprlab/data/samples from WordNet (wordnet-base).
+"""Regenerate the small text samples bundled in reprlab/data/samples from WordNet (wordnet-base)
+and the King James Bible (bible-kjv).
 
-Run: python scripts/make_samples.py   (needs /usr/share/wordnet; output is deterministic)
+Run: python scripts/make_samples.py   (needs /usr/share/wordnet and `bible`; output is deterministic)
 WordNet licence: free to use, copy and distribute with the copyright notice (see samples/README).
 """
 
 import random
+import subprocess
 from collections import defaultdict
 from pathlib import Path
 
@@ -37,3 +39,11 @@ for label in sorted(by_label):
         docs.append("\n".join(sents))
 (OUT / "corpus.txt").write_text("\n\n".join(docs) + "\n", encoding="utf-8")
 print(len(rows), "labelled glosses;", len(docs), "documents")
+
+# King James Bible sample (public domain): six books, chapters as documents (`bible -f` format).
+BOOKS = ["gen1:1-gen50:26", "ruth1:1-ruth4:22", "jonah1:1-jonah4:11", "mark1:1-mark16:20", "jas1:1-jas5:20",
+         "1jn1:1-1jn5:21"]
+kjv = subprocess.run(["bible", "-f", "-m", "8192", *BOOKS], stdin=subprocess.DEVNULL, capture_output=True,
+                     check=True, text=True).stdout
+(OUT / "kjv_sample.txt").write_text(kjv, encoding="utf-8")
+print(kjv.count("\n"), "KJV verses")

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "reprlab.cli.config_cmd",
     "reprlab.tokenizers.cli",
     "reprlab.text.cli",
+    "reprlab.pretrain.cli",
     "reprlab.transfer.cli",
     "reprlab.vision.cli",
     "reprlab.coherence.cli",

@@ -5,9 +5,17 @@ from reprlab.data.folders import IMAGE_SUFFIXES, load_image_folder
 from reprlab.data.images import FASHION_MNIST_DIR, load_idx_dir, read_idx
 from reprlab.data.registry import available_datasets, load_dataset, register_dataset
 from reprlab.data.spec import DataSpec, load_split
-from reprlab.data.text import expand_paths, iter_documents, iter_lines, sample_path, wordnet_glosses
+from reprlab.data.text import (
+    expand_paths,
+    iter_documents,
+    iter_lines,
+    kjv_chapters,
+    sample_path,
+    split_sentences,
+    wordnet_glosses,
+)
 
 __all__ = ["ArrayDataset", "keep_batch", "available_datasets", "load_dataset", "register_dataset", "read_idx",
            "load_idx_dir", "FASHION_MNIST_DIR", "DataSpec", "load_split", "load_image_folder",
            "IMAGE_SUFFIXES", "iter_documents", "iter_lines", "expand_paths", "sample_path",
-           "wordnet_glosses"]
+           "wordnet_glosses", "kjv_chapters", "split_sentences"]

@@ -8,7 +8,10 @@ reported with the file and line number (``DataError``), never as a bare ``Unicod
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from reprlab.errors import DataError, MissingDataError
 
 TEXT_SUFFIXES = (".txt", ".text", ".jsonl", ".tsv")
 WORDNET_DIR = Path("/usr/share/wordnet")
+BIBLE_COMMAND = "bible"  # Debian bible-kjv: prints the King James Version from /usr/lib/bible.data
 
 
 def sample_path(name: str) -> Path:
@@ -65,16 +69,46 @@ def _jsonl_texts(path: Path, text_field: str) -> Iterator[str]:
         yield obj[text_field]
 
 
-def iter_documents(paths: Iterable[str | Path], text_field: str = "text") -> Iterator[list[str]]:
+# A sentence ends at . ! or ? (optionally followed by a closing quote or bracket) when whitespace and
+# then an upper-case letter, a digit or an opening quote/bracket follow.
+_SENTENCE_END = re.compile(r"(?<=[.!?])([\"')\]]*)\s+(?=[\"'(\[]*[A-Z0-9])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split running text into sentences with a simple rule (no abbreviation list).
+
+    Lines are split first; within a line a sentence ends at ``.``, ``!`` or ``?`` (plus any closing
+    quotes/brackets) followed by whitespace and an upper-case letter, digit or opening quote.
+    "Mr. Smith" is therefore split after "Mr." and "e.g. the" is not split; use one sentence per
+    line (plain text) when that matters.
+
+    >>> split_sentences("It was late. Who knew? \"Not I.\" he said.\nNew line")
+    ['It was late.', 'Who knew?', '"Not I." he said.', 'New line']
+    """
+    out = []
+    for line in text.splitlines():
+        pos = 0
+        for m in _SENTENCE_END.finditer(line):
+            out.append(line[pos:m.end(1)].strip())
+            pos = m.end()
+        out.append(line[pos:].strip())
+    return [s for s in out if s]
+
+
+def iter_documents(paths: Iterable[str | Path], text_field: str = "text",
+                   sentence_splitter: Callable[[str], list[str]] | None = None) -> Iterator[list[str]]:
     """Yield documents as lists of non-empty lines (sentences).
 
-    Plain text: blank lines separate documents. JSONL: each record is one document, its text
-    split on newlines.
+    Plain text: one sentence per line, blank lines separate documents. JSONL: each record is one
+    document, its text split on newlines, or by ``sentence_splitter`` (e.g. :func:`split_sentences`).
     """
     for path in expand_paths(paths):
         if path.suffix == ".jsonl":
             for text in _jsonl_texts(path, text_field):
-                sentences = [s.strip() for s in text.splitlines() if s.strip()]
+                if sentence_splitter is not None:
+                    sentences = sentence_splitter(text)
+                else:
+                    sentences = [s.strip() for s in text.splitlines() if s.strip()]
                 if sentences:
                     yield sentences
             continue
@@ -93,6 +127,50 @@ def iter_lines(paths: Iterable[str | Path], text_field: str = "text") -> Iterato
     """Yield every non-empty sentence/line of a corpus, streaming (for tokenizer training)."""
     for doc in iter_documents(paths, text_field):
         yield from doc
+
+
+_VERSE = re.compile(r"^(\S+?)(\d+):(\d+) (.*)$")  # "Ge1:1 In the beginning ..." (bible -f output)
+
+
+def kjv_chapters(path: str | Path | None = None) -> Iterator[tuple[str, list[str]]]:
+    """``(reference, verses)`` for each chapter of the King James Bible, in canonical order.
+
+    Chapters are documents and verses sentences (1,189 chapters, 31,102 verses). Reads the output
+    of ``bible -f "gen1:1-rev22:21"`` (Debian ``bible-kjv``), or a file ``path`` in that format:
+    one verse per line, ``<book><chapter>:<verse> <text>``, e.g. ``Ge1:1 In the beginning ...``.
+    """
+    if path is not None:
+        lines: Iterable[tuple[int, str]] = _lines(Path(path))
+        where = str(path)
+    else:
+        exe = shutil.which(BIBLE_COMMAND)
+        if exe is None:
+            raise MissingDataError("the King James Bible is not installed; install it with "
+                                   "'apt-get install -y bible-kjv' (or use the bundled sample 'kjv-sample')")
+        run = subprocess.run([exe, "-f", "-m", "8192", "gen1:1-rev22:21"], stdin=subprocess.DEVNULL,
+                             capture_output=True, check=False)
+        if run.returncode != 0 or not run.stdout:
+            raise MissingDataError(f"'{exe} -f gen1:1-rev22:21' failed ({run.stderr.decode(errors='replace')[:200]}); "
+                                   "reinstall bible-kjv")
+        lines = enumerate(run.stdout.decode("utf-8", errors="replace").splitlines(), 1)
+        where = BIBLE_COMMAND
+    ref: str = ""
+    verses: list[str] = []
+    for lineno, line in lines:
+        if not line.strip():
+            continue
+        m = _VERSE.match(line)
+        if m is None:
+            raise DataError(f"{where}:{lineno}: expected '<book><chapter>:<verse> <text>' (bible -f format), "
+                            f"got {line[:60]!r}")
+        chapter = f"{m.group(1)}{m.group(2)}"
+        if chapter != ref:
+            if verses:
+                yield ref, verses
+            ref, verses = chapter, []
+        verses.append(m.group(4).strip())
+    if verses:
+        yield ref, verses
 
 
 def wordnet_glosses(directory: str | Path | None = None) -> Iterator[tuple[str, str]]:

@@ -29,7 +29,7 @@ from reprlab.errors import CheckpointError, ConfigError
 from reprlab.io import atomic_path, write_json
 from reprlab.text.config import EncoderConfig
 from reprlab.text.encoder import Encoder
-from reprlab.text.heads import MaskedLMHead
+from reprlab.text.heads import MaskedLMHead, SentencePairHead
 from reprlab.train.checkpoint import load_tensors
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ MLM_HEAD_NAMES = {
     "roberta": {"dense": "lm_head.dense", "norm": "lm_head.layer_norm", "bias": "lm_head.bias"},
     "albert": {"dense": "predictions.dense", "norm": "predictions.LayerNorm", "bias": "predictions.bias"},
 }
+#: Sentence-pair head (NSP / SOP) per family: HF tensor prefix in ``*ForPreTraining``.
+PAIR_HEAD_NAMES = {"bert": "cls.seq_relationship", "albert": "sop_classifier.classifier"}
 
 
 @dataclass
@@ -293,6 +295,14 @@ def mlm_head_to_hf_state(head: MaskedLMHead, family: str) -> dict[str, torch.Ten
         for p in ("weight", "bias"):
             state[f"{names[ours]}.{p}"] = getattr(getattr(head, ours), p).detach().clone()
     return state
+
+
+def pair_head_to_hf_state(head: SentencePairHead, family: str) -> dict[str, torch.Tensor]:
+    """The NSP/SOP head's tensors under HF ``BertForPreTraining`` / ``AlbertForPreTraining`` names."""
+    if family not in PAIR_HEAD_NAMES:
+        raise ConfigError(f"HF {family} has no pretraining sentence-pair head; export the masked-LM model instead")
+    prefix = PAIR_HEAD_NAMES[family]
+    return {f"{prefix}.{p}": getattr(head.classifier, p).detach().clone() for p in ("weight", "bias")}
 
 
 def load_hf_mlm_head(head: MaskedLMHead, state: dict[str, torch.Tensor], family: str) -> None:

@@ -1,0 +1,113 @@
+"""Held-out evaluation of a masked LM (loss, perplexity, accuracy, NSP/SOP accuracy) and baselines.
+
+Every number is a token-weighted mean over all masked pieces of the split (not a mean of batch
+means), with the masks of static masking keyed by instance number, so two evaluations of the same
+model on the same shards agree exactly and two models can be compared on identical masks. Two
+baselines that need no model put the numbers in context: the cross-entropy of the training-split
+unigram distribution on the same targets (``unigram_loss``) and the accuracy of always predicting
+the most frequent training token (``most_frequent_acc``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from reprlab.pretrain.batches import Collator, PretrainBatch
+from reprlab.pretrain.masking import IGNORE_INDEX
+from reprlab.pretrain.shards import ShardSet
+from reprlab.train import move_to
+
+#: (batch, corrupted ids (B, T), positions (B, T) bool) -> (logits (N, V) at the positions,
+#: sentence-pair logits (B, 2) or None)
+MaskedPredictor = Callable[[PretrainBatch, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+
+
+def unigram_counts(shards: ShardSet) -> np.ndarray:
+    """Token frequencies (V,) over a split (add-one smoothed, so every id has a probability)."""
+    counts = np.ones(shards.vocab_size, dtype=np.int64)
+    for shard in shards.shards:
+        counts += np.bincount(np.asarray(shard.array("tokens")), minlength=shards.vocab_size)[:shards.vocab_size]
+    return counts
+
+
+def evaluate_masked_lm(predict: MaskedPredictor, batches: Iterable[tuple[PretrainBatch, torch.Tensor, torch.Tensor]],
+                       *, unigram: np.ndarray | None = None) -> dict[str, Any]:
+    """Token-weighted MLM metrics of ``predict`` over ``(batch, corrupted ids, labels)`` triples.
+
+    When ``predict`` returns sentence-pair logits, ``pair_acc`` is the accuracy over the rows that
+    have a sentence label. ``unigram`` (token counts) adds the two baselines.
+    """
+    total_ce = total_correct = total = 0.0
+    uni_ce = uni_correct = 0.0
+    pair_correct = pair_total = 0
+    log_p: torch.Tensor | None = None
+    most = 0
+    if unigram is not None:
+        log_p = torch.from_numpy(np.log(unigram / unigram.sum()))
+        most = int(np.argmax(unigram))
+    with torch.no_grad():
+        for batch, ids, labels in batches:
+            positions = labels != IGNORE_INDEX
+            targets = labels[positions]
+            logits, pair = predict(batch, ids, positions)
+            logits = logits.float()
+            total_ce += float(F.cross_entropy(logits, targets, reduction="sum"))
+            total_correct += float((logits.argmax(-1) == targets).sum())
+            total += int(targets.numel())
+            if log_p is not None:
+                uni_ce -= float(log_p[targets.cpu()].sum())
+                uni_correct += float(torch.eq(targets, most).sum())
+            if pair is not None:
+                valid = batch.sentence_labels != IGNORE_INDEX
+                pred = pair.argmax(-1)
+                pair_correct += int(((pred == batch.sentence_labels) & valid).sum())
+                pair_total += int(valid.sum())
+    n = max(total, 1)
+    out: dict[str, Any] = {"mlm_loss": total_ce / n, "mlm_ppl": math.exp(min(total_ce / n, 50.0)),
+                           "mlm_acc": total_correct / n, "masked_tokens": int(total)}
+    if log_p is not None:
+        out.update(unigram_loss=uni_ce / n, most_frequent_acc=uni_correct / n)
+    if pair_total:
+        out.update(pair_acc=pair_correct / pair_total, pair_rows=pair_total)
+    return out
+
+
+def masked_batches(objective: Any, dataset: Dataset, *, batch_size: int = 64,
+                   pad_id: int = 0) -> Iterable[tuple[PretrainBatch, torch.Tensor, torch.Tensor]]:
+    """``(batch, corrupted ids, labels)`` with the objective's evaluation (static) masks."""
+    was = objective.training
+    objective.eval()
+    device = next(objective.parameters()).device
+    try:
+        for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=Collator(pad_id)):
+            batch = move_to(batch, device)
+            ids, labels = objective.mask(batch)
+            yield batch, ids, labels
+    finally:
+        objective.train(was)
+
+
+def evaluate_pretraining(objective: Any, dataset: Dataset, *, batch_size: int = 64, pad_id: int = 0,
+                         unigram: np.ndarray | None = None) -> dict[str, Any]:
+    """Held-out MLM loss/perplexity/accuracy (and NSP/SOP accuracy) of a pretraining objective."""
+    enc, head, pair = objective.encoder, objective.mlm, getattr(objective, "pair", None)
+    two_segments = enc.config.type_vocab_size > 1
+
+    def predict(batch, ids, positions):
+        out = enc(ids, batch.attention_mask, batch.token_type_ids if two_segments else None)
+        return head(out.last_hidden_state, positions), (pair(out.pooled) if pair is not None else None)
+
+    out = evaluate_masked_lm(predict, masked_batches(objective, dataset, batch_size=batch_size, pad_id=pad_id),
+                             unigram=unigram)
+    if "pair_acc" in out:
+        task = objective.config.sentence_task
+        out[f"{task}_acc"] = out.pop("pair_acc")
+        out[f"{task}_rows"] = out.pop("pair_rows")
+    return out

@@ -1,0 +1,262 @@
+"""Masked-LM corruption (BERT's 80/10/10) as one vectorized torch function, piece- or word-level.
+
+``mask_tokens`` follows BERT's ``create_masked_lm_predictions`` (Devlin et al. 2018, section 3.1
+and appendix A.1; google-research/bert ``create_pretraining_data.py``) on a whole batch at once:
+
+1. **How many.** Row b has n_b candidate tokens (not special, not padding). It gets
+   k_b = floor(n_b p + u_b) predictions, u_b ~ U(0, 1) — a stochastic rounding of n_b p, so the
+   expected masked share is exactly p for every length (BERT's ``round`` gives 20% to a 10-token
+   row) — capped at ``max_predictions``.
+2. **Which.** Units (pieces, or whole words when ``word_ids`` is given) are visited in a random
+   order and taken greedily while they fit the budget k_b; a word that would overshoot is skipped
+   and later, shorter ones are still tried — BERT's rule, so whole-word masking still hits k_b
+   pieces except when no remaining word fits. Words are the runs of equal ``word_ids``, which every
+   reprlab tokenizer returns (WordPiece ``##`` pieces and byte-level BPE words alike); HF's
+   collator instead guesses words from ``##`` prefixes or offsets.
+3. **How.** Each selected *piece* independently (as BERT, also under whole-word masking): with
+   probability ``mask_replace_prob`` becomes ``mask_token_id``, with ``random_replace_prob`` a
+   random token, else stays unchanged. Random tokens come uniformly from ``random_ids`` — by default
+   the ids below ``vocab_size`` other than ``mask_token_id`` and the ids found at special positions
+   of the batch; pass :func:`non_special_ids` of the tokenizer to exclude every special token
+   (``[UNK]``, ``[CLS]``, ...), which the pretraining objectives do. BERT draws from the whole
+   vocabulary, special tokens included.
+
+Randomness comes from ``generator`` (a ``torch.Generator``, or the global RNG), or — with ``keys`` —
+from a counter-based hash of (key of the row, draw, position). Keyed draws make a row's mask a
+function of its key alone, independent of batch composition, padding, process count and resume:
+static masking keys a row by its instance number, dynamic masking by (instance, step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from reprlab.config import check_choices
+from reprlab.errors import ConfigError, DataError
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class MaskingConfig:
+    """Masked-LM corruption settings (the defaults are BERT's)."""
+
+    # static: one mask per instance, the same every epoch (BERT); dynamic: a new one every step (RoBERTa);
+    # None: the objective's own (static for bert, dynamic for roberta and albert)
+    mode: Literal["static", "dynamic"] | None = None
+    mlm_probability: float = 0.15  # share of candidate pieces predicted (Cramming found 0.25 better for short budgets)
+    mask_replace_prob: float = 0.8  # of those: replaced by [MASK]
+    random_replace_prob: float = 0.1  # of those: replaced by a random non-special token (the rest stay)
+    max_predictions: int | None = None  # cap per sequence (BERT: 20 at length 128, 80 at 512); None = no cap
+    whole_word: bool = False  # mask every piece of a chosen word together
+    seed: int = 0  # masks are a hash of (seed, instance[, step]): reproducible across resume and processes
+
+    def validate(self) -> None:
+        check_probabilities(self.mlm_probability, self.mask_replace_prob, self.random_replace_prob,
+                            self.max_predictions, prefix="masking.")
+        check_choices(self, "masking.")
+
+
+def check_probabilities(mlm_probability: float, mask_replace_prob: float, random_replace_prob: float,
+                        max_predictions: int | None, prefix: str = "") -> None:
+    """Raise :class:`ConfigError` for rates outside [0, 1] or replace shares summing past 1."""
+    for name, v in (("mlm_probability", mlm_probability), ("mask_replace_prob", mask_replace_prob),
+                    ("random_replace_prob", random_replace_prob)):
+        if not 0.0 <= v <= 1.0:
+            raise ConfigError(f"{prefix}{name}={v}: must be in [0, 1]")
+    if mask_replace_prob + random_replace_prob > 1.0 + 1e-12:
+        raise ConfigError(f"{prefix}mask_replace_prob + random_replace_prob = "
+                          f"{mask_replace_prob + random_replace_prob:g} > 1; the remainder keeps the token")
+    if max_predictions is not None and max_predictions < 1:
+        raise ConfigError(f"{prefix}max_predictions={max_predictions}: must be >= 1 or None")
+
+
+# ------------------------------------------------------------------------------ counter-based random
+def _s64(c: int) -> int:
+    return c - (1 << 64) if c >= 1 << 63 else c
+
+
+_GOLDEN, _M1, _M2 = _s64(0x9E3779B97F4A7C15), _s64(0xBF58476D1CE4E5B9), _s64(0x94D049BB133111EB)
+
+
+def _shr(x: torch.Tensor, s: int) -> torch.Tensor:
+    """Logical right shift of int64 (torch's ``>>`` is arithmetic)."""
+    return (x >> s) & ((1 << (64 - s)) - 1)
+
+
+def mix64(x: torch.Tensor) -> torch.Tensor:
+    """SplitMix64's finalizer on int64 tensors (wrapping arithmetic): a fast, well-mixed hash."""
+    x = x + _GOLDEN
+    x = (x ^ _shr(x, 30)) * _M1
+    x = (x ^ _shr(x, 27)) * _M2
+    return x ^ _shr(x, 31)
+
+
+def keyed_uniform(keys: torch.Tensor, stream: int, length: int) -> torch.Tensor:
+    """Uniform [0, 1) float32 numbers (B, length): a hash of (keys[b], stream, position).
+
+    The same key always gives the same row, on any device and in any batch.
+    """
+    row = mix64(keys.long() * 8 + stream)  # (B,)
+    pos = torch.arange(length, device=keys.device, dtype=torch.long)
+    bits = mix64(row[:, None] + pos[None, :] * _GOLDEN)  # (B, T)
+    return _shr(bits, 40).float() * (1.0 / (1 << 24))
+
+
+def combine_keys(*parts: torch.Tensor | int) -> torch.Tensor:
+    """One int64 key per row from several (e.g. seed, instance, step), by chained hashing."""
+    out: torch.Tensor | None = None
+    for part in parts:
+        t = torch.as_tensor(part, dtype=torch.long)
+        out = mix64(t) if out is None else mix64(out ^ mix64(t))
+    assert out is not None
+    return out
+
+
+def non_special_ids(tokenizer, vocab_size: int | None = None) -> torch.Tensor:
+    """Ids of a tokenizer's vocabulary that are not special tokens (the random-replacement pool)."""
+    n = vocab_size or tokenizer.vocab_size
+    special = {tokenizer.vocab[t] for t in getattr(tokenizer, "special_tokens", ()) if t in tokenizer.vocab}
+    special |= {i for t, i in tokenizer.vocab.items() if t.startswith("[unused")}
+    return torch.tensor([i for i in range(n) if i not in special], dtype=torch.long)
+
+
+# ------------------------------------------------------------------------------ the masking function
+def _greedy_fill(lengths: torch.Tensor, budget: torch.Tensor) -> torch.Tensor:
+    """Visit units in column order, take each that still fits the row's budget (BERT's rule).
+
+    ``lengths`` (B, U) pieces per unit (0 = no unit), ``budget`` (B,). Returns taken (B, U) bool.
+    Each pass takes the longest prefix of the remaining units that fits; the unit that ends the
+    prefix no longer fits and is dropped with every other unit longer than what is left.
+    """
+    left = budget.clone()
+    remaining = lengths > 0
+    taken = torch.zeros_like(remaining)
+    while True:
+        remaining &= lengths <= left[:, None]
+        if not bool(remaining.any()):
+            return taken
+        cum = (lengths * remaining).cumsum(1)  # (B, U)
+        fits = remaining & (cum <= left[:, None])
+        taken |= fits
+        left = left - (lengths * fits).sum(1)
+        remaining &= ~fits
+
+
+def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, vocab_size: int,
+                mask_token_id: int, mlm_probability: float = 0.15, mask_replace_prob: float = 0.8,
+                random_replace_prob: float = 0.1, max_predictions: int | None = None,
+                word_ids: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                keys: torch.Tensor | None = None, random_ids: torch.Tensor | Sequence[int] | None = None,
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Corrupt a batch for masked-LM training; see the module docstring for the algorithm.
+
+    Parameters
+    ----------
+    input_ids : LongTensor (B, T)
+        Token ids, padding included.
+    special_tokens_mask : Tensor (B, T)
+        1/True for special tokens **and padding** (as ``Encoding.pad`` and HF mark them): never
+        selected, never changed.
+    vocab_size, mask_token_id : int
+    mlm_probability : float
+        Expected share of candidate pieces selected for prediction.
+    mask_replace_prob, random_replace_prob : float
+        Shares of selected pieces replaced by ``mask_token_id`` / a random token; the rest keep
+        their token.
+    max_predictions : int, optional
+        At most this many selected pieces per row.
+    word_ids : LongTensor (B, T), optional
+        Whole-word masking: consecutive candidate positions with the same id are one word (any
+        value for special positions). Usually ``Encoding.word_ids`` with ``None`` as -1.
+    generator : torch.Generator, optional
+        Source of randomness (default: the global RNG); ignored when ``keys`` is given.
+    keys : LongTensor (B,), optional
+        Per-row keys for counter-based draws (see module docstring).
+    random_ids : LongTensor or sequence of int, optional
+        Pool of random replacements (default described in the module docstring).
+
+    Returns
+    -------
+    input_ids : LongTensor (B, T)
+        A corrupted copy.
+    labels : LongTensor (B, T)
+        The original id at selected positions, -100 elsewhere.
+
+    Raises
+    ------
+    ConfigError
+        Probabilities outside [0, 1], replace shares above 1, a mask id outside the vocabulary.
+    DataError
+        Shape mismatches.
+
+    Examples
+    --------
+    >>> ids = torch.tensor([[2, 10, 11, 12, 13, 3, 0]])
+    >>> special = torch.tensor([[1, 0, 0, 0, 0, 1, 1]])
+    >>> masked, labels = mask_tokens(ids, special, vocab_size=20, mask_token_id=4, mlm_probability=0.5,
+    ...                              generator=torch.Generator().manual_seed(0))
+    >>> int((labels != -100).sum())
+    2
+    """
+    check_probabilities(mlm_probability, mask_replace_prob, random_replace_prob, max_predictions)
+    if not 0 <= mask_token_id < vocab_size:
+        raise ConfigError(f"mask_token_id={mask_token_id} is outside the vocabulary (size {vocab_size})")
+    if input_ids.dim() != 2 or special_tokens_mask.shape != input_ids.shape:
+        raise DataError(f"input_ids {tuple(input_ids.shape)} and special_tokens_mask "
+                        f"{tuple(special_tokens_mask.shape)} must both be (batch, seq_len)")
+    if word_ids is not None and word_ids.shape != input_ids.shape:
+        raise DataError(f"word_ids has shape {tuple(word_ids.shape)}; expected {tuple(input_ids.shape)}")
+    if keys is not None and keys.shape != input_ids.shape[:1]:
+        raise DataError(f"keys has shape {tuple(keys.shape)}; expected ({input_ids.shape[0]},)")
+    b, t = input_ids.shape
+    device = input_ids.device
+
+    def uniform(stream: int, length: int) -> torch.Tensor:
+        if keys is not None:
+            return keyed_uniform(keys.to(device), stream, length)
+        return torch.rand((b, length), generator=generator, device=device)
+
+    cand = ~special_tokens_mask.bool()  # (B, T)
+    if word_ids is None:
+        start = cand
+    else:
+        prev_same = torch.zeros_like(cand)
+        prev_same[:, 1:] = (word_ids[:, 1:] == word_ids[:, :-1]) & cand[:, :-1]
+        start = cand & ~prev_same  # (B, T) first piece of each word
+    unit = (start.long().cumsum(1) - 1).clamp_min(0)  # (B, T) word number of every position
+    lengths = torch.zeros(b, t, dtype=torch.long, device=device).scatter_add_(1, unit, cand.long())  # (B, U)
+    rows = torch.arange(b, device=device)[:, None].expand(b, t)
+    word_score = torch.full((b, t), 2.0, device=device)  # (B, U): a uniform per word, 2 = no such word
+    word_score[rows[start], unit[start]] = uniform(0, t)[start]
+    order = word_score.argsort(dim=1, stable=True)  # (B, U) words in random order, non-words last
+    n = cand.sum(1)  # (B,)
+    k = (n.double() * mlm_probability + uniform(1, 1)[:, 0].double()).floor().long()
+    k = torch.minimum(k, n)
+    if max_predictions is not None:
+        k = k.clamp_max(max_predictions)
+    taken_sorted = _greedy_fill(lengths.gather(1, order), k)  # (B, U)
+    taken = torch.zeros_like(taken_sorted).scatter_(1, order, taken_sorted)  # (B, U) by word number
+    selected = cand & taken.gather(1, unit)  # (B, T)
+
+    how = uniform(2, t)  # (B, T)
+    to_mask = selected & (how < mask_replace_prob)
+    to_random = selected & (how >= mask_replace_prob) & (how < mask_replace_prob + random_replace_prob)
+    if random_ids is None:
+        banned = torch.zeros(vocab_size, dtype=torch.bool, device=device)
+        banned[mask_token_id] = True
+        banned[input_ids[~cand].clamp(0, vocab_size - 1)] = True
+        pool = (~banned).nonzero().squeeze(1)
+    else:
+        pool = torch.as_tensor(random_ids, dtype=torch.long, device=device)
+    if len(pool) == 0:
+        raise ConfigError("random_ids is empty: no token to draw random replacements from")
+    pick = (uniform(3, t) * len(pool)).long().clamp_max(len(pool) - 1)  # (B, T)
+    out = torch.where(to_mask, torch.full_like(input_ids, mask_token_id), input_ids)
+    out = torch.where(to_random, pool[pick], out)
+    labels = torch.where(selected, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
+    return out, labels

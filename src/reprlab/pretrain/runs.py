@@ -1,0 +1,274 @@
+"""End-to-end pretraining runs behind ``reprlab pretrain run`` and ``reprlab pretrain eval``.
+
+:func:`run_pretrain` takes one :class:`PretrainRunConfig`: it reads the shards, builds the
+objective's instances for the train and held-out splits, seeds once *before* the model is built
+(two identical commands give identical weights), trains through the shared Trainer and writes the
+run directory described in :mod:`reprlab.pretrain.pretrained`. Every default lives in the dataclass
+itself, the nested ``train`` settings included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from reprlab.config import check_choices
+from reprlab.errors import ConfigError, DataError
+from reprlab.io import write_json
+from reprlab.pretrain.batches import Collator, InstanceDataset, Layout
+from reprlab.pretrain.evaluate import evaluate_pretraining, unigram_counts
+from reprlab.pretrain.instances import InstanceConfig, build_instances, group_by_tokens, instance_lengths
+from reprlab.pretrain.masking import MaskingConfig
+from reprlab.pretrain.objectives import ObjectiveSpec, PretrainModelConfig, get_objective
+from reprlab.pretrain.pretrained import TOKENIZER_DIR, load_pretrained
+from reprlab.pretrain.shards import ShardSet
+from reprlab.text import EncoderConfig
+from reprlab.train import Callback, TrainConfig, Trainer, is_main_process, seed_everything
+
+log = logging.getLogger(__name__)
+
+
+def _default_train() -> TrainConfig:
+    return TrainConfig(output_dir="runs/pretrain", max_steps=600, batch_size=32, lr=1e-3, schedule="linear",
+                       warmup_steps=100, weight_decay=0.01, max_grad_norm=1.0, eval_every=100, save_every=100,
+                       log_every=10)
+
+
+@dataclass
+class PretrainRunConfig:
+    """``reprlab pretrain run``: one pretraining run (every field settable with ``--set``)."""
+
+    shards: str = ""  # directory written by `reprlab pretrain prepare` (required)
+    objective: str = "roberta"  # bert (MLM+NSP) | roberta (MLM) | albert (MLM+SOP) | any registered objective
+    model: str = "bert-mini"  # EncoderConfig preset (vocab size, pad id, max length come from the shards)
+    model_overrides: dict[str, Any] = field(default_factory=dict)  # EncoderConfig fields, e.g. {norm = "pre"}
+    instances: InstanceConfig = field(default_factory=InstanceConfig)
+    masking: MaskingConfig = field(default_factory=MaskingConfig)
+    eval_batch_size: int = 64
+    time_budget: float | None = None  # stop after this many seconds of training (evaluation excluded)
+    train: TrainConfig = field(default_factory=_default_train)
+
+
+@dataclass
+class PretrainResult:
+    """What :func:`run_pretrain` returns (also written as ``evaluation.json``)."""
+
+    run_dir: Path
+    steps: int
+    train_seconds: float
+    evaluation: dict[str, Any]
+    last_logs: dict[str, float]
+    instances: dict[str, Any]
+
+
+class TimeBudget(Callback):
+    """Stop training once ``seconds`` of training time have passed (evaluation time excluded).
+
+    Checked at every logged step, so set ``eval_every`` to a multiple of ``log_every``.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.t0 = self.last = 0.0
+        self.eval_seconds = 0.0
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0 - self.eval_seconds
+
+    def on_train_begin(self, trainer: Any) -> None:
+        self.t0 = self.last = time.perf_counter()
+
+    def on_step_end(self, trainer: Any, step: int, logs: dict[str, float]) -> None:
+        self.last = time.perf_counter()
+        if self.elapsed >= self.seconds:
+            trainer.should_stop = True
+
+    def on_evaluate(self, trainer: Any, step: int, logs: dict[str, float]) -> None:
+        self.eval_seconds += time.perf_counter() - self.last
+        self.last = time.perf_counter()
+
+
+def encoder_config(spec: ObjectiveSpec, model: str, overrides: dict[str, Any], shards: ShardSet) -> EncoderConfig:
+    """The preset sized for the shards' tokenizer, with the objective family's and the user's changes."""
+    special = shards.special_ids
+    base = EncoderConfig.preset(model, vocab_size=shards.vocab_size, pad_token_id=int(special.get("pad") or 0))
+    config = spec.encoder(base, special)
+    try:
+        return config.replace(**overrides)
+    except TypeError as e:
+        raise ConfigError(f"model_overrides: {e}; valid fields are those of EncoderConfig") from None
+
+
+def pretraining_data(shards: ShardSet, packing: str, instances: InstanceConfig, *, seed: int, batch_size: int,
+                     evaluation: bool = False) -> tuple[InstanceDataset, dict[str, Any]]:
+    """The dataset of one split for a packing scheme (DOC-SENTENCES: one item per batch)."""
+    cfg = dataclasses.replace(instances, packing=packing, dupe_factor=1 if evaluation else instances.dupe_factor)
+    inst = build_instances(shards, cfg, seed)
+    layout = Layout.from_special_ids(shards.special_ids)
+    groups = None
+    if packing == "doc-sentences" and not evaluation:
+        target = instances.tokens_per_batch or batch_size * instances.max_length
+        groups = group_by_tokens(instance_lengths(inst, shards), target, seed)
+    return InstanceDataset(shards, inst, layout, groups), {"packing": packing, **inst.stats}
+
+
+def _splits(directory: str) -> tuple[ShardSet, ShardSet | None]:
+    if not directory:
+        raise ConfigError("shards is required: --shards SHARDS_DIR (made by `reprlab pretrain prepare`)")
+    train = ShardSet(directory, "train")
+    valid = ShardSet(directory, "valid") if train.meta["splits"]["valid"]["documents"] else None
+    return train, valid
+
+
+def run_pretrain(cfg: PretrainRunConfig) -> PretrainResult:
+    """Pretrain a BERT-family model on prepared shards; see the module docstring.
+
+    Raises
+    ------
+    ConfigError
+        Unknown objective or preset, ``max_length`` outside [8, model positions], bad masking rates.
+    DataError, MissingDataError
+        Missing/corrupt shards, a tokenizer without [MASK]/[CLS]/[SEP]/[PAD], a corpus of one-sentence
+        documents for NSP/SOP.
+    """
+    spec = get_objective(cfg.objective)
+    train_shards, valid_shards = _splits(cfg.shards)
+    special = train_shards.special_ids
+    if spec.masked_lm and special.get("mask") is None:
+        raise DataError(f"{cfg.shards}: the tokenizer has no mask token ([MASK] or <mask>); masked-LM "
+                        "pretraining needs one (train the tokenizer with it as a special token)")
+    enc = encoder_config(spec, cfg.model, cfg.model_overrides, train_shards)
+    cfg.instances.validate(enc.max_length)
+    masking = dataclasses.replace(cfg.masking, mode=cfg.masking.mode or spec.masking_mode)
+    masking.validate()
+    packing = cfg.instances.packing or spec.packing
+    train_cfg = cfg.train
+    seed = train_cfg.seed
+    train_data, train_stats = pretraining_data(train_shards, packing, cfg.instances, seed=seed,
+                                               batch_size=train_cfg.batch_size)
+    if train_data.groups is not None:  # DOC-SENTENCES: an item is already a batch
+        train_cfg = dataclasses.replace(train_cfg, batch_size=1)
+    valid_data = None
+    if valid_shards is not None:
+        valid_data, _ = pretraining_data(valid_shards, packing, cfg.instances, seed=seed,
+                                         batch_size=cfg.eval_batch_size, evaluation=True)
+    tokenizer = train_shards.tokenizer()
+    model_cfg = PretrainModelConfig(
+        encoder=enc, objective=spec.name, sentence_task=spec.sentence_task, masking=masking,
+        mask_token_id=int(special["mask"] or 0), vocab_hash=train_shards.vocab_hash,
+        special_ids=sorted({tokenizer.vocab[t] for t in tokenizer.special_tokens} | {int(i) for i in special.values()
+                                                                                      if i is not None}))
+    seed_everything(seed)  # before the model exists: its initialisation is part of the run
+    objective = spec.model_class(model_cfg)
+    run_dir = Path(train_cfg.output_dir)
+    if is_main_process():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        tokenizer.save_pretrained(run_dir / TOKENIZER_DIR)
+        write_json(run_dir / "pretrain.json", dataclasses.asdict(cfg))
+    callbacks = [TimeBudget(cfg.time_budget)] if cfg.time_budget else []
+    # Periodic evaluation (metrics.jsonl) when train.eval_every is set; the exact one below always runs.
+    periodic = valid_data if train_cfg.eval_every else None
+    trainer = Trainer(objective, train_cfg, train_data, eval_data=periodic, collate_fn=Collator(layout_pad(special)),
+                      callbacks=callbacks)
+    t0 = time.perf_counter()
+    result = trainer.fit()
+    seconds = callbacks[0].elapsed if callbacks else time.perf_counter() - t0
+    evaluation: dict[str, Any] = {}
+    if valid_data is not None and is_main_process():
+        evaluation = evaluate_pretraining(objective, valid_data, batch_size=cfg.eval_batch_size,
+                                          pad_id=layout_pad(special), unigram=unigram_counts(train_shards))
+        evaluation.update(step=result.step, train_seconds=round(seconds, 1))
+        write_json(run_dir / "evaluation.json", evaluation)
+    return PretrainResult(run_dir=run_dir, steps=result.step, train_seconds=seconds, evaluation=evaluation,
+                          last_logs=result.last_logs, instances=train_stats)
+
+
+def layout_pad(special: dict[str, int | None]) -> int:
+    return int(special.get("pad") or 0)
+
+
+@dataclass
+class PretrainEvalConfig:
+    """``reprlab pretrain eval RUN --shards DIR``."""
+
+    run: str = ""  # a pretraining run directory
+    shards: str = ""  # shards to evaluate on (default: the run's own, from pretrain.json)
+    split: Literal["train", "valid"] = "valid"
+    batch_size: int = 64
+    checkpoint: str | None = None  # a checkpoint-NNNNNN directory of the run (default: final weights)
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+
+
+def run_eval(cfg: PretrainEvalConfig) -> dict[str, Any]:
+    """Held-out MLM loss, perplexity, accuracy (and NSP/SOP accuracy) of a run on shards.
+
+    Raises
+    ------
+    DataError
+        Shards made with another vocabulary than the run's (``meta.json`` hash), or corrupt shards.
+    """
+    import json
+
+    model = load_pretrained(cfg.run, checkpoint=cfg.checkpoint)
+    run_cfg = json.loads((Path(cfg.run) / "pretrain.json").read_text()) if (Path(cfg.run) / "pretrain.json").is_file() else {}
+    directory = cfg.shards or run_cfg.get("shards", "")
+    if not directory:
+        raise ConfigError("--shards SHARDS_DIR is required (the run does not name its shards)")
+    shards = ShardSet(directory, cfg.split)
+    shards.check_vocab(model.config.vocab_hash, cfg.run)
+    instances = InstanceConfig(**run_cfg["instances"]) if "instances" in run_cfg else InstanceConfig()
+    packing = instances.packing or get_objective(model.config.objective).packing
+    data, _ = pretraining_data(shards, packing, instances, seed=int(run_cfg.get("train", {}).get("seed", 0)),
+                               batch_size=cfg.batch_size, evaluation=True)
+    train = ShardSet(directory, "train")
+    out = evaluate_pretraining(model.objective, data, batch_size=cfg.batch_size, pad_id=layout_pad(shards.special_ids),
+                               unigram=unigram_counts(train))
+    out.update(run=cfg.run, shards=directory, split=cfg.split, checkpoint=cfg.checkpoint)
+    return out
+
+
+DEMO_SENTENCES = ("and god said , let there be [MASK] : and there was light .",
+                  "in the beginning god created the heaven and the [MASK] .")
+
+
+def run_demo(out_dir: str | Path, steps: int = 300) -> str:
+    """The demo's pretraining step: a tiny RoBERTa-style model on the bundled KJV sample, then ``fill``.
+
+    Trains a 2,000-token WordPiece vocabulary, prepares shards, pretrains bert-tiny for ``steps``
+    steps (a few seconds) and fills in the masked word of two verses. Returns a summary line.
+    """
+    from reprlab.pretrain.corpus import iter_corpus
+    from reprlab.pretrain.pretrained import fill_mask
+    from reprlab.pretrain.shards import PrepareConfig, prepare_shards
+    from reprlab.tokenizers import train_wordpiece
+
+    out = Path(out_dir)
+    tok = train_wordpiece((s for d in iter_corpus(["kjv-sample"]) for s in d), 2000)
+    tok_dir = tok.save_pretrained(out / "tokenizer")
+    prepare_shards(PrepareConfig(corpus=["kjv-sample"], tokenizer=str(tok_dir), output=str(out / "shards"),
+                                 valid_fraction=0.1, workers=1, overwrite=True), command=["reprlab", "demo"])
+    cfg = PretrainRunConfig(
+        shards=str(out / "shards"), objective="roberta", model="bert-tiny", instances=InstanceConfig(max_length=64),
+        model_overrides={"hidden_dropout": 0.0, "attention_dropout": 0.0},
+        masking=MaskingConfig(mlm_probability=0.25),
+        train=TrainConfig(output_dir=str(out / "run"), max_steps=steps, batch_size=32, lr=2e-3, schedule="linear",
+                          warmup_steps=30, progress=False, save_every=None, eval_every=None, log_every=50))
+    if (out / "run").exists():
+        import shutil
+        shutil.rmtree(out / "run")
+    ev = run_pretrain(cfg).evaluation
+    model = load_pretrained(out / "run")
+    fills = []
+    for text in DEMO_SENTENCES:
+        completions, _ = fill_mask(model, text, top_k=3)
+        fills.append(f"{text.replace(' ,', ',')!r} -> {', '.join(completions[0].tokens)}")
+    return (f"pretrain: bert-tiny MLM on 84 KJV chapters, {steps} steps: held-out MLM accuracy {ev['mlm_acc']:.1%} "
+            f"(most frequent token {ev['most_frequent_acc']:.1%}), loss {ev['mlm_loss']:.2f} (unigram "
+            f"{ev['unigram_loss']:.2f}); fill: " + "; ".join(fills))
