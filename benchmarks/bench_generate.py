@@ -5,7 +5,12 @@ The model is bert-mini-sized (4 layers, H = 256, 4 heads) in GPT-2's architectur
 vocabulary and 512 positions; decoding is greedy so the three produce the same tokens (checked).
 Batch 1 and 8 (equal-length prompts, so HF needs no padding).
 
-Run: ``python benchmarks/bench_generate.py [--quick]`` (``--quick``: 64 new tokens, batch 1).
+Also the training step (forward + backward, batch 32 x 128, bert-mini size, 8,000-piece vocabulary)
+of the causal LM and of the XLNet permutation LM against the RoBERTa MLM step: what predicting every
+token costs (causal) and what the second stream costs (PLM, K = 6).
+
+Run: ``python benchmarks/bench_generate.py [--quick]`` (``--quick``: 64 new tokens, batch 1, no
+training steps).
 """
 
 from __future__ import annotations
@@ -71,12 +76,54 @@ def per_token(row, tokens: int):
     return row
 
 
+def training_steps(repeats: int) -> list:
+    """Causal-LM and PLM steps vs the MLM step on the same batch and encoder size."""
+    from reprlab.pretrain.batches import PretrainBatch
+    from reprlab.pretrain.objectives import PretrainModelConfig, get_objective
+    from reprlab.text import EncoderConfig
+
+    b, t, v = 32, 128, 8000
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(10, v, (b, t), generator=g)
+    ids[:, 0] = 2
+    special = torch.zeros(b, t, dtype=torch.bool)
+    special[:, 0] = True
+    batch = PretrainBatch(input_ids=ids, attention_mask=torch.ones(b, t, dtype=torch.long),
+                          token_type_ids=torch.zeros(b, t, dtype=torch.long), special_tokens_mask=special,
+                          word_ids=torch.arange(t).expand(b, t), keys=torch.arange(b), sentence_labels=torch.full((b,), -100))
+    base = EncoderConfig.preset("bert-mini", vocab_size=v, max_position=t)
+    objectives = {}
+    for name in ("roberta", "causal", "xlnet"):
+        spec = get_objective(name)
+        torch.manual_seed(0)
+        enc = spec.encoder(base, {"pad": 0})
+        objectives[name] = spec.model_class(PretrainModelConfig(encoder=enc, objective=name, mask_token_id=4)).train()
+
+    def step(name):
+        def run():
+            obj = objectives[name]
+            obj.zero_grad(set_to_none=True)
+            out = obj(batch)
+            out.loss.backward()
+            return float(out.loss)
+        return run
+
+    rows = []
+    for name, what in (("causal", "causal LM (all 127 positions)"), ("xlnet", "XLNet PLM, two streams, K=6")):
+        row = compare("generate", f"train step bert-mini 32x128: {what} vs MLM", step(name), step("roberta"),
+                      reference_name="ours, RoBERTa MLM step (15%)", repeats=repeats)
+        row.quality = f"{b * t / row.ours_s:,.0f} vs {b * t / row.ref_s:,.0f} tok/s"
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     torch.set_num_threads(min(2, torch.get_num_threads()))
     quick = "--quick" in sys.argv
     rows = bench(1, 64 if quick else 256, repeats=3)
     if not quick:
         rows += bench(8, 256, repeats=3)
+        rows += training_steps(repeats=3)
     write_rows(rows)
 
 
