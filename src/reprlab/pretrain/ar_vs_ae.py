@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 
 OBJECTIVES = ("roberta", "causal", "xlnet")
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<mask>")
-PROMPTS = ("and god said", "in the beginning")
-FILL = "and god said , let there be <mask> : and there was light ."
+PROMPTS = ("And God said", "In the beginning")
+FILL = "And God said, Let there be<mask>: and there was light."  # <mask> stands for " light" (one BPE piece)
 
 
 @dataclass
@@ -150,7 +150,9 @@ def _samples(model: Any, objective: str) -> list[str]:
         from reprlab.pretrain.pretrained import fill_mask
 
         completions, _ = fill_mask(model, FILL, top_k=5)
-        return [f"{FILL} -> " + ", ".join(completions[0].tokens)]
+        tok = model.tokenizer
+        words = [tok.decode([tok.vocab[t]]) for t in completions[0].tokens]  # byte-level pieces as text
+        return [f"{FILL} -> " + ", ".join(repr(w) for w in words)]
     return []
 
 
@@ -169,7 +171,7 @@ def run_ar_vs_ae(cfg: ArVsAeConfig) -> dict[str, Any]:
         run_dir = out / objective
         train = TrainConfig(output_dir=str(run_dir), max_steps=cfg.max_steps, batch_size=cfg.batch_size, lr=cfg.lr,
                             warmup_steps=cfg.warmup_steps, schedule="constant", weight_decay=0.01, max_grad_norm=1.0,
-                            eval_every=cfg.eval_every, log_every=cfg.eval_every, save_every=None, progress=False,
+                            eval_every=cfg.eval_every, log_every=10, save_every=None, progress=False,
                             seed=cfg.seed)
         run = run_pretrain(PretrainRunConfig(
             shards=str(shards), objective=objective, model=cfg.model, time_budget=cfg.seconds,
