@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +24,7 @@ from reprlab.pretrain.shards import ShardSet
 from reprlab.text import generate
 from reprlab.train import TrainConfig
 
-from .test_pretrain_runs import assert_same, weights
+from .test_pretrain_runs import QUICK, assert_same, cli, weights
 
 
 def config(shards: Path, out: Path, objective: str, steps: int = 6, **train) -> PretrainRunConfig:
@@ -98,3 +104,51 @@ def test_prompt_longer_than_the_positions_is_refused(tmp_path, small_shards, cap
     assert err.count("\n") == 1 and "shorten the prompt" in err
     assert main(["generate", str(tmp_path / "gpt"), "x", "--top-p", "1.5"]) == 2
     assert "top_p" in capsys.readouterr().err
+
+
+def test_xlnet_sigkill_then_resume_draws_the_same_orders(tmp_path, small_shards):
+    """The keyed orders follow the saved step: a resumed XLNet run equals the uninterrupted one bit for bit."""
+    args = ["pretrain", "run", "--objective", "xlnet", "--shards", str(small_shards), *QUICK,
+            "--set", "train.max_steps=10", "--set", "train.save_every=2"]
+    full = cli(*args, "-o", str(tmp_path / "full"))
+    assert full.returncode == 0, full.stderr[-2000:]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "reprlab.cli.main", *args, "-o", str(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 240
+    while not (killed / "latest").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(random.Random().uniform(0.0, 0.5))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -9, "the run finished before it could be killed; give it more steps"
+    resumed = cli(*args, "-o", str(killed), "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert_same(weights(tmp_path / "full"), weights(killed))
+
+
+def test_orders_put_special_tokens_first_and_predict_a_sixth(small_shards):
+    from reprlab.pretrain.objectives import PretrainModelConfig
+    from reprlab.pretrain.xlnet import PermutationLMObjective
+    from reprlab.text import EncoderConfig
+
+    shards = ShardSet(small_shards, "train")
+    data, _ = pretraining_data(shards, "full-sentences", InstanceConfig(max_length=32), seed=0, batch_size=8)
+    batch = Collator(shards.special_ids["pad"])([data[i] for i in range(8)])
+    obj = PermutationLMObjective(PretrainModelConfig(encoder=EncoderConfig.preset("tiny", vocab_size=1000),
+                                                     objective="xlnet"))
+    obj.train()
+    m = obj.masks(batch)
+    special = batch.special_tokens_mask
+    assert not (m.targets & special).any()
+    text = (~special).sum(1)
+    assert torch.equal(m.targets.sum(1), (text.float() / 6).round().long().clamp(min=1))
+    for b in range(8):  # specials are context: every target sees them
+        seen = m.query[b][m.targets[b]]  # (P, T)
+        assert seen[:, special[b]].all()
+    first = obj.masks(batch).query
+    assert torch.equal(obj.masks(batch).query, first)  # a step's orders are a function of (seed, instance, step)
+    obj.on_step_end(1)
+    assert not torch.equal(obj.masks(batch).query, first)  # the next step draws new orders
+    obj.eval()
+    assert torch.equal(obj.masks(batch).targets, obj.masks(batch).targets)  # evaluation orders are fixed

@@ -193,10 +193,13 @@ def table(results: dict[str, Any]) -> str:
              "|---|---|---|---|---|---|---|---|"]
     names = {"roberta": "MLM (RoBERTa)", "causal": "causal LM (GPT)", "xlnet": "permutation LM (XLNet)"}
     for name, r in results["models"].items():
-        def f(key: str, fmt: str = "{:.1f}") -> str:
-            return fmt.format(r[key]) if key in r else "—"
-        unigram = f("unigram_ppl") if "unigram_ppl" in r else (f"{2.718281828 ** r['unigram_loss']:.1f}"
-                                                                if "unigram_loss" in r else "—")
-        lines.append(f"| {names[name]} | {r['steps']} | {f('lm_ppl')} | {f('plm_ppl')} | {f('mlm_acc', '{:.1%}')} | "
-                     f"{unigram} | {f('probe_acc', '{:.1%}')} | {f('finetune_acc', '{:.1%}')} |")
+        unigram = _cell(r, "unigram_ppl") if "unigram_ppl" in r else (
+            f"{2.718281828 ** r['unigram_loss']:.1f}" if "unigram_loss" in r else "—")
+        lines.append(f"| {names[name]} | {r['steps']} | {_cell(r, 'lm_ppl')} | {_cell(r, 'plm_ppl')} | "
+                     f"{_cell(r, 'mlm_acc', '{:.1%}')} | {unigram} | {_cell(r, 'probe_acc', '{:.1%}')} | "
+                     f"{_cell(r, 'finetune_acc', '{:.1%}')} |")
     return "\n".join(lines)
+
+
+def _cell(row: dict[str, Any], key: str, fmt: str = "{:.1f}") -> str:
+    return fmt.format(row[key]) if key in row else "—"
