@@ -107,7 +107,9 @@ def _gloss_data(model: Any, objective: str, cfg: ArVsAeConfig) -> tuple[Any, Any
     tok = model.tokenizer
     ids = special_token_ids(tok)
     pad = int(ids["pad"] if ids["pad"] is not None else 0)
-    rows, labels, names = [], [], {}
+    rows: list[list[int]] = []
+    labels: list[int] = []
+    names: dict[str, int] = {}
     for line in sample_path("glosses_labeled.tsv").read_text(encoding="utf-8").splitlines():
         label, text = line.split("\t", 1)
         body = tok.encode(text, add_special_tokens=False).ids[:cfg.max_length - 2]
