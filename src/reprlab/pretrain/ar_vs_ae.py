@@ -107,13 +107,14 @@ def _gloss_data(model: Any, objective: str, cfg: ArVsAeConfig) -> tuple[Any, Any
     tok = model.tokenizer
     ids = special_token_ids(tok)
     pad = int(ids["pad"] if ids["pad"] is not None else 0)
+    first, last = (end_of_text_id(ids), None) if objective == "causal" else (int(ids["cls"] or 0), int(ids["sep"] or 0))
     rows: list[list[int]] = []
     labels: list[int] = []
     names: dict[str, int] = {}
     for line in sample_path("glosses_labeled.tsv").read_text(encoding="utf-8").splitlines():
         label, text = line.split("\t", 1)
         body = tok.encode(text, add_special_tokens=False).ids[:cfg.max_length - 2]
-        rows.append([end_of_text_id(ids), *body] if objective == "causal" else [ids["cls"], *body, ids["sep"]])
+        rows.append([first, *body] if last is None else [first, *body, last])  # as the objective's instances
         labels.append(names.setdefault(label, len(names)))
     width = max(len(r) for r in rows)
     x = torch.full((len(rows), width), pad, dtype=torch.long)
