@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 from reprlab.text import CausalLM, generate, gpt_config  # noqa: E402
 
-from harness import compare, write_rows  # noqa: E402
+from harness import compare, with_throughput, write_rows  # noqa: E402
 
 
 def make_models():
@@ -62,18 +62,11 @@ def bench(batch: int, new_tokens: int, repeats: int) -> list:
     rows = []
     row = compare("generate", f"{case}: cache vs HF", cached, hf_generate, repeats=repeats,
                   reference_name="HF GPT2LMHeadModel.generate (cache)", quality=same)
-    rows.append(per_token(row, batch * new_tokens))
+    rows.append(with_throughput(row, batch * new_tokens, "new tok/s"))
     row = compare("generate", f"{case}: cache vs no cache", cached, uncached, repeats=max(1, repeats - 2),
                   reference_name="ours, no cache (recompute)", quality=same)
-    rows.append(per_token(row, batch * new_tokens))
+    rows.append(with_throughput(row, batch * new_tokens, "new tok/s"))
     return rows
-
-
-def per_token(row, tokens: int):
-    row.quality = (f"{tokens / row.ours_s:,.0f} vs {tokens / row.ref_s:,.0f} new tok/s "
-                   f"(speed-up {row.ref_s / row.ours_s:.2f}x); {row.quality}")
-    print("   ", row.quality, flush=True)
-    return row
 
 
 def training_steps(repeats: int) -> list:
@@ -112,8 +105,7 @@ def training_steps(repeats: int) -> list:
     for name, what in (("causal", "causal LM (all 127 positions)"), ("xlnet", "XLNet PLM, two streams, K=6")):
         row = compare("generate", f"train step bert-mini 32x128: {what} vs MLM", step(name), step("roberta"),
                       reference_name="ours, RoBERTa MLM step (15%)", repeats=repeats)
-        row.quality = f"{b * t / row.ours_s:,.0f} vs {b * t / row.ref_s:,.0f} tok/s"
-        rows.append(row)
+        rows.append(with_throughput(row, b * t))
     return rows
 
 
