@@ -116,6 +116,12 @@ def test_bad_generation_input_is_one_clear_error(kwargs, error, match):
         generate(LM, prompt, n, **kwargs)
 
 
+def test_prompt_forms_agree():
+    ref = generate(LM, [[5, 6, 7]], 4, temperature=0).tokens
+    for form in ([5, 6, 7], torch.tensor([5, 6, 7]), torch.tensor([[5, 6, 7]]), [torch.tensor([5, 6, 7])]):
+        assert torch.equal(generate(LM, form, 4, temperature=0).tokens, ref)
+
+
 def test_empty_prompt_starts_from_bos():
     assert torch.equal(generate(LM, [[]], 5, temperature=0, bos_id=3).tokens,
                        generate(LM, [[3]], 5, temperature=0).tokens)

@@ -51,7 +51,8 @@ def _prompt_rows(prompt_ids: Prompt, bos_id: int | None) -> list[list[int]]:
         if prompt_ids.dim() not in (1, 2):
             raise DataError(f"prompt_ids has shape {tuple(prompt_ids.shape)}; expected (T,) or (B, T)")
         rows = prompt_ids.reshape(-1, prompt_ids.shape[-1]).tolist() if prompt_ids.numel() else [[]]
-    elif len(prompt_ids) and not isinstance(prompt_ids[0], int | torch.Tensor) and hasattr(prompt_ids[0], "__len__"):
+    elif len(prompt_ids) and (hasattr(prompt_ids[0], "__len__") and not isinstance(prompt_ids[0], torch.Tensor)
+                              or isinstance(prompt_ids[0], torch.Tensor) and prompt_ids[0].dim() == 1):
         rows = [[int(i) for i in row] for row in prompt_ids]  # type: ignore[union-attr]
     else:
         rows = [[int(i) for i in prompt_ids]]  # type: ignore[arg-type]
