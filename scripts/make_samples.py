@@ -40,6 +40,23 @@ for label in sorted(by_label):
 (OUT / "corpus.txt").write_text("\n\n".join(docs) + "\n", encoding="utf-8")
 print(len(rows), "labelled glosses;", len(docs), "documents")
 
+# Words in context: WordNet example sentences with the span of the synset's word, labelled by its
+# supersense, 120 rows for each of the 12 most frequent noun/verb supersenses (layer-wise probes).
+from reprlab.data.labeled_text import wordnet_words_in_context  # noqa: E402
+
+wic = wordnet_words_in_context(fallback=False)
+frequent = sorted(wic.counts().items(), key=lambda kv: (-kv[1], kv[0]))[:12]
+pick = random.Random(1)
+lines = []
+for label, _ in sorted(frequent):
+    rows = [i for i in range(len(wic)) if wic.label_names[int(wic.labels[i])] == label]
+    for i in sorted(pick.sample(rows, 120)):
+        start, end = wic.spans[i]
+        lines.append(f"{label}\t{wic.items[i]}\t{start}\t{end}\t{wic.texts[i]}")
+pick.shuffle(lines)
+(OUT / "words_in_context.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+print(len(lines), "words in context")
+
 # King James Bible sample (public domain): six books, chapters as documents (`bible -f` format).
 BOOKS = ["gen1:1-gen50:26", "ruth1:1-ruth4:22", "jonah1:1-jonah4:11", "mark1:1-mark16:20", "jas1:1-jas5:20",
          "1jn1:1-1jn5:21"]

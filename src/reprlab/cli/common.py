@@ -42,17 +42,22 @@ def add_config_args(parser: argparse.ArgumentParser, *, output: bool = True, dat
 
 
 def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str, Any] | None = None,
-                     train_key: str = "train") -> T:
-    """Build ``cls`` from defaults < ``--config`` < ``--set`` < the dedicated flags."""
+                     train_key: str | None = "train") -> T:
+    """Build ``cls`` from defaults < ``--config`` < ``--set`` < the dedicated flags.
+
+    ``--device``/``-o``/``--resume`` set fields of the ``train_key`` table, or top-level fields
+    when ``train_key`` is None.
+    """
     overrides = list(args.overrides)
+    prefix = f"{train_key}." if train_key else ""
     if getattr(args, "data", None):
         overrides.append(f"data.name={args.data!r}")
     if getattr(args, "device", None):
-        overrides.append(f"{train_key}.device={args.device!r}")
+        overrides.append(f"{prefix}device={args.device!r}")
     if getattr(args, "output", None):
-        overrides.append(f"{train_key}.output_dir={str(Path(args.output))!r}")
+        overrides.append(f"{prefix}output_dir={str(Path(args.output))!r}")
     if getattr(args, "resume", False):
-        overrides.append(f"{train_key}.resume=true")
+        overrides.append(f"{prefix}resume=true")
     return load_config(cls, args.config, overrides, defaults)
 
 
@@ -68,3 +73,23 @@ def run_config_from_args(cls: type[T], args: argparse.Namespace, *, output_dir: 
     if output_dir is not None:
         defaults["train"]["output_dir"] = output_dir
     return config_from_args(cls, args, defaults)
+
+
+def add_experiment_args(parser: argparse.ArgumentParser, config_name: str, example: str) -> None:
+    """The options of an ``experiment`` verb whose config has top-level ``output_dir`` and ``device``."""
+    parser.add_argument("--config", metavar="FILE.toml", help=f"TOML file of {config_name} values")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"override one value, e.g. --set {example} (repeatable)")
+    parser.add_argument("-o", "--output", metavar="DIR", help="output directory (sets output_dir)")
+    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N (sets device)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+
+
+def experiment_config(cls: type[T], args: argparse.Namespace) -> T:
+    """An experiment config (top-level ``output_dir`` and ``device``, any nested tables) from the command line.
+
+    As :func:`run_config_from_args`, the dataclass's own defaults, nested tables included, are the
+    base, so a user value replaces only the field it names.
+    """
+    instance: Any = cls()
+    return config_from_args(cls, args, dataclasses.asdict(instance), train_key=None)

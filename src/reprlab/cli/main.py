@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "reprlab.vision.cli",
     "reprlab.coherence.cli",
     "reprlab.embed.cli",
+    "reprlab.mixture.cli",
 )
 
 

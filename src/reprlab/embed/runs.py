@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 
 from reprlab.config import check_choices
-from reprlab.errors import DataError, MissingDataError
+from reprlab.errors import DataError
 from reprlab.io import atomic_path, atomic_write, write_json
 
 log = logging.getLogger(__name__)
@@ -184,22 +184,9 @@ class TSNEResult:
     plot: Path | None
 
 
-def read_matrix(path: Path) -> np.ndarray:
-    """A numeric matrix from ``.npy`` (no pickles) or ``.csv``/``.txt``/``.tsv``."""
-    if not path.exists():
-        raise MissingDataError(f"{path}: no such file; give a .npy or .csv matrix")
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    if path.suffix in (".csv", ".txt", ".tsv"):
-        try:
-            return np.loadtxt(path, delimiter="\t" if path.suffix == ".tsv" else ",", ndmin=2)
-        except ValueError as e:
-            raise DataError(f"{path}: not a numeric matrix ({e}); remove header rows/text columns") from e
-    raise DataError(f"{path}: unknown format {path.suffix!r}; use .npy or .csv")
-
-
 def run_tsne(cfg: TSNERunConfig) -> TSNEResult:
     """Embed the rows of ``cfg.input``; save the map atomically (and the plot, when asked)."""
+    from reprlab.data import read_matrix, save_npy
     from reprlab.embed import TSNE
     from reprlab.embed.metrics import map_knn_accuracy, strand_ratio
 
@@ -212,10 +199,7 @@ def run_tsne(cfg: TSNERunConfig) -> TSNEResult:
     model = TSNE(cfg.n_components, perplexity=cfg.perplexity, method=cfg.method, metric=cfg.metric,
                  n_iter=cfg.n_iter, dof=cfg.dof, n_jobs=cfg.n_jobs, random_state=cfg.seed)
     y = model.fit_transform(x)
-    out = Path(cfg.output)
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, y)
+    out = save_npy(cfg.output, y)
     acc = map_knn_accuracy(y, labels) if labels is not None else None
     plot = None
     if cfg.plot:

@@ -10,7 +10,7 @@ from reprlab.text.causal_lm import CausalLM, gpt_config
 from reprlab.text.config import PRESETS, EncoderConfig
 from reprlab.text.encoder import Encoder, EncoderOutput
 from reprlab.text.generation import Generation, generate, next_token, stream
-from reprlab.text.heads import ClassificationHead, MaskedLMHead, Pooler, SentencePairHead, pool
+from reprlab.text.heads import POOLINGS, ClassificationHead, MaskedLMHead, Pooler, Pooling, SentencePairHead, pool
 from reprlab.text.kv_cache import KVCache
 from reprlab.text.masks import attention_bias, causal_mask
 from reprlab.text.params import ParameterCount, parameter_count
@@ -18,7 +18,7 @@ from reprlab.text.two_stream import TwoStreamEncoder, TwoStreamOutput
 
 __all__ = [
     "PRESETS", "EncoderConfig", "Encoder", "EncoderOutput", "ClassificationHead", "MaskedLMHead", "Pooler",
-    "SentencePairHead", "pool", "attention_bias", "causal_mask", "ParameterCount", "parameter_count",
-    "CausalLM", "gpt_config", "Generation", "generate", "next_token", "stream", "KVCache", "TwoStreamEncoder",
-    "TwoStreamOutput",
+    "SentencePairHead", "pool", "Pooling", "POOLINGS", "attention_bias", "causal_mask", "ParameterCount",
+    "parameter_count", "CausalLM", "gpt_config", "Generation", "generate", "next_token", "stream", "KVCache",
+    "TwoStreamEncoder", "TwoStreamOutput",
 ]

@@ -67,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="override a config field, e.g. --set sharing=all (repeatable)")
     p.add_argument("--json", action="store_true", help="print the breakdown as JSON")
     p.set_defaults(handler=_params)
+    register_experiments(sub)
 
 
 def _demo_ids(texts: tuple[str, ...], checkpoint: Path):
@@ -128,3 +129,62 @@ def demo(out_dir: Path) -> str:
             f.write(" ".join(f"{float(s):6.3f}" for s in sims[i]) + f"  {text}\n")
     return (line + f"; MiniLM (6x384) encodes {len(DEMO_SENTENCES)} sentences, cosine('born in june', "
             f"'june is a name')={float(sims[0, 1]):.2f}, ('born in june', 'moved to july')={float(sims[0, 2]):.2f}")
+
+
+# ------------------------------------------------------------------------------ experiments
+def _attention(args: argparse.Namespace) -> int:
+    from reprlab.cli.common import experiment_config
+    from reprlab.text.runs import AttentionRunConfig, run_attention
+    from reprlab.train import torch_threads
+
+    cfg = experiment_config(AttentionRunConfig, args)
+    with torch_threads(args.threads):
+        result = run_attention(cfg)
+    for a in result.attentions:
+        print(f"{a.sentence!r}: {a.word!r} attends most (heads averaged, [CLS]/[SEP] aside) to "
+              + ", ".join(f"L{i + 1} {k}" for i, k in enumerate(a.strongest_keys())))
+    if result.similarity:
+        print("cosine of its vectors in the two sentences per layer (emb, 1..L): "
+              + " ".join(f"{s:.3f}" for s in result.similarity))
+    if result.probe is not None:
+        p = result.probe
+        print(f"supersense probe accuracy per layer (emb, 1..L): {' '.join(f'{a:.3f}' for a in p.accuracy)}; "
+              f"best layer {p.best_layer}; majority {p.majority:.3f} ({result.probe_data})")
+        if result.probe_random is not None:
+            print("the same probe on the architecture at random initialisation: "
+                  + " ".join(f"{a:.3f}" for a in result.probe_random.accuracy))
+    print(f"figures attention.png{', probe.png' if result.probe is not None else ''} in {cfg.output_dir}/")
+    return 0
+
+
+def _why_attention(args: argparse.Namespace) -> int:
+    from reprlab.cli.common import experiment_config
+    from reprlab.text.runs import WhyAttentionRunConfig, run_why_attention
+    from reprlab.train import torch_threads
+
+    cfg = experiment_config(WhyAttentionRunConfig, args)
+    with torch_threads(args.threads):
+        result = run_why_attention(cfg)
+    print(result.markdown())
+    if result.text_data:
+        print(f"glosses: {result.text_data}; majority class {result.text_majority:.3f}")
+    print(f"table, JSON and why_attention.png in {cfg.output_dir}/")
+    return 0
+
+
+def register_experiments(sub: argparse._SubParsersAction) -> None:
+    """Add ``experiment attention`` and ``experiment why-attention``."""
+    from reprlab.cli.common import add_experiment_args
+
+    experiments = command_group(sub, "experiment", "reproduce a figure or table from the source texts",
+                                metavar="EXPERIMENT")
+    for name, handler, cls, example, text in (
+            ("attention", _attention, "AttentionRunConfig", "probe=false",
+             "one word's attention in every head and layer for contrasting sentences ('June'), and a layer-wise "
+             "WordNet supersense probe (MiniLM by default)"),
+            ("why-attention", _why_attention, "WhyAttentionRunConfig", "recall_train.max_steps=500",
+             "Transformer vs LSTM vs CNN of the same size: recall at distance d, gloss supersense accuracy, "
+             "training speed")):
+        e = experiments.add_parser(name, help=text)
+        add_experiment_args(e, cls, example)
+        e.set_defaults(handler=handler)

@@ -112,3 +112,51 @@ class LambdaCallback(Callback):
             if not hasattr(Callback, name):
                 raise TypeError(f"LambdaCallback: unknown hook {name!r}")
             setattr(self, name, fn)
+
+
+class KeepBest(Callback):
+    """Keep the weights of the best evaluation so far, and stop early when it stops improving.
+
+    On every evaluation, when ``logs[metric]`` beats the best so far (higher for ``mode="max"``)
+    the objective's weights are written atomically to ``<run>/best/model.safetensors`` and
+    ``<run>/best/best.json`` records the step and value. After ``patience`` evaluations without
+    improvement the run stops (``None``: never). The record is read back on resume, so a resumed
+    run keeps comparing against the same best and counts patience on.
+    """
+
+    def __init__(self, metric: str = "eval_acc", *, mode: str = "max", patience: int | None = None):
+        if mode not in ("max", "min"):
+            raise ValueError(f"KeepBest: mode={mode!r}; use 'max' or 'min'")
+        self.metric, self.mode, self.patience = metric, mode, patience
+        self.best: float | None = None
+        self.best_step = 0
+        self.bad_evals = 0
+
+    def _record(self, trainer: Trainer) -> Path:
+        return trainer.run_dir / "best" / "best.json"
+
+    def on_resume(self, trainer: Trainer, step: int) -> None:
+        path = self._record(trainer)
+        if path.is_file():
+            saved = json.loads(path.read_text())
+            if saved.get("step", 0) <= step:
+                self.best, self.best_step, self.bad_evals = saved["value"], saved["step"], saved.get("bad_evals", 0)
+
+    def on_evaluate(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
+        from reprlab.io import write_json
+        from reprlab.train.checkpoint import save_module
+
+        if self.metric not in logs:
+            raise KeyError(f"KeepBest: metric {self.metric!r} not among the evaluation's {sorted(logs)}")
+        value = float(logs[self.metric])
+        better = self.best is None or (value > self.best if self.mode == "max" else value < self.best)
+        if better:
+            self.best, self.best_step, self.bad_evals = value, step, 0
+            (trainer.run_dir / "best").mkdir(parents=True, exist_ok=True)
+            save_module(trainer.objective, trainer.run_dir / "best" / "model.safetensors")
+        else:
+            self.bad_evals += 1
+        write_json(self._record(trainer), {"metric": self.metric, "value": self.best, "step": self.best_step,
+                                           "bad_evals": self.bad_evals})
+        if self.patience is not None and self.bad_evals >= self.patience:
+            trainer.should_stop = True

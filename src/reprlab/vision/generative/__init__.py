@@ -6,7 +6,12 @@ are in :mod:`reprlab.vision.generative.runs`. See docs/generative.md.
 """
 
 from reprlab.vision.generative.ais import ais_log_partition, average_log_likelihood, exact_log_partition
-from reprlab.vision.generative.autoencoder import AutoencoderConfig, AutoencoderObjective, DeepAutoencoder
+from reprlab.vision.generative.autoencoder import (
+                                            AutoencoderConfig,
+                                            AutoencoderObjective,
+                                            DeepAutoencoder,
+                                            default_hidden,
+)
 from reprlab.vision.generative.evaluation import code_probe, pca_reconstruction, squared_error_per_image
 from reprlab.vision.generative.rbm import RBM, RBMConfig, RBMObjective
 from reprlab.vision.generative.runs import (
@@ -34,7 +39,7 @@ from reprlab.vision.generative.stacked import (
 from reprlab.vision.generative.vae import VAE, VAEConfig, VAEObjective, evaluate_vae, iwae_bound
 
 __all__ = [
-    "AutoencoderConfig", "DeepAutoencoder", "AutoencoderObjective", "RBMConfig", "RBM", "RBMObjective",
+    "AutoencoderConfig", "DeepAutoencoder", "AutoencoderObjective", "default_hidden", "RBMConfig", "RBM", "RBMObjective",
     "ais_log_partition", "exact_log_partition", "average_log_likelihood", "DBNConfig", "DBNStack",
     "pretrain_dbn", "dbn_log_likelihood_bound", "StackedAEConfig", "pretrain_stacked_autoencoder",
     "VAEConfig", "VAE", "VAEObjective", "iwae_bound", "evaluate_vae", "squared_error_per_image",

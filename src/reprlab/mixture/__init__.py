@@ -1,0 +1,19 @@
+"""reprlab.mixture: maximum likelihood as an unsupervised objective — Gaussian mixtures fitted by EM.
+
+Mirrors ``sklearn.mixture``: :class:`GaussianMixture` has scikit-learn's parameters, methods
+(``fit``/``predict``/``predict_proba``/``score``/``score_samples``/``sample``/``bic``/``aic``) and
+fitted attributes, with EM in torch (batched over components, chunked over rows, CUDA when
+present). Works on raw data and on learned codes (autoencoder, SimCLR or BERT features).
+See docs/mixture.md.
+
+>>> from reprlab.mixture import GaussianMixture
+"""
+
+from reprlab.mixture.em import COVARIANCE_TYPES, CovarianceType, e_step, estimate_gaussian_parameters, n_parameters
+from reprlab.mixture.gaussian_mixture import GaussianMixture
+from reprlab.mixture.kmeans import kmeans, kmeans_plusplus
+from reprlab.mixture.metrics import cluster_purity
+from reprlab.mixture.selection import select_n_components
+
+__all__ = ["GaussianMixture", "COVARIANCE_TYPES", "CovarianceType", "e_step", "estimate_gaussian_parameters",
+           "n_parameters", "kmeans", "kmeans_plusplus", "cluster_purity", "select_n_components"]
