@@ -120,3 +120,40 @@ def evaluate_pretraining(objective: Any, dataset: Dataset, *, batch_size: int = 
         for key in ("acc", "balanced_acc", "rows", "label_1_rate"):
             out[f"{task}_{key}"] = out.pop(f"pair_{key}")
     return out
+
+
+#: batch -> (logits (N, V), targets (N,)) at the positions the objective predicts
+TokenPredictor = Callable[[PretrainBatch], tuple[torch.Tensor, torch.Tensor]]
+
+
+def evaluate_tokens(objective: Any, dataset: Dataset, predict: TokenPredictor, *, prefix: str, batch_size: int = 64,
+                    pad_id: int = 0, unigram: np.ndarray | None = None) -> dict[str, Any]:
+    """Token-weighted ``{prefix}_loss``, ``_ppl`` and ``_acc`` of ``predict`` over a split, in eval mode.
+
+    For objectives that are not masked LMs (causal, permutation LM). ``unigram`` (token counts)
+    adds the cross-entropy of the unigram distribution on the same targets (``unigram_loss``,
+    ``unigram_ppl``): the baseline a model must beat to have learnt anything beyond frequencies.
+    """
+    was = objective.training
+    objective.eval()
+    device = next(objective.parameters()).device
+    log_p = torch.from_numpy(np.log(unigram / unigram.sum())) if unigram is not None else None
+    total = ce = correct = uni = 0.0
+    try:
+        with torch.no_grad():
+            for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=Collator(pad_id)):
+                logits, y = predict(move_to(batch, device))
+                logits = logits.float()
+                ce += float(F.cross_entropy(logits, y, reduction="sum"))
+                correct += float((logits.argmax(-1) == y).sum())
+                total += int(y.numel())
+                if log_p is not None:
+                    uni -= float(log_p[y.cpu()].sum())
+    finally:
+        objective.train(was)
+    n = max(total, 1)
+    out: dict[str, Any] = {f"{prefix}_loss": ce / n, f"{prefix}_ppl": math.exp(min(ce / n, 50.0)),
+                           f"{prefix}_acc": correct / n, "predicted_tokens": int(total)}
+    if log_p is not None:
+        out.update(unigram_loss=uni / n, unigram_ppl=math.exp(min(uni / n, 50.0)))
+    return out

@@ -16,6 +16,9 @@ def _train(args: argparse.Namespace) -> int:
     from reprlab.errors import ConfigError
     from reprlab.tokenizers.trainers import train_bpe, train_wordpiece
 
+    if args.kind == "wordpiece" and args.special_tokens:
+        raise ConfigError("--special-tokens applies to --kind bpe; WordPiece always has BERT's [PAD] [UNK] [CLS] "
+                          "[SEP] [MASK]")
     if args.kind == "bpe" and args.method not in (None, "frequency"):
         raise ConfigError(f"--method {args.method} applies to --kind wordpiece; BPE merges by frequency")
     lines = iter_lines(args.files)
@@ -26,7 +29,8 @@ def _train(args: argparse.Namespace) -> int:
                                   limit_alphabet=args.limit_alphabet, progress=bar.update)
         else:
             tok = train_bpe(lines, args.vocab_size, min_frequency=args.min_frequency,
-                            byte_level=args.byte_level, limit_alphabet=args.limit_alphabet, progress=bar.update)
+                            byte_level=args.byte_level, limit_alphabet=args.limit_alphabet,
+                            special_tokens=args.special_tokens, progress=bar.update)
     out = tok.save_pretrained(args.output)
     print(f"{args.kind} vocabulary of {tok.vocab_size} tokens written to {out}/")
     return 0
@@ -60,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--vocab-size", type=int, required=True, metavar="N")
     t.add_argument("--lowercase", action="store_true", help="uncased WordPiece (lower-case, strip accents)")
     t.add_argument("--byte-level", action="store_true", help="GPT-2 byte-level BPE")
+    t.add_argument("--special-tokens", nargs="+", default=[], metavar="TOKEN",
+                   help="BPE: tokens kept whole and given the first ids, e.g. '<s>' '<pad>' '</s>' '<mask>'")
     t.add_argument("--min-frequency", type=int, default=0, metavar="N")
     t.add_argument("--limit-alphabet", type=int, metavar="N", help="keep only the N most frequent characters")
     t.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write the tokenizer to")
