@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?=
 XDIST ?= -n auto
 
-.PHONY: demo test test-slow lint bench data install dev clean
+.PHONY: demo test test-slow lint bench data browser install dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev,compare]'
+	$(BIN)/pip install --quiet -e '.[dev,compare,ann]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -33,7 +33,11 @@ data:
 demo: $(VENV)/.installed data
 	$(BIN)/reprlab demo --output demo-output
 
-test: $(VENV)/.installed-dev data
+# the report's browser test needs chromium; installed here on Debian as root, else the test says how
+browser:
+	@sh scripts/install-browser.sh
+
+test: $(VENV)/.installed-dev data browser
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-slow: $(VENV)/.installed-dev data

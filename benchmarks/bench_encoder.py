@@ -22,7 +22,7 @@ import torch  # noqa: E402
 from reprlab.text import Encoder, EncoderConfig, MaskedLMHead  # noqa: E402
 from reprlab.text.interop import config_to_hf, mlm_head_to_hf_state, to_hf_state  # noqa: E402
 
-from harness import compare, write_rows  # noqa: E402
+from harness import compare, with_throughput, write_rows  # noqa: E402
 
 
 def make_models(preset: str):
@@ -104,13 +104,6 @@ def bench(preset: str, batches: list[int], repeats: int) -> list:
                       quality=f"eval loss diff {loss_gap:.1e}")
         rows.append(with_throughput(row, tokens))
     return rows
-
-
-def with_throughput(row, tokens: int):
-    row.quality = (f"{tokens / row.ours_s:,.0f} vs {tokens / row.ref_s:,.0f} tok/s "
-                   f"(speed-up {row.ref_s / row.ours_s:.2f}x); {row.quality}")
-    print("   ", row.quality, flush=True)
-    return row
 
 
 def main() -> None:

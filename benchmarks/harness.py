@@ -124,6 +124,15 @@ def compare(benchmark: str, case: str, ours: Callable[[], Any], reference: Calla
     return row
 
 
+def with_throughput(row: BenchRow, items: int, unit: str = "tok/s") -> BenchRow:
+    """Prefix the row's quality with ours vs reference throughput (``items`` per call) and the speed-up."""
+    assert row.ref_s is not None, "throughput needs a reference timing"
+    row.quality = (f"{items / row.ours_s:,.0f} vs {items / row.ref_s:,.0f} {unit} "
+                   f"(speed-up {row.ref_s / row.ours_s:.2f}x); {row.quality}")
+    print("   ", row.quality, flush=True)
+    return row
+
+
 def write_rows(rows: list[BenchRow], path: Path = TABLE) -> None:
     """Insert or replace rows (keyed by benchmark + case) in the results table of ``path``."""
     sys.path.insert(0, str(ROOT / "src"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import sys
 import types
 import typing
@@ -32,6 +33,10 @@ def read_toml(path: str | Path) -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError:
         raise MissingDataError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory; --config takes a TOML file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: permission denied; make the config file readable") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML ({e})") from None
     except UnicodeDecodeError as e:
@@ -59,10 +64,31 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+def _is_unset(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
+
+
+def merge(base: dict[str, Any], update: dict[str, Any], where: str = "", *, source: str = "") -> dict[str, Any]:
+    """``base`` with ``update`` merged in, table by table.
+
+    A table (dict) never silently replaces a value, nor a value a table: ``train = 5`` against a
+    ``[train]`` table is a :class:`ConfigError` naming the key and ``source`` (where ``update``
+    came from). ``None`` (or ``"none"``) on either side may stand for an absent table.
+    """
     out = dict(base)
     for k, v in update.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        full = f"{where}.{k}" if where else k
+        old = out.get(k)
+        if isinstance(v, dict) and isinstance(old, dict):
+            out[k] = merge(old, v, full, source=source)
+            continue
+        if isinstance(v, dict) != isinstance(old, dict) and not (_is_unset(v) or _is_unset(old)):
+            given = f"{full}={v!r}" if not isinstance(v, dict) else f"{full}.{next(iter(v), '')}"
+            what = f"{full} is a table of fields" if isinstance(old, dict) else f"{full} is a single value"
+            hint = (f"set its fields ([{full}] in TOML, or --set {full}.KEY=VALUE)" if isinstance(old, dict)
+                    else f"--set {full}=VALUE")
+            raise ConfigError(f"{source + ': ' if source else ''}{given}: {what}; {hint}")
+        out[k] = v
     return out
 
 
@@ -112,6 +138,8 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         raise ConfigError(f"{where}={value!r}: expected an integer")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{where}={value!r}: expected a finite number")
             return float(value)
         raise ConfigError(f"{where}={value!r}: expected a number")
     if tp is str:
@@ -163,19 +191,53 @@ def check_choices(config: Any, prefix: str = "") -> None:
                 raise _choice_error(f"{prefix}{name}[{i}]" if many else f"{prefix}{name}", v, choices)
 
 
+def init_values(config: Any) -> dict[str, Any]:
+    """The ``__init__`` fields of dataclass ``config`` as a nested dict (nested configs as tables).
+
+    Unlike :func:`dataclasses.asdict` it leaves out ``init=False`` fields, so ``from_dict(type(c),
+    init_values(c)) == c``.
+    """
+    def value(v: Any) -> Any:
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return init_values(v)
+        if isinstance(v, (list, tuple)):
+            return type(v)(value(x) for x in v)
+        return v
+
+    return {f.name: value(getattr(config, f.name)) for f in dataclasses.fields(config) if f.init}
+
+
+def _default_of(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
-    """Build dataclass ``cls`` from a nested dict, rejecting unknown keys and wrong types."""
+    """Build dataclass ``cls`` from a nested dict, rejecting unknown keys and wrong types.
+
+    A table given for a nested config changes only the keys it names: the rest keep the *field's*
+    default, not the nested class's. ``SimCLRRunConfig.train`` defaults to LARS at batch 256, so
+    ``{"train": {"lr": 0.1}}`` gives LARS at batch 256 with lr 0.1, not ``TrainConfig()`` with lr 0.1.
+    This is what makes every command's own defaults hold under ``-o`` and ``--set train.*``.
+    """
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"from_dict needs a dataclass, got {cls!r}")
     hints = get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     kwargs = {}
     for key, value in data.items():
         full = f"{where}.{key}" if where else key
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(sorted(names))}"
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(sorted(fields))}"
             raise ConfigError(f"unknown config key {full!r}{hint}")
+        if isinstance(value, dict):
+            default = _default_of(fields[key])
+            if dataclasses.is_dataclass(default) and not isinstance(default, type):
+                value = merge(init_values(default), value)
         kwargs[key] = _convert(value, hints[key], full)
     try:
         return cls(**kwargs)
@@ -184,15 +246,18 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None,
-                defaults: dict[str, Any] | None = None) -> T:
-    """``defaults`` < TOML file < ``--set`` overrides, then validated into ``cls``.
+                defaults: dict[str, Any] | None = None, values: dict[str, Any] | None = None) -> T:
+    """``defaults`` < TOML file < ``--set`` overrides < ``values``, then validated into ``cls``.
 
-    A ConfigError raised while reading the file is prefixed with the file name.
+    ``values`` is a nested dict of Python values taken as they are (the CLI's dedicated flags:
+    a path stays the path it was, quotes and backslashes included). A ConfigError raised while
+    reading the file is prefixed with the file name.
     """
     data = dict(defaults or {})
     if path is not None:
-        data = merge(data, read_toml(path))
-    data = merge(data, parse_overrides(overrides or []))
+        data = merge(data, read_toml(path), source=str(path))
+    data = merge(data, parse_overrides(overrides or []), source="--set")
+    data = merge(data, values or {})
     try:
         return from_dict(cls, data)
     except ConfigError as e:
@@ -203,4 +268,5 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-__all__ = ["read_toml", "parse_overrides", "merge", "from_dict", "load_config", "to_dict", "check_choices"]
+__all__ = ["read_toml", "parse_overrides", "merge", "from_dict", "init_values", "load_config", "to_dict",
+           "check_choices"]

@@ -27,3 +27,7 @@ class MissingDataError(ReprlabError, FileNotFoundError):
 
 class CheckpointError(ReprlabError, ValueError):
     """A checkpoint that is corrupt, truncated, pickled, or from a different configuration."""
+
+
+class OutputError(ReprlabError, OSError):
+    """An output that cannot be written: a read-only or full file system, or no permission."""

@@ -219,3 +219,21 @@ def test_objective_decides_which_model_config_a_run_has():
         load_config(IMAXRunConfig, None, ["model.critic=cosine"])
     with pytest.raises(ConfigError, match="objective='gauss'"):
         load_config(IMAXRunConfig, None, ["objective=gauss"])
+
+
+@pytest.mark.parametrize("form", ["imax", "gaussian"])
+@pytest.mark.parametrize("dim", [1, 3])
+def test_perfectly_correlated_outputs_are_finite_and_scale_invariant_in_float32(form, dim):
+    # issue 13: float32 variances of outputs ~1e20 overflowed, and V(a)V(b) - C^2 cancelled to 0
+    # at scale 1e4, so I came out +inf despite eps
+    x = torch.randn(64, dim, generator=torch.Generator().manual_seed(0))
+    values = []
+    for scale in (1e-20, 1.0, 1e4, 1e20):
+        a = (scale * x).float()
+        value = imax_information(a, a.clone(), 1e-6, form)
+        assert value.dtype == torch.float32 and torch.isfinite(value), (scale, value)
+        values.append(float(value))
+    assert max(values) - min(values) < 1e-4 * abs(values[1])
+    if dim == 1:
+        expected = 0.5 * math.log1p(2 / 1e-6) if form == "imax" else -0.5 * math.log1p(-1 / (1 + 1e-6) ** 2)
+        assert values[1] == pytest.approx(expected, rel=1e-5)

@@ -60,3 +60,30 @@ def test_experiment_maps_small(tmp_path):
     # the talk's point, quantified: t-SNE separates classes better than LLE's strands
     assert results["tsne"]["knn_accuracy"] > results["lle"]["knn_accuracy"] + 0.05
     assert results["lle"]["strand_ratio"] < results["tsne"]["strand_ratio"]
+
+
+def test_map_figures_name_the_classes_and_never_say_nan(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from reprlab.embed.runs import MapResult, plot_maps
+
+    figs = []
+    monkeypatch.setattr(plt, "close", figs.append)
+    y = np.random.default_rng(0).normal(size=(30, 2))
+    labels = np.repeat([0, 1, 2], 10)
+    score = {"tsne": MapResult("d", "tsne", 30, 0.0, 0.5, 0.9, 0.3)}
+    plot_maps({"tsne": y}, labels, score, tmp_path / "a.png", classes=("T-shirt/top", "Trouser", "Pullover"))
+    plot_maps({"tsne": y}, None, {}, tmp_path / "b.png")
+    with_labels, without = figs
+    assert [t.get_text() for t in with_labels.axes[0].get_legend().get_texts()] == ["T-shirt/top", "Trouser",
+                                                                                     "Pullover"]
+    assert "strand ratio: median over classes" in " ".join(t.get_text() for t in with_labels.texts)
+    assert without.axes[0].get_title() == "t-SNE" and without.axes[0].get_legend() is None
+    assert (tmp_path / "a.png").is_file() and (tmp_path / "b.png").is_file()
+
+
+def test_tsne_plot_of_a_3d_map_is_refused(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(40, 5)))
+    assert main(["tsne", str(tmp_path / "x.npy"), "-o", str(tmp_path / "m.npy"), "--n-components", "3",
+                 "--plot", str(tmp_path / "m.png")]) == 2
+    assert "--plot draws a 2-D map, but n_components=3" in capsys.readouterr().err

@@ -118,13 +118,17 @@ def test_truncated_and_corrupt_checkpoints_are_named(tmp_path):
     fit(tmp_path, "run")
     ckpt = latest_checkpoint(tmp_path / "run")
     weights = ckpt / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:100])
+    good = weights.read_bytes()
+    weights.write_bytes(good[:100])
     cfg = TrainConfig(output_dir=str(tmp_path / "run"), max_steps=16, batch_size=8, progress=False, resume=True)
-    with pytest.raises(CheckpointError, match=r"model.safetensors: corrupt or truncated .* delete it"):
+    with pytest.raises(CheckpointError, match=r"model.safetensors: (corrupt or truncated|checksum mismatch) .* delete"):
         Trainer(make_model(), cfg, toy_data()).fit()
+    state = (ckpt / "trainer_state.json").read_text()
     (ckpt / "trainer_state.json").write_text("{not json")
     with pytest.raises(CheckpointError, match=r"trainer_state.json: corrupt JSON"):
         Trainer(make_model(), cfg, toy_data()).fit()
+    (ckpt / "trainer_state.json").write_text(state)  # state, then checksums, then config.json: restore the first two
+    weights.write_bytes(good)
     (ckpt / "config.json").unlink()
     with pytest.raises(CheckpointError, match=r"config.json: missing; the checkpoint is incomplete"):
         Trainer(make_model(), cfg, toy_data()).fit()
@@ -194,3 +198,39 @@ def test_atomic_outputs_get_ordinary_permissions(tmp_path):
     assert oct((tmp_path / "a.txt").stat().st_mode & 0o777) == oct(0o644)
     assert oct((tmp_path / "b.bin").stat().st_mode & 0o777) == oct(0o644)
     assert oct((tmp_path / "c").stat().st_mode & 0o777) == oct(0o755)
+
+
+OBJECTIVE_SCRIPT = Path(__file__).with_name("run_objective.py")
+# every objective a CLI command trains (imax/contrastive: `reprlab imax`, agreement, cpc, simclr, ae, vae, rbm)
+CLI_OBJECTIVES = ["imax", "contrastive", "cpc", "agreement", "simclr", "autoencoder", "vae", "rbm"]
+
+
+def _run_objective(name: str, out: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(OBJECTIVE_SCRIPT), name, str(out), "16", "--save-every", "3",
+                           "--noise", "0.2", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CLI_OBJECTIVES)
+def test_sigkill_at_a_random_moment_then_resume_is_bit_identical(tmp_path, name):
+    import random
+
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    r = _run_objective(name, full)
+    assert r.returncode == 0, r.stderr[-2000:]
+    # a random moment of the run (mid-step, mid-checkpoint), reproducible per objective
+    when = random.Random(name).uniform(0.1, 0.9) * float((full / "seconds").read_text())
+    r = _run_objective(name, killed, "--kill-after", f"{when:.3f}")
+    assert r.returncode in (0, -9), r.stderr[-2000:]
+    r = _run_objective(name, killed, "--resume")
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, b = load_file(full / "model.safetensors"), load_file(killed / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    rows = [json.loads(line) for line in (killed / "metrics.jsonl").read_text().splitlines()]
+    full_rows = [json.loads(line) for line in (full / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 17))
+    assert [r["loss"] for r in rows] == [r["loss"] for r in full_rows]
+    assert not [p.name for p in killed.iterdir() if p.name.startswith(".")]  # no temporaries left

@@ -59,40 +59,109 @@ def test_harness_upserts_rows(tmp_path):
     assert text.count("| demo | sum |") == 1 and text.endswith("footer\n") and "intro" in text
 
 
-def test_demo_trainer_step_reaches_the_pca_optimum(tmp_path, capsys):
-    """The demo's own step: a linear autoencoder trained by the Trainer must reach PCA's error."""
-    import re
+def test_trainer_linear_autoencoder_reaches_the_pca_optimum(tmp_path):
+    """The shared Trainer on a closed-form task: a linear autoencoder on digits must reach PCA's error
+    (PCA is the optimum of a linear autoencoder, Baldi & Hornik 1989). Formerly the demo's first step."""
+    import torch
+    from sklearn.decomposition import PCA
 
-    assert main(["demo", "-o", str(tmp_path), "--only", "trainer"]) == 0
-    summary = (tmp_path / "summary.txt").read_text()
-    ours, best = map(float, re.search(r"squared error ([\d.]+) vs PCA optimum ([\d.]+)", summary).groups())
-    assert best <= ours < 1.05 * best  # PCA is the optimum of a linear autoencoder (Baldi & Hornik 1989)
+    from reprlab.data import load_dataset
+    from reprlab.train import LossOutput, Objective, TrainConfig, Trainer
+
+    data = load_dataset("digits")
+    x = data.x.flatten(1)
+    mean = x.mean(0)
+
+    class LinearAE(Objective):
+        def __init__(self, d: int, k: int):
+            super().__init__()
+            self.enc, self.dec = torch.nn.Linear(d, k), torch.nn.Linear(k, d)
+
+        def forward(self, batch):
+            xb = batch[0].flatten(1) - mean
+            return LossOutput(((self.dec(self.enc(xb)) - xb) ** 2).sum(1).mean())
+
+    cfg = TrainConfig(output_dir=str(tmp_path / "trainer"), max_steps=1500, batch_size=128, lr=3e-3,
+                      weight_decay=0.0, schedule="cosine", warmup_steps=50, save_every=None,
+                      progress=False, log_every=100)
+    torch.manual_seed(0)
+    model = LinearAE(x.shape[1], 8)
+    Trainer(model, cfg, data).fit()
+    with torch.no_grad():
+        ours = float(((model.dec(model.enc(x - mean)) - (x - mean)) ** 2).sum(1).mean())
+    pca = PCA(8).fit(x.numpy())
+    best = float(((pca.inverse_transform(pca.transform(x.numpy())) - x.numpy()) ** 2).sum(1).mean())
+    assert best <= ours < 1.05 * best
     assert (tmp_path / "trainer" / "model.safetensors").is_file()
+    assert (tmp_path / "trainer" / "report.html").is_file()  # every training run ends with its report
 
 
-RUN_VERBS = [  # every verb that builds a run config from the command line, and that config
-    (("autoencoder", "train"), "reprlab.vision.generative.runs", "AutoencoderRunConfig"),
-    (("autoencoder", "compare-init"), "reprlab.vision.generative.runs", "InitComparisonRunConfig"),
-    (("rbm", "train"), "reprlab.vision.generative.runs", "RBMRunConfig"),
-    (("vae", "train"), "reprlab.vision.generative.runs", "VAERunConfig"),
-    (("simclr", "train"), "reprlab.vision.contrastive.runs", "SimCLRRunConfig"),
-    (("imax", "train"), "reprlab.coherence.runs", "IMAXRunConfig"),
-    (("cpc", "train"), "reprlab.coherence.runs", "CPCRunConfig"),
-    (("agreement",), "reprlab.coherence.runs", "AgreementRunConfig"),
-]
+def _parsers(parser, prefix=()):
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for name, sub in action.choices.items():
+                yield prefix + (name,), sub
+                yield from _parsers(sub, prefix + (name,))
 
 
-@pytest.mark.parametrize("verb, module, name", RUN_VERBS, ids=[" ".join(v[0]) for v in RUN_VERBS])
-def test_output_and_set_change_only_what_they_name(verb, module, name, tmp_path):
-    """The run's own defaults (SimCLR's LARS and batch 256, say) survive -o and --set train.lr."""
-    import dataclasses
-    import importlib
+# --set on these does not build a run config of the verb's own: ``text params`` changes the preset
+# or file named on its command line; ``config show`` passes the options to the verb it shows.
+NO_RUN_CONFIG = {("text", "params"), ("config", "show")}
+CONFIG_VERBS = [cmd for cmd, p in _parsers(build_parser())
+                if "--set" in p._option_string_actions and cmd not in NO_RUN_CONFIG]
 
-    from reprlab.cli.common import run_config_from_args
 
-    cls = getattr(importlib.import_module(module), name)
-    args = build_parser().parse_args([*verb, "-o", str(tmp_path / "run"), "--set", "train.lr=0.125"])
-    got = run_config_from_args(cls, args)
-    want = cls()
-    want = dataclasses.replace(want, train=dataclasses.replace(want.train, output_dir=str(tmp_path / "run"), lr=0.125))
-    assert got == want
+def test_config_verbs_are_found():
+    assert len(CONFIG_VERBS) >= 11 and ("simclr", "train") in CONFIG_VERBS and ("experiment", "maps") in CONFIG_VERBS
+
+
+@pytest.mark.parametrize("verb", CONFIG_VERBS, ids=[" ".join(v) for v in CONFIG_VERBS])
+def test_output_and_set_change_only_what_they_name(verb, tmp_path, capsys):
+    """Every verb's own defaults (SimCLR's LARS and batch 256, say) survive -o and --set; config show agrees."""
+    from reprlab.cli.common import build_config, config_class
+    from reprlab.config import init_values
+
+    plain = build_parser().parse_args(list(verb))
+    cls = config_class(plain)
+    assert cls is not None, f"'reprlab {' '.join(verb)}' takes --set but declares no config (add_config_args(config=))"
+    want = init_values(build_config(plain))
+    if "train" in want:
+        assert want == init_values(cls()) | {"train": want["train"]}  # only the run directory may differ
+        out_table = want["train"]
+    else:
+        out_table = want  # experiments: output_dir at top level, training tables of their own
+    key = "train.lr" if "train" in want else _first_float(want)
+    *parents, leaf = key.split(".")
+    table = want
+    for part in parents:
+        table = table[part]
+    assert table[leaf] != 0.125
+    table[leaf], out_table["output_dir"] = 0.125, str(tmp_path / "run")
+    cmd = [*verb, "-o", str(tmp_path / "run"), "--set", f"{key}=0.125"]
+    got = build_config(build_parser().parse_args(cmd))
+    assert init_values(got) == want
+
+    assert main(["config", "show", *cmd]) == 0
+    (tmp_path / "shown.toml").write_text(capsys.readouterr().out)
+    assert build_config(build_parser().parse_args([*verb, "--config", str(tmp_path / "shown.toml")])) == got
+
+
+def _first_float(table, prefix=""):
+    for k, v in table.items():
+        if isinstance(v, float):
+            return prefix + k
+        if isinstance(v, dict) and (found := _first_float(v, f"{prefix}{k}.")):
+            return found
+    return None
+
+
+def test_config_show_of_a_verb_without_config_is_a_clear_error(capsys):
+    assert main(["config", "show", "tsne", "x.npy", "-o", "y.npy"]) == 2
+    assert "'reprlab tsne' takes no config file" in capsys.readouterr().err
+
+
+def test_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["tsne", "--help"])
+    out = capsys.readouterr().out
+    assert "default: 30.0" in out and "(default: 500)" in out

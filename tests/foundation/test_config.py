@@ -88,3 +88,24 @@ def test_old_import_path_still_works():
     from reprlab.cli import config_io
 
     assert config_io.from_dict is from_dict and config_io.load_config is load_config
+
+
+def _lars() -> TrainConfig:
+    return TrainConfig(optimizer="lars", batch_size=256, schedule="cosine", warmup_steps=25, max_grad_norm=None)
+
+
+@dataclass
+class LarsRunCfg:
+    model: ModelCfg = field(default_factory=lambda: ModelCfg(hidden=7))
+    train: TrainConfig = field(default_factory=_lars)
+
+
+def test_a_table_changes_only_the_keys_it_names_over_the_fields_own_defaults(tmp_path):
+    """--set train.lr (or a [train] table) keeps the run's LARS/batch 256/cosine, not TrainConfig()'s."""
+    toml = tmp_path / "run.toml"
+    toml.write_text("[train]\nwarmup_steps = 5\n")
+    cfg = load_config(LarsRunCfg, toml, ["train.lr=0.125", "model.act=gelu"])
+    assert cfg.train == TrainConfig(optimizer="lars", batch_size=256, schedule="cosine", warmup_steps=5,
+                                    max_grad_norm=None, lr=0.125)
+    assert cfg.model == ModelCfg(hidden=7, act="gelu")
+    assert from_dict(LarsRunCfg, {}) == LarsRunCfg()

@@ -121,3 +121,21 @@ def test_bundled_samples():
     assert len(docs) == 446 and all(len(d) >= 2 for d in docs)
     rows = sample_path("glosses_labeled.tsv").read_text(encoding="utf-8").splitlines()
     assert len(rows) == 3200 and len({r.split("\t")[0] for r in rows}) == 8
+
+
+def test_class_folders_hold_out_test_fraction_and_say_so(tmp_path, caplog):
+    import logging
+
+    from PIL import Image
+
+    from reprlab.data import DataSpec, load_split
+
+    for c in ("cat", "dog"):
+        (tmp_path / c).mkdir()
+        for i in range(10):
+            Image.new("L", (4, 4), color=i * 20).save(tmp_path / c / f"{i}.png")
+    spec = DataSpec(name=str(tmp_path), image_size=4, test_fraction=0.3)
+    with caplog.at_level(logging.WARNING):
+        train, test = load_split(spec, "train"), load_split(spec, "test")
+    assert (len(train), len(test)) == (14, 6) and sorted(test.y.tolist()) == [0, 0, 0, 1, 1, 1]
+    assert "holding out a seeded stratified 30% (6 of 20 images)" in caplog.text

@@ -35,3 +35,45 @@ def test_two_process_ddp_equals_single_process(tmp_path):
         torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=0, msg=k)
     # rank 0 alone wrote the run directory
     assert (tmp_path / "two" / "metrics.jsonl").read_text().count("\n") == 8
+
+
+OBJECTIVE_SCRIPT = Path(__file__).with_name("run_objective.py")
+# every objective whose loss reduces over the batch (variances, in-batch negatives, BatchNorm)
+BATCH_OBJECTIVES = ["imax", "imax-gaussian", "contrastive", "cpc", "agreement", "simclr", "autoencoder"]
+
+
+def _train_objective(name: str, out: Path, world: int, steps: int = 8, global_batch: int = 16):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launch = [sys.executable] if world == 1 else [
+        sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={world}", "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}"]
+    r = subprocess.run([*launch, str(OBJECTIVE_SCRIPT), name, str(out), str(steps), "--batch",
+                        str(global_batch // world)], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return load_file(out / "model.safetensors")
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+@pytest.mark.parametrize("name", BATCH_OBJECTIVES)
+def test_two_processes_equal_one_for_batch_statistic_objectives(tmp_path, name):
+    one = _train_objective(name, tmp_path / "one", 1)
+    two = _train_objective(name, tmp_path / "two", 2)
+    assert one.keys() == two.keys()
+    worst = max(float((one[k].double() - two[k].double()).abs().max()) for k in one)
+    assert worst < 1e-6, f"{name}: max |2 processes - 1 process| = {worst:.3g}"
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+def test_under_torchrun_only_rank_0_prints_and_writes(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "imax"
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+                        f"--master_port={_free_port()}", "-m", "reprlab.cli.main", "imax", "train", "-o", str(out),
+                        "--set", "n_train=256", "--set", "n_test=64", "--set", "train.max_steps=4",
+                        "--set", "train.batch_size=32", "--set", "train.log_every=1"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("stereograms (pair): |r| =") == 1, r.stdout
+    assert (out / "model.safetensors").is_file() and (out / "metrics.jsonl").read_text().count("\n") == 4
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]

@@ -68,12 +68,12 @@ def test_gmm_fit_bad_input_is_one_line_exit_2(digits_files, capsys, argv, messag
 
 def test_objectives_command_keeps_its_own_training_defaults():
     """-o and --set change only what they name (issue 20.1: nested defaults must survive)."""
-    from reprlab.cli.common import experiment_config
+    from reprlab.cli.common import build_config
     from reprlab.mixture.runs import ObjectivesRunConfig
 
     args = build_parser().parse_args(["experiment", "objectives", "-o", "somewhere",
                                       "--set", "autoencoder_train.max_steps=5", "--set", "simclr.width=8"])
-    cfg, default = experiment_config(ObjectivesRunConfig, args), ObjectivesRunConfig()
+    cfg, default = build_config(args), ObjectivesRunConfig()
     assert cfg.output_dir == "somewhere" and cfg.autoencoder_train.max_steps == 5 and cfg.simclr.width == 8
     assert cfg.autoencoder_train.optimizer == default.autoencoder_train.optimizer == "adam"
     assert cfg.autoencoder_train.batch_size == 256 and cfg.simclr_train.schedule == "cosine"

@@ -11,12 +11,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from reprlab.cli.main import main
+from reprlab.pretrain.evaluate import evaluate_masked_lm
 from reprlab.pretrain.instances import InstanceConfig
 from reprlab.pretrain.pretrained import fill_mask, load_pretrained
 from reprlab.pretrain.runs import PretrainRunConfig, run_pretrain
@@ -58,7 +60,8 @@ def test_two_identical_runs_give_identical_weights(tmp_path, small_shards):
     assert not torch.equal(weights(tmp_path / "a")["encoder.embeddings.token.weight"],
                            weights(tmp_path / "c")["encoder.embeddings.token.weight"])
     ev = results[0].evaluation
-    assert {"mlm_loss", "mlm_ppl", "mlm_acc", "nsp_acc", "unigram_loss", "most_frequent_acc"} <= ev.keys()
+    assert {"mlm_loss", "mlm_ppl", "mlm_acc", "nsp_acc", "nsp_balanced_acc", "unigram_loss",
+            "most_frequent_acc"} <= ev.keys()
     assert json.loads((tmp_path / "a" / "evaluation.json").read_text())["mlm_loss"] == ev["mlm_loss"]
 
 
@@ -137,7 +140,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, sample_shards, sample_tokenizer,
     cases = [
         (["--set", "instances.max_length=4"], "instances.max_length=4: must be >= 8"),
         (["--set", "instances.max_length=4096"], "instances.max_length=4096 exceeds the model's 128 positions"),
-        (["--objective", "gpt9"], "objective='gpt9': choose one of albert, bert, roberta"),
+        (["--objective", "gpt9"], "objective='gpt9': choose one of albert, bert, causal, roberta, xlnet"),
         (["--set", "masking.mlm_probability=2.0"], "masking.mlm_probability=2.0: must be in"),
         (["--set", "model_overrides={hidden_size = 30}"], "not divisible by num_heads"),
         (["--set", "instances.packing='nope'"], "instances.packing='nope': choose one of"),
@@ -178,3 +181,27 @@ def test_corpus_command_and_demo(tmp_path, capsys):
     loss = float(re.search(r"loss ([0-9.]+) \(unigram", line).group(1))
     assert loss < math.log(2000)  # better than a uniform guess over the 2,000-token vocabulary
     assert line.count(" -> ") == 2
+
+
+def test_balanced_sentence_accuracy_is_one_half_for_any_constant_prediction():
+    labels = torch.tensor([1] * 68 + [0] * 32)  # a 68/32 held-out set, as BERT's builder gives on 9 chapters
+    vocab = 5
+    targets = torch.full((100, 1), 2)
+
+    def batches():
+        for lo in range(0, 100, 30):  # uneven batches: the metric is pooled over rows, not batch means
+            yield SimpleNamespace(sentence_labels=labels[lo:lo + 30]), None, targets[lo:lo + 30]
+
+    def run(pair_logits):
+        return evaluate_masked_lm(lambda b, ids, pos: (torch.zeros(int(pos.sum()), vocab),
+                                                       pair_logits(b.sentence_labels)), batches())
+
+    always_random = run(lambda y: torch.tensor([[0.0, 1.0]]).expand(len(y), 2))
+    assert always_random["pair_acc"] == pytest.approx(0.68) and always_random["pair_balanced_acc"] == 0.5
+    assert always_random["pair_rows"] == 100 and always_random["pair_label_1_rate"] == pytest.approx(0.68)
+    assert run(lambda y: torch.tensor([[1.0, 0.0]]).expand(len(y), 2))["pair_balanced_acc"] == 0.5
+    perfect = run(lambda y: torch.nn.functional.one_hot(y, 2).float())
+    assert perfect["pair_acc"] == 1.0 and perfect["pair_balanced_acc"] == 1.0
+    # right on every label-0 row and on half of the label-1 rows: recalls 1 and 0.5
+    half = run(lambda y: torch.nn.functional.one_hot(y * (torch.arange(len(y)) % 2), 2).float())
+    assert half["pair_balanced_acc"] == pytest.approx(0.75)

@@ -85,6 +85,21 @@ def test_cli_train_and_encode(tmp_path, capsys):
                  str(f), "-o", str(tmp_path / "x")]) == 2
 
 
+def test_cli_bpe_special_tokens_come_first_and_stay_whole(tmp_path, capsys):
+    f = tmp_path / "c.txt"
+    f.write_text("In the beginning God created the heaven and the earth.\n" * 20, encoding="utf-8")
+    out = tmp_path / "bpe"
+    assert main(["tokenizer", "train", "--kind", "bpe", "--byte-level", "--vocab-size", "300", "-q", str(f),
+                 "--special-tokens", "<s>", "<pad>", "</s>", "<mask>", "-o", str(out)]) == 0
+    tok = load_tokenizer(out)
+    assert [tok.vocab[t] for t in ("<s>", "<pad>", "</s>", "<mask>")] == [0, 1, 2, 3]
+    assert "<mask>" in tok.encode("let there be<mask>.", add_special_tokens=False).tokens
+    capsys.readouterr()
+    assert main(["tokenizer", "train", "--vocab-size", "50", "-q", str(f), "--special-tokens", "<s>",
+                 "-o", str(tmp_path / "wp")]) == 2
+    assert "--special-tokens applies to --kind bpe" in capsys.readouterr().err
+
+
 def test_ten_megabyte_line_is_linear(uncased_vocab):
     """A 10 MB single line (2 MB of words, then one 8M-character word) takes time linear in size."""
     tok = WordPieceTokenizer.from_vocab(uncased_vocab)

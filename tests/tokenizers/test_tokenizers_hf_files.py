@@ -168,13 +168,13 @@ def test_cli_trains_a_roberta_style_directory_hf_loads(tmp_path, capsys):
     corpus = tmp_path / "c.txt"
     corpus.write_text("the lowest newest widest low\nHéllo wörld 🤗\n" * 30, encoding="utf-8")
     out = tmp_path / "roberta"
-    assert main(["tokenizer", "train", "--kind", "bpe", "--byte-level", "--vocab-size", "300", "-q",
-                 "--special-tokens", "<s>,<pad>,</s>,<unk>,<mask>", str(corpus), "-o", str(out)]) == 0
+    assert main(["tokenizer", "train", str(corpus), "--kind", "bpe", "--byte-level", "--vocab-size", "300", "-q",
+                 "--special-tokens", "<s>", "<pad>", "</s>", "<unk>", "<mask>", "-o", str(out)]) == 0
     hf = tokenizers.Tokenizer.from_file(str(out / "tokenizer.json"))
     ours = load_tokenizer(out)
     assert hf.encode("Héllo 🤗").ids == ours.encode("Héllo 🤗").ids and ours.encode("x").tokens[0] == "<s>"
-    assert main(["tokenizer", "train", "--special-tokens", "<s>,,x", "--vocab-size", "300", "-q", str(corpus),
-                 "-o", str(tmp_path / "bad")]) == 2
+    assert main(["tokenizer", "train", str(corpus), "--kind", "bpe", "--special-tokens", "<s>", "", "x",
+                 "--vocab-size", "300", "-q", "-o", str(tmp_path / "bad")]) == 2
     assert "empty entry" in capsys.readouterr().err
 
 

@@ -1,78 +1,28 @@
-"""``reprlab demo``: the end-to-end tour on bundled data, in a few minutes on a laptop CPU.
-
-Each domain's command module may define ``demo(out_dir: Path) -> str``; the demo runs them in the
-order of :data:`reprlab.cli.main.COMMAND_MODULES` and prints their one-line summaries.
-"""
+"""``reprlab demo [--quick] [--stages a,b] [-o DIR] [--overwrite]``: parse and call :func:`reprlab.demo.run_demo`."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import time
-from pathlib import Path
-
-
-def trainer_demo(out_dir: Path) -> str:
-    """The shared Trainer on a closed-form task: a linear autoencoder on digits must reach PCA's error."""
-    import torch
-    from sklearn.decomposition import PCA
-
-    from reprlab.data import load_dataset
-    from reprlab.train import LossOutput, Objective, TrainConfig, Trainer
-
-    data = load_dataset("digits")
-    x = data.x.flatten(1)
-    mean = x.mean(0)
-
-    class LinearAE(Objective):
-        def __init__(self, d: int, k: int):
-            super().__init__()
-            self.enc, self.dec = torch.nn.Linear(d, k), torch.nn.Linear(k, d)
-
-        def forward(self, batch):
-            xb = batch[0].flatten(1) - mean
-            err = ((self.dec(self.enc(xb)) - xb) ** 2).sum(1).mean()
-            return LossOutput(err)
-
-    cfg = TrainConfig(output_dir=str(out_dir / "trainer"), max_steps=1500, batch_size=128, lr=3e-3,
-                      weight_decay=0.0, schedule="cosine", warmup_steps=50, save_every=None,
-                      progress=False, log_every=100)
-    torch.manual_seed(0)
-    model = LinearAE(x.shape[1], 8)
-    Trainer(model, cfg, data).fit()
-    with torch.no_grad():
-        ours = float(((model.dec(model.enc(x - mean)) - (x - mean)) ** 2).sum(1).mean())
-    pca = PCA(8).fit(x.numpy())
-    best = float(((pca.inverse_transform(pca.transform(x.numpy())) - x.numpy()) ** 2).sum(1).mean())
-    return f"trainer: linear AE (8-d) on digits, squared error {ours:.3f} vs PCA optimum {best:.3f}"
 
 
 def run(args: argparse.Namespace) -> int:
-    from reprlab.cli.main import COMMAND_MODULES
+    from reprlab.demo import DemoConfig, run_demo
 
-    out_dir = Path(args.output)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    steps = [("trainer", trainer_demo)]
-    for name in COMMAND_MODULES:
-        fn = getattr(importlib.import_module(name), "demo", None)
-        if fn is not None:
-            steps.append((name.split(".")[1], fn))
-    if args.only:
-        steps = [s for s in steps if s[0] in args.only]
-    summary = []
-    for _name, fn in steps:
-        t0 = time.perf_counter()
-        line = fn(out_dir)
-        stamp = f"[{time.perf_counter() - t0:6.1f}s] "
-        summary.append(stamp + line.replace("\n", "\n" + " " * len(stamp)))  # a step may report several lines
-        print(summary[-1], flush=True)
-    (out_dir / "summary.txt").write_text("\n".join(summary) + "\n")
-    print(f"demo outputs in {out_dir}/")
+    stages = [s.strip() for s in (args.stages or "").split(",") if s.strip()]
+    run_demo(DemoConfig(output_dir=args.output, quick=args.quick, stages=stages, overwrite=args.overwrite,
+                        progress=not args.no_progress))
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="end-to-end tour on bundled data (writes figures and a summary)")
-    p.add_argument("-o", "--output", default="demo-output", help="output directory")
-    p.add_argument("--only", nargs="*", help="run only these steps (e.g. trainer tokenizers)")
+    p = sub.add_parser("demo", help="both source texts end to end on bundled data; writes report.html",
+                       description="Stages: tokenizers, pretrain, transfer, generative, simclr, imax, maps. "
+                                   "Each finished stage is cached in the output directory; rerunning the same "
+                                   "command after an interruption resumes at the first unfinished stage.")
+    p.add_argument("-o", "--output", default="demo-output", metavar="DIR", help="run directory (default demo-output)")
+    p.add_argument("--quick", action="store_true", help="small sizes: about a minute on 2 cores")
+    p.add_argument("--stages", metavar="A,B", help="run only these stages, e.g. --stages imax,maps")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a directory that holds other files (clears the demo's own files, keeps the rest)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=run)

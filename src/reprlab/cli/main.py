@@ -7,8 +7,10 @@ inside its handlers so ``reprlab --help`` stays fast. A handler returns an exit 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,6 +20,7 @@ from reprlab.errors import ReprlabError
 COMMAND_MODULES = (
     "reprlab.cli.info",
     "reprlab.cli.demo",
+    "reprlab.report.cli",
     "reprlab.cli.config_cmd",
     "reprlab.tokenizers.cli",
     "reprlab.text.cli",
@@ -41,7 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _format_help(parser)
     return parser
+
+
+def _format_help(parser: argparse.ArgumentParser) -> None:
+    """Every command's ``--help`` shows its options' defaults and keeps its examples' line breaks."""
+    from reprlab.cli.common import HelpFormatter
+
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if action.help is None and action.option_strings and action.default not in (None, False, []):
+            action.help = "default: %(default)s"
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                _format_help(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,11 +66,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
+    # under torchrun every rank runs the command; rank 0 alone prints its results
+    quiet = os.environ.get("RANK", "0") != "0"
     try:
-        code = args.handler(args)
+        with open(os.devnull, "w") if quiet else contextlib.nullcontext(sys.stdout) as out, \
+                contextlib.redirect_stdout(out):
+            code = args.handler(args)
+        if not code and args.command not in ("demo", "report"):
+            from reprlab.report import refresh_report
+
+            refresh_report(getattr(args, "output", None))  # a training verb's -o: results written after training too
     except ReprlabError as e:
         print(f"reprlab: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a full, read-only or forbidden disk is the user's to fix, not a traceback
+        from reprlab.io import disk_error
+
+        err = disk_error(e)
+        if err is None:
+            raise
+        print(f"reprlab: error: {err}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         print("reprlab: interrupted", file=sys.stderr)
         return 130

@@ -33,6 +33,7 @@ from reprlab.coherence.infonce import check_temperature, critic_scores, info_nce
 from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective, batch_inputs
+from reprlab.train.distributed import gather_batch
 
 # contrastive: InfoNCE across the batch | mse: equality (collapses)
 Agreement = Literal["mse", "contrastive"]
@@ -150,7 +151,10 @@ class AgreementObjective(Objective):
         metrics: dict[str, object] = {}
         for i, layer in enumerate(self.stack, start=1):
             h, t = layer(x.detach())  # detach: layer-local, nothing flows to the layer below
-            loss = agreement_loss(h, t, self.config.agreement, self.config.temperature)
+            # in-batch negatives span the global batch under torch.distributed
+            gather = self.training and self.config.agreement == "contrastive"
+            loss = agreement_loss(gather_batch(h, gather), gather_batch(t, gather), self.config.agreement,
+                                  self.config.temperature)
             total = total + loss
             metrics[f"loss_{i}"] = loss.detach()
             metrics[f"var_{i}"] = h.detach().var(0).mean()

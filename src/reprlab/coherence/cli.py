@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reprlab.cli.common import add_config_args, command_group, run_config_from_args
+from reprlab.cli.common import add_config_args, build_config, command_group
 
 R = TypeVar("R")
 
@@ -26,9 +26,9 @@ def _on_threads(args: argparse.Namespace, run: Callable[[Any], R], cfg: Any) -> 
 
 # ------------------------------------------------------------------------------ imax
 def imax_train(args: argparse.Namespace) -> int:
-    from reprlab.coherence.runs import IMAXRunConfig, run_imax
+    from reprlab.coherence.runs import run_imax
 
-    cfg = run_config_from_args(IMAXRunConfig, args)
+    cfg = build_config(args)
     result = _on_threads(args, run_imax, cfg)
     print(f"{cfg.objective} on {cfg.data.surface} stereograms ({cfg.model.variant}): |r| = {result.abs_r:.3f}, "
           f"IMAX I = {result.imax_nats:.3f} nats, KSG I = {result.ksg_nats:.3f} nats, "
@@ -37,17 +37,17 @@ def imax_train(args: argparse.Namespace) -> int:
 
 
 def imax_compare(args: argparse.Namespace) -> int:
-    from reprlab.coherence.runs import IMAXRunConfig, compare_imax_contrastive
+    from reprlab.coherence.runs import compare_imax_contrastive
 
-    cfg = run_config_from_args(IMAXRunConfig, args, output_dir="runs/imax-compare")
+    cfg = build_config(args)
     print(_on_threads(args, compare_imax_contrastive, cfg).table)
     return 0
 
 
 def imax_nonlinear(args: argparse.Namespace) -> int:
-    from reprlab.coherence.runs import IMAXRunConfig, nonlinearity_study
+    from reprlab.coherence.runs import nonlinearity_study
 
-    cfg = run_config_from_args(IMAXRunConfig, args, output_dir="runs/imax-nonlinear")
+    cfg = build_config(args)
     print(_on_threads(args, lambda c: nonlinearity_study(c, tuple(args.depths)), cfg).table)
     return 0
 
@@ -77,9 +77,9 @@ def imax_stereograms(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------- cpc
 def cpc_train(args: argparse.Namespace) -> int:
-    from reprlab.coherence.runs import CPCRunConfig, run_cpc
+    from reprlab.coherence.runs import run_cpc
 
-    result = _on_threads(args, run_cpc, run_config_from_args(CPCRunConfig, args))
+    result = _on_threads(args, run_cpc, build_config(args))
     accs = ", ".join(f"k={k}: {a:.2f}" for k, a in enumerate(result.accuracy_per_step, start=1))
     print(f"CPC top-1 accuracy {accs}; InfoNCE bound {result.infonce_nats:.2f} nats; {result.seconds:.1f} s")
     for name, r2 in result.probe_r2.items():
@@ -89,9 +89,9 @@ def cpc_train(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------- agreement
 def agreement_run(args: argparse.Namespace) -> int:
-    from reprlab.coherence.runs import AgreementRunConfig, run_agreement
+    from reprlab.coherence.runs import run_agreement
 
-    cfg = run_config_from_args(AgreementRunConfig, args)
+    cfg = build_config(args)
     result = _on_threads(args, run_agreement, cfg)
     print(f"{result.agreement} agreement on {cfg.data.name}: probe accuracy {result.probe_accuracy:.3f} "
           f"(untrained {result.probe_accuracy_untrained:.3f}); activation variance per layer "
@@ -108,11 +108,11 @@ def demo(out_dir: Path) -> str:
     return run_demo(out_dir)
 
 
-def _run_verb(group: argparse._SubParsersAction, name: str, help_: str, handler: Callable, *,
-              data: str | None = None) -> argparse.ArgumentParser:
-    """A verb that builds a run config (--config, --set, -o, ... and --threads) and calls ``handler``."""
+def _run_verb(group: argparse._SubParsersAction, name: str, help_: str, handler: Callable, config: str, *,
+              data: str | None = None, output_dir: str | None = None) -> argparse.ArgumentParser:
+    """A verb that builds run config ``config`` (--config, --set, -o, ... and --threads) and calls ``handler``."""
     p = group.add_parser(name, help=help_)
-    add_config_args(p, data=data)
+    add_config_args(p, config=f"reprlab.coherence.runs:{config}", data=data, output_dir=output_dir)
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: these models are tiny, more threads only add overhead)")
     p.set_defaults(handler=handler)
@@ -123,10 +123,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``imax``, ``cpc`` and ``agreement`` to the top-level parser."""
     verbs = command_group(sub, "imax", "IMAX / contrastive coherence on random-dot stereograms")
     _run_verb(verbs, "train", "train IMAX (or contrastive, --set objective=contrastive); writes "
-              "disparity_scatter.png, stereograms.png, result.json", imax_train)
-    _run_verb(verbs, "compare", "IMAX vs contrastive coherence on the same data: one table", imax_compare)
+              "disparity_scatter.png, stereograms.png, result.json", imax_train, "IMAXRunConfig")
+    _run_verb(verbs, "compare", "IMAX vs contrastive coherence on the same data: one table", imax_compare, "IMAXRunConfig",
+              output_dir="runs/imax-compare")
     p = _run_verb(verbs, "nonlinear", "the failure mode: IMAX I vs KSG MI vs |r| as modules get more "
-                  "nonlinear, and with overlapping patches", imax_nonlinear)
+                  "nonlinear, and with overlapping patches", imax_nonlinear, "IMAXRunConfig",
+                  output_dir="runs/imax-nonlinear")
     p.add_argument("--depths", type=int, nargs="+", default=[0, 1, 3], help="tanh layers after the energy units")
     p = verbs.add_parser("bound", help="InfoNCE estimate vs true MI on Gaussians for several batch sizes")
     p.add_argument("-o", "--output", default="runs/infonce-bound", help="output directory")
@@ -146,7 +148,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     verbs = command_group(sub, "cpc", "Contrastive Predictive Coding (GRU context, k-step bilinear InfoNCE)")
     _run_verb(verbs, "train", "train CPC on slow-factor signals (or --set text=FILE --set model.input=chars); "
-              "probe the factors", cpc_train)
+              "probe the factors", cpc_train, "CPCRunConfig")
     _run_verb(sub, "agreement", "layer-local bottom-up/top-down agreement: MSE collapses, contrastive does not "
-              "(--set model.agreement=mse)", agreement_run,
+              "(--set model.agreement=mse)", agreement_run, "AgreementRunConfig",
               data="any image data set, e.g. fashion-mnist or digits (with --set model.grid=2)")

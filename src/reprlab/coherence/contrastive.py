@@ -21,6 +21,7 @@ from reprlab.coherence.infonce import Critic, check_temperature, critic_scores, 
 from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective
+from reprlab.train.distributed import gather_batch
 
 
 @dataclass
@@ -65,7 +66,9 @@ class ContrastiveCoherenceObjective(Objective):
             raise DataError(f"contrastive coherence needs in-batch negatives: got a batch of {b}; "
                             "use batch_size >= 2")
         c = self.config
-        y = self.outputs(strips)  # (B, P, D)
+        # negatives span the global batch under torch.distributed (same loss as one process)
+        y = gather_batch(self.outputs(strips), self.training)  # (B, P, D)
+        b = y.shape[0]
         loss = strips.new_zeros(())
         for i in range(y.shape[1] - 1):
             scores = critic_scores(y[:, i], y[:, i + 1], c.critic, c.temperature)  # (B, B)
@@ -73,5 +76,6 @@ class ContrastiveCoherenceObjective(Objective):
         pairs = y.shape[1] - 1
         metrics: dict[str, object] = {"infonce_nats": math.log(b) - loss.detach() / pairs}
         if disparity is not None and y.shape[-1] == 1:
+            disparity = gather_batch(disparity, self.training)
             metrics["abs_r"] = abs(pearson_r(y[..., 0].detach().flatten(), disparity.flatten()))
-        return LossOutput(loss=loss, metrics=metrics, num_items=b)
+        return LossOutput(loss=loss, metrics=metrics, num_items=strips.shape[0])

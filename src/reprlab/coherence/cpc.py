@@ -31,6 +31,7 @@ from reprlab.coherence.infonce import check_temperature, info_nce_from_scores
 from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective, batch_inputs
+from reprlab.train.distributed import gather_batch
 
 
 @dataclass
@@ -133,6 +134,8 @@ class CPCObjective(Objective):
     def forward(self, batch) -> LossOutput:
         x = batch_inputs(batch)
         z, c = self.model(x)
+        # negatives span the global batch under torch.distributed (same loss as one process)
+        z, c = gather_batch(z, self.training), gather_batch(c, self.training)
         loss, accs = cpc_loss(z, c, self.model.predictors, self.config.temperature)
         metrics: dict[str, object] = {f"acc_k{k}": a for k, a in enumerate(accs, start=1)}
         b, t = z.shape[:2]

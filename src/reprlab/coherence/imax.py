@@ -17,9 +17,11 @@ and for curved surfaces, where a module's value is *interpolated* from its neigh
 For jointly Gaussian ``a, b`` with equal variances and correlation ρ the first form is
 ``1/2 log (1 + ρ)/(1 - ρ) = I(a; b) + log(1 + ρ)`` where ``I(a; b) = -1/2 log(1 - ρ^2)`` is the exact
 Gaussian mutual information (:func:`gaussian_mi`, also offered here). All are computed from batch
-statistics, so a batch needs at least 2 items; ``eps`` is added to every variance (and to the
-diagonal of every covariance) so a collapsed, zero-variance output gives a finite value instead
-of ``log 0``.
+statistics, so a batch needs at least 2 items. The statistics are accumulated in float64, and
+``eps`` is scale-invariant: ``eps`` times the outputs' variance is added to every variance (and
+``eps`` times the mean diagonal to every covariance diagonal; plain ``eps`` when the outputs have
+collapsed to zero variance), so perfectly correlated outputs of any scale give a finite value,
+``1/2 log(1 + 2/eps)`` for ``a = b``, instead of ``+inf`` or ``log 0``.
 
 The objective to *minimise* is ``-I``.
 """
@@ -35,6 +37,7 @@ from torch import nn
 from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective
+from reprlab.train.distributed import gather_batch
 
 # pair: adjacent modules agree | neighbours: predict a module from its neighbours (curved surfaces)
 Variant = Literal["pair", "neighbours"]
@@ -55,13 +58,22 @@ def _check_batch(*xs: torch.Tensor) -> None:
 
 
 def _var(x: torch.Tensor) -> torch.Tensor:
-    return x.var(dim=0, unbiased=True)
+    return x.double().var(dim=0, unbiased=True)
 
 
-def _cov(x: torch.Tensor, eps: float) -> torch.Tensor:
+def _jitter(scale: torch.Tensor, eps: float) -> torch.Tensor:
+    """``eps`` relative to a variance scale (absolute ``eps`` where the scale is 0): scale-invariant."""
+    return eps * torch.where(scale > 0, scale, torch.ones_like(scale))
+
+
+def _cov(x: torch.Tensor, eps: float, scale: torch.Tensor | None = None) -> torch.Tensor:
+    """Covariance of ``x (B, D)`` in float64 plus ``eps`` x ``scale`` (default: its mean variance) on the diagonal."""
+    x = x.double()
     xc = x - x.mean(0)  # (B, D)
     cov = xc.T @ xc / (x.shape[0] - 1)  # (D, D)
-    return cov + eps * torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
+    if scale is None:
+        scale = torch.diagonal(cov).mean()
+    return cov + _jitter(scale, eps) * torch.eye(x.shape[1], dtype=cov.dtype, device=x.device)
 
 
 def imax_scalar(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6, form: str = "imax") -> torch.Tensor:
@@ -72,7 +84,8 @@ def imax_scalar(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6, form: str =
     a, b:
         Module outputs, shape ``(B,)`` or ``(B, 1)``, ``B >= 2``.
     eps:
-        Added to each variance; guards ``log 0`` when outputs collapse.
+        Relative to the outputs' variance, added to each variance: bounds I for perfectly
+        correlated outputs (at any scale) and guards ``log 0`` when they collapse.
     form:
         ``"imax"`` (the 1992 objective) or ``"gaussian"``: ``-1/2 log(1 - ρ^2)``, the exact mutual
         information of jointly Gaussian ``a, b``, as ``1/2 log V(a)V(b)/(V(a)V(b) - C(a,b)^2)``.
@@ -85,13 +98,16 @@ def imax_scalar(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6, form: str =
     _check_batch(a, b)
     if a.shape[1] != 1:
         raise DataError(f"imax_scalar takes one output per module, got {a.shape[1]}; use imax_vector")
-    a, b = a[:, 0], b[:, 0]
+    dtype = a.dtype
+    a, b = a[:, 0].double(), b[:, 0].double()
     if form == "imax":
-        return 0.5 * (torch.log(_var(a + b) + eps) - torch.log(_var(a - b) + eps))
+        jitter = _jitter(_var(a) + _var(b), eps)  # V(a+b) + V(a-b) = 2 (V(a) + V(b))
+        return (0.5 * (torch.log(_var(a + b) + jitter) - torch.log(_var(a - b) + jitter))).to(dtype)
     if form == "gaussian":
-        va, vb = _var(a) + eps, _var(b) + eps
+        va, vb = _var(a), _var(b)
+        va, vb = va + _jitter(va, eps), vb + _jitter(vb, eps)
         c = ((a - a.mean()) * (b - b.mean())).sum() / (a.shape[0] - 1)
-        return 0.5 * (torch.log(va) + torch.log(vb) - torch.log(va * vb - c ** 2))
+        return (-0.5 * torch.log1p(-(c ** 2) / (va * vb))).to(dtype)  # -1/2 log(1 - rho^2)
     raise ConfigError(f"form={form!r}: choose one of {', '.join(FORMS)}")
 
 
@@ -107,11 +123,13 @@ def imax_vector(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6, form: str =
         Module outputs, shape ``(B, D)``, ``B >= 2`` (``B > D`` for a full-rank estimate).
     """
     _check_batch(a, b)
+    dtype, a, b = a.dtype, a.double(), b.double()
     if form == "imax":
-        return 0.5 * (torch.logdet(_cov(a + b, eps)) - torch.logdet(_cov(a - b, eps)))
+        scale = (_var(a) + _var(b)).mean()  # shared, so Σ_{a-b} = 0 still gives a finite ratio
+        return (0.5 * (torch.logdet(_cov(a + b, eps, scale)) - torch.logdet(_cov(a - b, eps, scale)))).to(dtype)
     if form == "gaussian":
         joint = _cov(torch.cat([a, b], dim=1), eps)
-        return 0.5 * (torch.logdet(_cov(a, eps)) + torch.logdet(_cov(b, eps)) - torch.logdet(joint))
+        return (0.5 * (torch.logdet(_cov(a, eps)) + torch.logdet(_cov(b, eps)) - torch.logdet(joint))).to(dtype)
     raise ConfigError(f"form={form!r}: choose one of {', '.join(FORMS)}")
 
 
@@ -137,7 +155,9 @@ def imax_interpolation(a: torch.Tensor, predicted: torch.Tensor, eps: float = 1e
     Tensor, shape ``()``: the information summed over the K modules.
     """
     _check_batch(a, predicted)
-    return 0.5 * (torch.log(_var(a) + eps) - torch.log(_var(a - predicted) + eps)).sum()
+    va = _var(a)
+    jitter = _jitter(va, eps)
+    return (0.5 * (torch.log(va + jitter) - torch.log(_var(a - predicted) + jitter)).sum()).to(a.dtype)
 
 
 # ----------------------------------------------------------------------------- modules
@@ -205,7 +225,7 @@ class IMAXConfig:
     form: Form = "imax"
     neighbours: int = 2  # neighbours variant: modules on each side used in the prediction
     share_weights: bool = True  # one module applied to every patch (as a convolution over patches)
-    eps: float = 1e-6  # added to variances (and covariance diagonals): finite at collapse
+    eps: float = 1e-6  # relative to the variances, added to them (and covariance diagonals): finite at any scale
 
     def __post_init__(self) -> None:
         check_choices(self, "model.")
@@ -279,10 +299,12 @@ class IMAXObjective(Objective):
         if strips.shape[0] < 2:
             raise DataError(f"IMAX needs batch statistics: got a batch of {strips.shape[0]}; use "
                             "batch_size >= 2")
-        y = self.outputs(strips)  # (B, P, D)
+        # the variances are the global batch's under torch.distributed (same I as one process)
+        y = gather_batch(self.outputs(strips), self.training)  # (B, P, D)
         info = self.information(y)
         metrics: dict[str, object] = {"imax_nats": info.detach()}
         if disparity is not None and y.shape[-1] == 1:
+            disparity = gather_batch(disparity, self.training)
             metrics["abs_r"] = abs(pearson_r(y[..., 0].detach().flatten(), disparity.flatten()))
         return LossOutput(loss=-info, metrics=metrics, num_items=strips.shape[0])
 

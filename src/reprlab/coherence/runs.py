@@ -63,7 +63,7 @@ _NOT_JSON: dict[str, Any] = {"json": False}
 # ------------------------------------------------------------------------------ IMAX
 def _imax_train_defaults() -> TrainConfig:
     return TrainConfig(output_dir="runs/imax", max_steps=1000, batch_size=256, optimizer="adam",
-                       lr=3e-3, weight_decay=0.0, save_every=None, log_every=100, progress=False)
+                       lr=3e-3, weight_decay=0.0, save_every=None, log_every=100)
 
 
 @dataclass
@@ -168,9 +168,14 @@ def run_imax(cfg: IMAXRunConfig, *, callbacks: tuple = ()) -> IMAXResult:
     out = Path(cfg.train.output_dir)
     plot_stereograms(random_dot_stereograms(4, cfg.data, seed=cfg.seed), out / "stereograms.png")
     result = _train_imax(cfg, callbacks)
-    plot_disparity_scatter(result, out / "disparity_scatter.png")
+    plot_disparity_scatter(result, out / "disparity_scatter.png", title=_scatter_title(cfg, result))
     write_json(out / "result.json", result.summary())
     return result
+
+
+def _scatter_title(cfg: IMAXRunConfig, result: IMAXResult) -> str:
+    return (f"{result.objective} ({cfg.model.variant} variant) on {cfg.data.surface} stereograms\n"
+            f"|r| with true disparity = {result.abs_r:.3f}, first module")
 
 
 def plot_disparity_scatter(result: IMAXResult, path: str | Path, title: str = "") -> Path:
@@ -298,7 +303,7 @@ def run_infonce_bound(cfg: InfoNCEBoundRunConfig) -> InfoNCEBoundResult:
 # ------------------------------------------------------------------------------- CPC
 def _cpc_train_defaults() -> TrainConfig:
     return TrainConfig(output_dir="runs/cpc", max_steps=300, batch_size=32, optimizer="adam", lr=2e-3,
-                       weight_decay=0.0, save_every=None, log_every=50, progress=False)
+                       weight_decay=0.0, save_every=None, log_every=50)
 
 
 @dataclass
@@ -388,10 +393,17 @@ def plot_cpc(result: CPCResult, path: Path) -> Path:
     fig = Figure(figsize=(8 if result.probe_r2 else 4, 3.2))
     axes = fig.subplots(1, 2 if result.probe_r2 else 1, squeeze=False)
     ks = list(range(1, len(result.accuracy_per_step) + 1))
-    axes[0, 0].plot(ks, result.accuracy_per_step, marker="o")
+    acc = result.accuracy_per_step
+    axes[0, 0].plot(ks, acc, marker="o")
+    for k, a in zip(ks, acc):
+        axes[0, 0].annotate(f"{a:.2f}", (k, a), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7)
     axes[0, 0].set_xlabel("prediction step k")
     axes[0, 0].set_ylabel("top-1 accuracy among negatives")
-    axes[0, 0].set_ylim(0, 1)
+    axes[0, 0].set_xticks(ks)
+    span = max(acc) - min(acc)
+    pad = max(0.05, 0.25 * span)  # a range that shows the differences between steps, clipped to [0, 1]
+    axes[0, 0].set_ylim(max(0.0, min(acc) - pad), min(1.0, max(acc) + pad))
+    axes[0, 0].set_title("CPC: future step k picked from the negatives", fontsize=9)
     if result.probe_r2:
         names = list(result.probe_r2)
         xs = range(len(names))
@@ -399,6 +411,7 @@ def plot_cpc(result: CPCResult, path: Path) -> Path:
         axes[0, 1].bar([x + 0.2 for x in xs], [result.probe_r2[n] for n in names], 0.4, label="CPC")
         axes[0, 1].set_xticks(list(xs), names)
         axes[0, 1].set_ylabel("linear probe R^2 from c_t")
+        axes[0, 1].set_title("slow factors read out of the context c_t", fontsize=9)
         axes[0, 1].legend(fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path)
@@ -407,7 +420,7 @@ def plot_cpc(result: CPCResult, path: Path) -> Path:
 # ------------------------------------------------------------------------- agreement
 def _agreement_train_defaults() -> TrainConfig:
     return TrainConfig(output_dir="runs/agreement", max_steps=600, batch_size=256, optimizer="adamw",
-                       lr=3e-3, save_every=None, log_every=50, progress=False)
+                       lr=3e-3, save_every=None, log_every=50)
 
 
 @dataclass
@@ -471,7 +484,7 @@ def demo(out_dir: Path) -> str:
     with torch_threads(1):
         plot_stereograms(random_dot_stereograms(4, cfg.data, seed=0), out / "stereograms.png")
         result = _train_imax(cfg)
-    plot_disparity_scatter(result, out / "imax_disparity_scatter.png")
+    plot_disparity_scatter(result, out / "imax_disparity_scatter.png", title=_scatter_title(cfg, result))
     return (f"coherence: IMAX on planar random-dot stereograms, |r| = {result.abs_r:.3f} between module "
             f"output and true disparity (unsupervised, {cfg.train.max_steps} steps, {result.seconds:.1f} s)")
 

@@ -247,5 +247,7 @@ def plot_stereograms(stereo: Stereograms, path: str | Path, n_examples: int = 4)
             ax.set_ylabel(eye, rotation=0, labelpad=10)
             if row == 0:
                 ax.set_title(f"{stereo.config.surface} surface, disparity per patch: {ds}", fontsize=8)
-    fig.tight_layout()
+    fig.text(0.01, 0.005, "red lines: the patches each module sees (solid: left edge, dotted: right edge); "
+             "disparity = horizontal shift of the right eye's dots, in pixels", fontsize=7, va="bottom")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return save_figure(fig, path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,14 +31,36 @@ log = logging.getLogger(__name__)
 METRICS = ("euclidean", "sqeuclidean", "cosine", "manhattan", "precomputed")
 
 
-def check_data(x, metric: str = "euclidean") -> np.ndarray:
-    """Validate an input matrix: 2-D, finite, float64; square and symmetric if precomputed."""
+def check_data(x, metric: str = "euclidean", *, estimator: Any = None, reset: bool = True,
+               min_samples: int = 1) -> np.ndarray:
+    """Validate an input matrix: 2-D, real, finite, float64; square and symmetric if precomputed.
+
+    Errors are :class:`DataError` (a ``ValueError``) with scikit-learn's wording where its estimator
+    checks look for it. With ``estimator``, goes through sklearn's ``validate_data``: ``reset=True``
+    (``fit``) records ``n_features_in_`` (and ``feature_names_in_`` of a DataFrame), ``reset=False``
+    (``transform``) refuses a different feature count. Sparse input is refused with the fix.
+    """
+    from sklearn.utils.validation import check_array, validate_data
+
     if metric not in METRICS:
         raise ConfigError(f"metric={metric!r} is not supported; choose one of {', '.join(METRICS)}")
-    arr = np.asarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    name = type(estimator).__name__ if estimator is not None else "this function"
+    if sp.issparse(x):
+        raise DataError(f"sparse input is not supported by {name}: pass a dense array (X.toarray()), or reduce "
+                        "sparse features first, e.g. TruncatedSVD(n_components=50) for TF-IDF")
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if np.iscomplexobj(arr):
+        raise DataError("Complex data not supported: pass the real part, absolute values or a real feature map")
     if arr.ndim != 2:
-        raise DataError(f"expected a 2-D array (n_samples, n_features), got shape {arr.shape}; "
-                        "reshape it, e.g. x.reshape(len(x), -1)")
+        raise DataError(f"expected a 2-D array (n_samples, n_features), got shape {arr.shape}; Reshape your "
+                        "data, e.g. x.reshape(-1, 1) for one feature or x.reshape(1, -1) for one sample")
+    kw: dict[str, Any] = dict(dtype=np.float64, ensure_all_finite=False, ensure_min_samples=min_samples)
+    try:
+        arr = validate_data(estimator, x, reset=reset, **kw) if estimator is not None else check_array(x, **kw)
+    except ValueError as e:
+        raise DataError(str(e).splitlines()[0]) from None
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).any(1).sum())
         raise DataError(f"input has NaN or inf in {bad} row(s); drop or impute them first")
@@ -132,15 +155,60 @@ def nearest_neighbors(x: np.ndarray, k: int, metric: str = "euclidean", query: n
             rows = torch.arange(len(q))
             dq[rows, rows + start] = float("inf")
         idx = torch.topk(dq, k, dim=1, largest=False).indices.numpy()  # (b, k)
-        # recompute the kept distances in float64 so calibration does not inherit float32 error
-        diff = qf[start:start + chunk, None, :] - xf[idx]  # (b, k, D)
-        dist = np.abs(diff).sum(-1) ** 2 if metric == "manhattan" else (diff ** 2).sum(-1)
-        if metric == "sqeuclidean":
-            dist = dist ** 2
-        order = np.argsort(dist, axis=1, kind="stable")
-        out_idx[start:start + chunk] = np.take_along_axis(idx, order, 1)
-        out_d[start:start + chunk] = np.take_along_axis(dist, order, 1)
+        out_idx[start:start + chunk], out_d[start:start + chunk] = _sorted_sq(qf[start:start + chunk], xf, idx,
+                                                                              metric)
     return out_idx, out_d
+
+
+def _sorted_sq(qf: np.ndarray, xf: np.ndarray, idx: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbours ``idx`` (Q, k) of rows ``qf`` sorted by their squared dissimilarity, computed in float64
+
+    (so calibration does not inherit a float32 search's error), and those dissimilarities.
+    """
+    diff = qf[:, None, :] - xf[idx]  # (Q, k, D)
+    dist = np.abs(diff).sum(-1) ** 2 if metric == "manhattan" else (diff ** 2).sum(-1)
+    if metric == "sqeuclidean":
+        dist = dist ** 2
+    order = np.argsort(dist, axis=1, kind="stable")
+    return np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1)
+
+
+def approximate_available() -> bool:
+    """Whether pynndescent (the approximate search openTSNE uses) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("pynndescent") is not None
+
+
+def approximate_neighbors(x: np.ndarray, k: int, metric: str = "euclidean",
+                          random_state: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate k nearest neighbours of every point by nearest-neighbour descent (pynndescent).
+
+    Dong, Moses & Li (2011), "Efficient k-nearest neighbor graph construction for generic
+    similarity measures", WWW; the library openTSNE uses for its ``neighbors="pynndescent"``.
+    Same return as :func:`nearest_neighbors` without ``query``: (indices (N, k), squared
+    dissimilarities (N, k)), own index excluded, distances recomputed in float64. Measured
+    speed and recall against the exact search: docs/benchmarks.md, "Approximate neighbours".
+    """
+    check_neighbors("approx", metric)
+    if not approximate_available():
+        raise ConfigError("neighbors='approx' needs pynndescent: pip install 'reprlab[ann]' (or use "
+                          "neighbors='exact')")
+    import numba
+    from pynndescent import NNDescent
+
+    xf = _features(x, metric).astype(np.float32)
+    index = NNDescent(xf, metric="manhattan" if metric == "manhattan" else "euclidean", n_neighbors=k + 1,
+                      random_state=random_state, n_jobs=numba.get_num_threads(), low_memory=True,
+                      compressed=True)
+    found, _ = index.neighbor_graph
+    found = found.astype(np.int64)
+    own = found == np.arange(len(x))[:, None]
+    # drop each row's own index; a row where the search missed it (duplicates) drops its farthest
+    keep = ~own
+    keep[~own.any(1), -1] = False
+    idx = found[keep].reshape(len(x), k)
+    return _sorted_sq(_features(x, metric), _features(x, metric), idx, metric)
 
 
 def conditional_probabilities(sq_dist: np.ndarray, perplexity: float) -> np.ndarray:
@@ -175,8 +243,25 @@ class Affinities:
         return self.P.toarray()
 
 
+NeighborSearch = Literal["exact", "approx"]
+
+
+def check_neighbors(neighbors: str, metric: str) -> None:
+    """Raise :class:`ConfigError` for an unknown kNN search or ``approx`` with precomputed distances.
+
+    Exact is the default everywhere, chosen from the numbers (docs/benchmarks.md, "Approximate
+    neighbours"): at 10,000 points our exact search is ~4x faster than pynndescent, which also
+    pays a ~40 s JIT compilation in every new process.
+    """
+    if neighbors not in ("exact", "approx"):
+        raise ConfigError(f"neighbors={neighbors!r} is not known; use 'exact' or 'approx'")
+    if neighbors == "approx" and metric == "precomputed":
+        raise ConfigError("neighbors='approx' needs features, not metric='precomputed' (use neighbors='exact')")
+
+
 def joint_probabilities(x, perplexity: float = 30.0, *, method: str = "knn", metric: str = "euclidean",
-                        n_neighbors: int | None = None) -> Affinities:
+                        n_neighbors: int | None = None, neighbors: NeighborSearch = "exact",
+                        random_state: int | None = 0) -> Affinities:
     """Perplexity-calibrated symmetric affinities.
 
     Parameters
@@ -190,6 +275,11 @@ def joint_probabilities(x, perplexity: float = 30.0, *, method: str = "knn", met
     metric : {"euclidean", "sqeuclidean", "cosine", "manhattan", "precomputed"}
     n_neighbors : int, optional
         Override the ``knn`` neighbour count (default ``min(N - 1, floor(3 * perplexity))``).
+    neighbors : {"exact", "approx"}, default "exact"
+        ``knn``: the exact search (:func:`nearest_neighbors`) or nearest-neighbour descent
+        (:func:`approximate_neighbors`, needs pynndescent).
+    random_state : int or None
+        Seed of the approximate search.
 
     Returns
     -------
@@ -207,7 +297,11 @@ def joint_probabilities(x, perplexity: float = 30.0, *, method: str = "knn", met
         P = sp.csr_matrix(p / p.sum())
     elif method == "knn":
         k = n_neighbors or min(n - 1, int(3 * perplexity))
-        idx, d = nearest_neighbors(arr, k, metric)
+        check_neighbors(neighbors, metric)
+        if neighbors == "approx":
+            idx, d = approximate_neighbors(arr, k, metric, random_state)
+        else:
+            idx, d = nearest_neighbors(arr, k, metric)
         cond = conditional_probabilities(d, perplexity)
         rows = np.repeat(np.arange(n), k)
         c = sp.csr_matrix((cond.ravel(), (rows, idx.ravel())), shape=(n, n))

@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="threads (default: every core; FFT below 5,000 points: one); -1 = every core")
     p.add_argument("--plot", metavar="MAP.png", help="also save a scatter plot")
     p.add_argument("--labels", metavar="LABELS.npy", help="colour the plot and report kNN accuracy")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines (KL every 50 iterations) on stderr")
     p.set_defaults(handler=_tsne)
 
     experiments = command_group(sub, "experiment", "reproduce a figure or table from the source texts",
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one value, e.g. --set n_samples=1500 --set \"datasets=['digits']\"")
     e.add_argument("-o", "--output", metavar="DIR", help="output directory (default maps-output; sets output_dir)")
-    e.set_defaults(handler=_maps)
+    e.set_defaults(handler=_maps, config_class="reprlab.embed.runs:MapsRunConfig", config_train_key=None)
 
 
 def _tsne(args: argparse.Namespace) -> int:
@@ -48,7 +49,7 @@ def _tsne(args: argparse.Namespace) -> int:
     result = run_tsne(TSNERunConfig(input=args.input, output=args.output, perplexity=args.perplexity,
                                     n_components=args.n_components, method=args.method, metric=args.metric,
                                     n_iter=args.n_iter, dof=args.dof, seed=args.seed, n_jobs=args.n_jobs,
-                                    plot=args.plot, labels=args.labels))
+                                    plot=args.plot, labels=args.labels, verbose=not args.quiet))
     line = (f"t-SNE ({result.method}) of {len(result.embedding)} points: KL {result.kl_divergence:.4f}, "
             f"saved {result.output}")
     if result.knn_accuracy is not None:
@@ -60,15 +61,10 @@ def _tsne(args: argparse.Namespace) -> int:
 
 
 def _maps(args: argparse.Namespace) -> int:
-    import dataclasses
+    from reprlab.cli.common import build_config
+    from reprlab.embed.runs import run_maps
 
-    from reprlab.config import load_config
-    from reprlab.embed.runs import MapsRunConfig, run_maps
-
-    cfg = load_config(MapsRunConfig, args.config, list(args.overrides), None)
-    if args.output:
-        cfg = dataclasses.replace(cfg, output_dir=args.output)
-    result = run_maps(cfg)
+    result = run_maps(build_config(args))
     for r in result.results:
         print(f"{r.dataset:14s} {r.method:5s} n={r.n_samples} kNN acc {r.knn_accuracy:.3f} "
               f"trustworthiness {r.trustworthiness:.3f} strand ratio {r.strand_ratio:.3f} ({r.seconds:.1f} s)")

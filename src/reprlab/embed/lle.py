@@ -230,7 +230,7 @@ class LLE(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y=None) -> LLE:
-        x = check_data(X)
+        x = check_data(X, estimator=self, reset=True, min_samples=2)
         self.embedding_, self.reconstruction_error_ = locally_linear_embedding(
             x, n_neighbors=self.n_neighbors, n_components=self.n_components, reg=self.reg, method=self.method,
             eigen_solver=self.eigen_solver, modified_tol=self.modified_tol, random_state=self.random_state)
@@ -244,9 +244,7 @@ class LLE(TransformerMixin, BaseEstimator):
         """Map new points as the barycentric combination of their neighbours' map positions."""
         if not hasattr(self, "embedding_"):
             raise DataError("this LLE is not fitted yet; call fit(X) before transform(X_new)")
-        xq = check_data(X)
-        if xq.shape[1] != self._x_fit.shape[1]:
-            raise DataError(f"X has {xq.shape[1]} features, the map was fitted on {self._x_fit.shape[1]}")
+        xq = check_data(X, estimator=self, reset=False)
         nbrs, _ = nearest_neighbors(self._x_fit, self.n_neighbors, query=xq)
         w = barycenter_weights(self._x_fit, nbrs, self.reg, query=xq)  # (Q, k)
         return np.einsum("qk,qkd->qd", w, self.embedding_[nbrs])

@@ -12,8 +12,9 @@ side-by-side coloured scatter plots, and writes a metrics table that quantifies 
 
 from __future__ import annotations
 
-import logging
+import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -21,10 +22,8 @@ from typing import Literal
 import numpy as np
 
 from reprlab.config import check_choices
-from reprlab.errors import DataError
+from reprlab.errors import ConfigError, DataError
 from reprlab.io import atomic_path, atomic_write, write_json
-
-log = logging.getLogger(__name__)
 
 Method = Literal["lle", "sne", "tsne"]
 
@@ -58,8 +57,9 @@ class MapResult:
     strand_ratio: float
 
 
-def load_points(name: str, n_samples: int, pca_dims: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A random class-mixed subset of a data set, flattened and reduced by PCA: (x (n, p), labels)."""
+def load_points(name: str, n_samples: int, pca_dims: int, seed: int
+                ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """A random class-mixed subset of a data set, flattened and reduced by PCA: (x (n, p), labels, class names)."""
     from sklearn.decomposition import PCA
 
     from reprlab.data import load_dataset
@@ -72,7 +72,7 @@ def load_points(name: str, n_samples: int, pca_dims: int, seed: int) -> tuple[np
     x, labels = x[keep], labels[keep]
     if pca_dims and x.shape[1] > pca_dims:
         x = PCA(pca_dims, random_state=seed).fit_transform(x)
-    return x, labels
+    return x, labels, parts[0].classes
 
 
 def embed(method: Method, x: np.ndarray, cfg: MapsRunConfig) -> np.ndarray:
@@ -86,24 +86,50 @@ def embed(method: Method, x: np.ndarray, cfg: MapsRunConfig) -> np.ndarray:
     return TSNE(perplexity=cfg.perplexity, random_state=cfg.seed).fit_transform(x)
 
 
-def plot_maps(maps: dict[str, np.ndarray], labels: np.ndarray, scores: dict[str, MapResult], path: Path,
-              title: str = "") -> None:
-    """Side-by-side scatter plots coloured by class, one panel per method."""
+METRICS_CAPTION = ("kNN acc: share of points whose 10 nearest map neighbours vote their own class. "
+                   "strand ratio: median over classes of lambda2/lambda1, the variances of a class's points "
+                   "along its two principal map axes (near 0: drawn as a thin strand, as LLE tends to; "
+                   "near 1: a round cluster).")
+
+
+_DISPLAY = {"lle": "LLE", "sne": "SNE", "tsne": "t-SNE"}
+
+
+def plot_maps(maps: dict[str, np.ndarray], labels: np.ndarray | None, scores: dict[str, MapResult], path: Path,
+              title: str = "", classes: Sequence[str] = ()) -> None:
+    """Side-by-side scatter plots, one panel per method, coloured by class with a legend of class names.
+
+    Without ``labels`` the points are drawn in one colour and the titles carry no class scores.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps), 5), squeeze=False)
+    fig, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps) + (1.6 if labels is not None else 0), 5.4),
+                             squeeze=False)
+    values = np.unique(labels) if labels is not None else np.array([])
+    cmap = plt.get_cmap("tab10" if len(values) <= 10 else "tab20")
     for ax, (name, y) in zip(axes[0], maps.items()):
-        ax.scatter(y[:, 0], y[:, 1], c=labels, cmap="tab10", s=3, linewidths=0)
-        s = scores[name]
-        ax.set_title(f"{name.upper()}  kNN acc {s.knn_accuracy:.3f}  strand {s.strand_ratio:.2f}")
+        if labels is None:
+            ax.scatter(y[:, 0], y[:, 1], s=3, linewidths=0, color="0.3")
+            ax.set_title(_DISPLAY.get(name, name))
+        else:
+            for i, c in enumerate(values):
+                pick = labels == c
+                text = classes[int(c)] if len(classes) > int(c) >= 0 else (str(int(c)) if float(c).is_integer() else str(c))
+                ax.scatter(y[pick, 0], y[pick, 1], s=3, linewidths=0, color=cmap(i % cmap.N), label=text)
+            sc = scores[name]
+            ax.set_title(f"{_DISPLAY.get(name, name)}  kNN acc {sc.knn_accuracy:.3f}  strand ratio {sc.strand_ratio:.2f}")
         ax.set_xticks([])
         ax.set_yticks([])
+    if labels is not None:
+        axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=4, frameon=False,
+                           fontsize=9)
+        fig.text(0.01, 0.01, METRICS_CAPTION, fontsize=7.5, wrap=True, va="bottom")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06 if labels is not None else 0, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
@@ -126,7 +152,7 @@ def run_maps(cfg: MapsRunConfig) -> MapsResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[MapResult] = []
     for name in cfg.datasets:
-        x, labels = load_points(name, cfg.n_samples, cfg.pca_dims, cfg.seed)
+        x, labels, classes = load_points(name, cfg.n_samples, cfg.pca_dims, cfg.seed)
         maps: dict[str, np.ndarray] = {}
         scores: dict[str, MapResult] = {}
         for method in cfg.methods:
@@ -135,10 +161,11 @@ def run_maps(cfg: MapsRunConfig) -> MapsResult:
             secs = time.perf_counter() - t0
             r = MapResult(name, method, len(x), secs, map_knn_accuracy(y, labels, 10), trustworthiness(x, y, 10),
                           strand_ratio(y, labels)["median"])
-            log.info("%s %s: %s", name, method, r)
+            print(f"maps: {name} {method} ({len(results) + 1}/{len(cfg.datasets) * len(cfg.methods)}) in "
+                  f"{secs:.1f} s, kNN acc {r.knn_accuracy:.3f}", file=sys.stderr, flush=True)
             maps[method], scores[method] = y, r
             results.append(r)
-        plot_maps(maps, labels, scores, out_dir / f"maps_{name}.png", title=f"{name} (n={len(x)})")
+        plot_maps(maps, labels, scores, out_dir / f"maps_{name}.png", title=f"{name} (n={len(x)})", classes=classes)
     write_json(out_dir / "maps_metrics.json", {"config": asdict(cfg), "results": [asdict(r) for r in results]})
     lines = ["| data | method | n | kNN acc (2-D, k=10) | trustworthiness (k=10) | strand ratio l2/l1 | s |",
              "|---|---|---|---|---|---|---|"]
@@ -167,9 +194,13 @@ class TSNERunConfig:
     n_jobs: int | None = None  # threads (None: every core; FFT below 5,000 points: one)
     plot: str | None = None  # also save a scatter plot here (.png)
     labels: str | None = None  # labels (.npy/.csv) to colour the plot and report the 2-D kNN accuracy
+    verbose: bool = True  # KL every 50 iterations on stderr, as openTSNE's verbose=True
 
     def __post_init__(self) -> None:
         check_choices(self)
+        if self.plot and self.n_components != 2:
+            raise ConfigError(f"--plot draws a 2-D map, but n_components={self.n_components}: use --n-components 2 "
+                              "for a plot, or drop --plot and plot the saved map yourself")
 
 
 @dataclass
@@ -197,15 +228,15 @@ def run_tsne(cfg: TSNERunConfig) -> TSNEResult:
         if len(labels) != len(x):
             raise DataError(f"{cfg.labels}: {len(labels)} labels for {len(x)} rows of {cfg.input}")
     model = TSNE(cfg.n_components, perplexity=cfg.perplexity, method=cfg.method, metric=cfg.metric,
-                 n_iter=cfg.n_iter, dof=cfg.dof, n_jobs=cfg.n_jobs, random_state=cfg.seed)
+                 n_iter=cfg.n_iter, dof=cfg.dof, n_jobs=cfg.n_jobs, random_state=cfg.seed, verbose=cfg.verbose)
     y = model.fit_transform(x)
     out = save_npy(cfg.output, y)
     acc = map_knn_accuracy(y, labels) if labels is not None else None
     plot = None
     if cfg.plot:
-        colours = labels if labels is not None else np.zeros(len(y))
-        ratio = strand_ratio(y, colours)["median"]
-        score = MapResult("input", "tsne", len(y), 0, float("nan") if acc is None else acc, 0, ratio)
+        scores = {}
+        if labels is not None and acc is not None:
+            scores["tsne"] = MapResult("input", "tsne", len(y), 0, acc, 0, strand_ratio(y, labels)["median"])
         plot = Path(cfg.plot)
-        plot_maps({"tsne": y[:, :2]}, colours, {"tsne": score}, plot)
+        plot_maps({"tsne": y}, labels, scores, plot, title=f"t-SNE of {Path(cfg.input).name} (n={len(y)})")
     return TSNEResult(y, model.method_, float(model.kl_divergence_), acc, out, plot)

@@ -126,9 +126,14 @@ class SNE(TransformerMixin, BaseEstimator):
         self.init = init
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self.metric == "precomputed"
+        return tags
+
     def fit(self, X, y=None) -> SNE:
         """Embed ``X`` (N, D), or an (N, N) distance matrix with ``metric="precomputed"``."""
-        x = check_data(X, self.metric)
+        x = check_data(X, self.metric, estimator=self, reset=True, min_samples=2)
         n = len(x)
         check_perplexity(self.perplexity, n)
         if self.learning_rate <= 0 or self.n_iter < 0:

@@ -17,6 +17,8 @@ start of Kobak & Linderman (2021). Gradient engines: :mod:`reprlab.embed.gradien
 from __future__ import annotations
 
 import logging
+import sys
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,7 +30,9 @@ from reprlab.embed import initialization
 from reprlab.embed._kernels import kernel_threads
 from reprlab.embed.affinity import (
     Affinities,
+    NeighborSearch,
     check_data,
+    check_neighbors,
     conditional_probabilities,
     joint_probabilities,
     nearest_neighbors,
@@ -61,7 +65,11 @@ class TSNE(TransformerMixin, BaseEstimator):
         Factor on P during the first ``early_exaggeration_iter`` iterations.
     early_exaggeration_iter : int, default 250
     n_iter : int, default 500
-        Iterations after the exaggeration phase.
+        Iterations after the exaggeration phase (openTSNE's ``n_iter``).
+    max_iter : int or None, default None
+        scikit-learn's name (since 1.5): *all* iterations, the exaggeration phase included; when
+        set, the phase after exaggeration runs ``max_iter - early_exaggeration_iter`` iterations
+        and ``n_iter`` is ignored. ``max_iter=750`` is the default ``n_iter=500``.
     learning_rate : float or "auto", default "auto"
         Step size in the no-factor-4 gradient convention of bhtsne/FIt-SNE/openTSNE; ``auto`` is
         ``max(N / exaggeration, 50)`` in each phase (Belkina et al. 2019). sklearn's learning
@@ -74,6 +82,10 @@ class TSNE(TransformerMixin, BaseEstimator):
         ``auto``: Barnes-Hut below 10,000 points, FFT from there on (2-D), exact above 3-D.
     affinity : {"auto", "exact", "knn"}, default "auto"
         Exact all-pairs P with the exact engine, else sparse kNN P (3 * perplexity neighbours).
+    neighbors : {"exact", "approx"}, default "exact"
+        kNN search of the sparse P: exact (chunked brute force), or approximate nearest-neighbour
+        descent through pynndescent (as openTSNE; ``pip install 'reprlab[ann]'``). Exact is the
+        default from the measurements in docs/benchmarks.md ("Approximate neighbours").
     metric : str, default "euclidean"
         Any of :data:`reprlab.embed.affinity.METRICS`; ``precomputed`` takes an (N, N) distance matrix.
     init : {"pca", "random"} or ndarray (N, n_components), default "pca"
@@ -84,6 +96,9 @@ class TSNE(TransformerMixin, BaseEstimator):
         Longest allowed step of one point per iteration.
     callbacks : list of callables ``(iteration, kl, embedding) -> bool``, optional
         Called every ``callbacks_every_iters`` iterations; returning True stops the run.
+    verbose : bool, default False
+        Print openTSNE-style progress to stderr: the affinity step's time, then the KL divergence
+        every ``callbacks_every_iters`` iterations with their wall time.
     n_jobs : int or None, default None
         Threads for the compiled kernels, the FFTs and the neighbour search; -1 is every core.
         None: numba's setting (every core), except the FFT engine below 5,000 points, which runs
@@ -110,24 +125,28 @@ class TSNE(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, n_components: int = 2, *, perplexity: float = 30.0, early_exaggeration: float = 12.0,
-                 early_exaggeration_iter: int = 250, n_iter: int = 500, learning_rate="auto",
+                 early_exaggeration_iter: int = 250, n_iter: int = 500, max_iter: int | None = None,
+                 learning_rate="auto",
                  initial_momentum: float = 0.5, final_momentum: float = 0.8, dof: float = 1.0,
-                 method: str = "auto", affinity: str = "auto", metric: str = "euclidean", init="pca",
+                 method: str = "auto", affinity: str = "auto", neighbors: str = "exact", metric: str = "euclidean",
+                 init="pca",
                  theta: float = 0.5, n_interpolation_points: int = 3, min_num_intervals: int = 50,
                  ints_in_interval: float = 1.0, max_step_norm: float | None = 5.0,
                  callbacks: Sequence[Callback] | None = None, callbacks_every_iters: int = 50,
-                 n_jobs: int | None = None, random_state=None):
+                 verbose: bool = False, n_jobs: int | None = None, random_state=None):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
         self.early_exaggeration_iter = early_exaggeration_iter
         self.n_iter = n_iter
+        self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.initial_momentum = initial_momentum
         self.final_momentum = final_momentum
         self.dof = dof
         self.method = method
         self.affinity = affinity
+        self.neighbors = neighbors
         self.metric = metric
         self.init = init
         self.theta = theta
@@ -137,6 +156,7 @@ class TSNE(TransformerMixin, BaseEstimator):
         self.max_step_norm = max_step_norm
         self.callbacks = callbacks
         self.callbacks_every_iters = callbacks_every_iters
+        self.verbose = verbose
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -148,13 +168,25 @@ class TSNE(TransformerMixin, BaseEstimator):
             raise ConfigError(f"dof={self.dof} must be > 0 (1 is the Cauchy kernel of t-SNE)")
         if self.early_exaggeration <= 0 or self.early_exaggeration_iter < 0 or self.n_iter < 0:
             raise ConfigError("early_exaggeration must be > 0 and the iteration counts >= 0")
+        if self.max_iter is not None and not (isinstance(self.max_iter, (int, np.integer))
+                                              and self.max_iter >= self.early_exaggeration_iter):
+            raise ConfigError(f"max_iter={self.max_iter!r} counts every iteration, the {self.early_exaggeration_iter} "
+                              "of early exaggeration included: use max_iter >= early_exaggeration_iter, or n_iter "
+                              "for the iterations after exaggeration")
         lr = self.learning_rate
         if not (lr == "auto" or (isinstance(lr, (int, float, np.integer, np.floating)) and not isinstance(lr, bool)
                                  and lr > 0)):
             raise ConfigError(f"learning_rate={self.learning_rate!r} must be 'auto' or a positive number")
-        if n_samples < 3:
-            raise DataError(f"t-SNE needs at least 3 samples, got {n_samples}")
         return resolve_method(self.method, n_samples, self.n_components)
+
+    def _n_iter(self) -> int:
+        """Iterations after the exaggeration phase (from ``max_iter`` when that is set)."""
+        return self.n_iter if self.max_iter is None else int(self.max_iter) - self.early_exaggeration_iter
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self.metric == "precomputed"
+        return tags
 
     def _learning_rate(self, n: int, exaggeration: float) -> float:
         return max(n / exaggeration, 50.0) if self.learning_rate == "auto" else float(self.learning_rate)
@@ -174,18 +206,27 @@ class TSNE(TransformerMixin, BaseEstimator):
 
         ``affinities`` may be a prebuilt :class:`Affinities` (then ``X`` only feeds ``init``).
         """
-        x = check_data(X, self.metric)
+        x = check_data(X, self.metric, estimator=self, reset=True, min_samples=3)
         method = self._check_params(len(x))
         with kernel_threads(self._n_jobs(len(x), method)):
             return self._fit(x, method, affinities)
 
     def _fit(self, x: np.ndarray, method: str, affinities: Affinities | None) -> TSNE:
         n = len(x)
+        rng = check_random_state(self.random_state)
         if affinities is None:
             kind = self.affinity if self.affinity != "auto" else ("exact" if method == "exact" else "knn")
-            affinities = joint_probabilities(x, self.perplexity, method=kind, metric=self.metric)
+            check_neighbors(self.neighbors, self.metric)
+            search: NeighborSearch = "approx" if kind == "knn" and self.neighbors == "approx" else "exact"
+            seed = int(rng.randint(2**31 - 1)) if search == "approx" else None  # exact runs draw nothing
+            t0 = time.perf_counter()
+            affinities = joint_probabilities(x, self.perplexity, method=kind, metric=self.metric,
+                                             neighbors=search, random_state=seed)
+            if self.verbose:
+                print(f"t-SNE: {kind} affinities of {n} points (perplexity {self.perplexity:g}"
+                      f"{', ' + search + ' neighbours' if kind == 'knn' else ''}) in {time.perf_counter() - t0:.2f} s",
+                      file=sys.stderr, flush=True)
         P = affinities.P
-        rng = check_random_state(self.random_state)
         y0 = initialization.initial_layout(self.init, x, self.n_components, self.metric, rng)
         self.affinities_, self.method_ = affinities, method
         self.embedding_, self.kl_divergence_, self.n_iter_ = self._optimize(y0, P, method)
@@ -205,10 +246,12 @@ class TSNE(TransformerMixin, BaseEstimator):
         repulsion = make_repulsion(method, self.dof, self._params())
         y = np.ascontiguousarray(y[order], dtype=np.float64)
         opt = GradientDescent(max_step_norm=self.max_step_norm)
-        callbacks = [(lambda it, kl, e, cb=cb: cb(it, kl, e[inverse])) for cb in (self.callbacks or [])]
+        callbacks = [_in_input_order(cb, inverse) for cb in (self.callbacks or [])]
+        if self.verbose:
+            callbacks.append(_IterationLog(self.callbacks_every_iters, self.early_exaggeration_iter).log)
         for exaggeration, n_iter, momentum in ((self.early_exaggeration, self.early_exaggeration_iter,
                                                 self.initial_momentum),
-                                               (1.0, self.n_iter, self.final_momentum)):
+                                               (1.0, self._n_iter(), self.final_momentum)):
             if n_iter == 0:
                 continue
             Pe = P * exaggeration if exaggeration != 1 else P
@@ -247,17 +290,12 @@ class TSNE(TransformerMixin, BaseEstimator):
 
     def _transform(self, X, perplexity: float, n_iter: int, learning_rate: float, momentum: float,
                    max_grad_norm: float, k_init: int) -> np.ndarray:
-        if self.metric == "precomputed":
-            xq = np.asarray(X, dtype=np.float64)
-            if xq.ndim != 2 or xq.shape[1] != len(self._x_fit):
-                raise DataError(f"metric='precomputed' transform needs distances to the {len(self._x_fit)} "
-                                f"training points, shape (Q, {len(self._x_fit)}); got {xq.shape}")
-            if not np.isfinite(xq).all():
-                raise DataError("input has NaN or inf; drop or impute them first")
-        else:
-            xq = check_data(X, self.metric)
-            if xq.shape[1] != self._x_fit.shape[1]:
-                raise DataError(f"X has {xq.shape[1]} features, the map was fitted on {self._x_fit.shape[1]}")
+        if self.metric == "precomputed" and np.shape(X)[1:] != (len(self._x_fit),):
+            raise DataError(f"metric='precomputed' transform needs distances to the {len(self._x_fit)} "
+                            f"training points, shape (Q, {len(self._x_fit)}); got {np.shape(X)}")
+        # features of new points (distances to the training points when precomputed): not a square matrix
+        xq = check_data(X, "euclidean" if self.metric == "precomputed" else self.metric, estimator=self,
+                        reset=False)
         ref = self.embedding_
         n_ref = len(ref)
         k = min(n_ref, max(int(3 * perplexity), k_init))
@@ -276,6 +314,26 @@ class TSNE(TransformerMixin, BaseEstimator):
         radius = float(np.linalg.norm(ref, axis=1).max()) * 1.05
         y, _ = opt.run(y, grad, n_iter, learning_rate, momentum, center=False, clip_radius=radius)
         return y
+
+
+def _in_input_order(cb: Callback, inverse: np.ndarray) -> Callback:
+    """``cb`` seeing the embedding in the caller's point order (the optimiser works in locality order)."""
+    return lambda it, kl, e: cb(it, kl, e[inverse])
+
+
+class _IterationLog:
+    """openTSNE's verbose lines: ``Iteration   50, KL divergence 4.1234, 50 iterations in 0.81 sec``."""
+
+    def __init__(self, every: int, exaggeration_iter: int):
+        self.every, self.exaggeration_iter, self.t0 = every, exaggeration_iter, time.perf_counter()
+
+    def log(self, iteration: int, kl: float, embedding: np.ndarray) -> bool:
+        now = time.perf_counter()
+        phase = " (early exaggeration)" if iteration <= self.exaggeration_iter else ""
+        print(f"Iteration {iteration:4d}, KL divergence {kl:.4f}{phase}, {self.every} iterations in "
+              f"{now - self.t0:.2f} sec", file=sys.stderr, flush=True)
+        self.t0 = now
+        return False
 
 
 def _locality_order(P: sp.csr_matrix) -> np.ndarray:

@@ -114,11 +114,11 @@ def gmm_predict(args: argparse.Namespace) -> int:
 
 
 def objectives(args: argparse.Namespace) -> int:
-    from reprlab.cli.common import experiment_config
-    from reprlab.mixture.runs import ObjectivesRunConfig, run_objectives
+    from reprlab.cli.common import build_config
+    from reprlab.mixture.runs import run_objectives
     from reprlab.train import torch_threads
 
-    cfg = experiment_config(ObjectivesRunConfig, args)
+    cfg = build_config(args)
     with torch_threads(args.threads):
         result = run_objectives(cfg)
     print(f"{cfg.data.name}: {result.n_train} training images (labels unused), {result.n_test} test images, "
@@ -128,10 +128,13 @@ def objectives(args: argparse.Namespace) -> int:
     return 0
 
 
+# reprlab.mixture.em.COVARIANCE_TYPES, spelled out so that --help does not import torch (tested equal)
+_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``gmm fit``, ``gmm predict`` and ``experiment objectives``."""
     from reprlab.cli.common import add_experiment_args
-    from reprlab.mixture.em import COVARIANCE_TYPES
 
     verbs = command_group(sub, "gmm", "Gaussian mixtures fitted by EM (scikit-learn's GaussianMixture, in torch)")
     p = verbs.add_parser("fit", help="fit a Gaussian mixture to the rows of a .npy/.csv matrix",
@@ -142,7 +145,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-k", "--n-components", default="1", metavar="K|LO:HI|K1,K2",
                    help="components, or candidates to choose from by --criterion (default 1)")
     p.add_argument("--criterion", default="bic", choices=["bic", "aic"])
-    p.add_argument("--covariance-type", default="full", choices=list(COVARIANCE_TYPES))
+    p.add_argument("--covariance-type", default="full", choices=list(_COVARIANCE_TYPES))
     p.add_argument("--reg-covar", type=float, default=1e-6, help="ridge on every covariance diagonal")
     p.add_argument("--tol", type=float, default=1e-3, help="stop when the mean log-likelihood changes less")
     p.add_argument("--max-iter", type=int, default=100)
@@ -163,6 +166,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                                 metavar="EXPERIMENT")
     e = experiments.add_parser("objectives", help="the talk's three unsupervised objectives (likelihood, "
                                                   "reconstruction, coherence) scored by GMM cluster purity/NMI")
-    add_experiment_args(e, "ObjectivesRunConfig", "simclr_train.max_steps=100")
+    add_experiment_args(e, "reprlab.mixture.runs:ObjectivesRunConfig", "simclr_train.max_steps=100")
     e.add_argument("--data", help="digits | fashion-mnist | mnist | a directory of IDX files (sets data.name)")
     e.set_defaults(handler=objectives)

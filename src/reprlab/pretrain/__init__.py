@@ -1,4 +1,5 @@
-"""reprlab.pretrain: corpus shards, BERT/RoBERTa/ALBERT instances and masking, pretraining runs.
+"""reprlab.pretrain: corpus shards, BERT/RoBERTa/ALBERT instances and masking, GPT-style causal and
+XLNet permutation LMs, pretraining runs.
 
 >>> from reprlab.pretrain import prepare_shards, PrepareConfig, run_pretrain, PretrainRunConfig
 >>> from reprlab.pretrain import load_pretrained, mask_tokens   # doctest: +SKIP
@@ -44,6 +45,12 @@ _WHERE = {
     # pretrained
     "PretrainedModel": "pretrained", "load_pretrained": "pretrained", "fill_mask": "pretrained",
     "to_hf": "pretrained", "write_hf_tokenizer": "pretrained",
+    # autoregressive objectives: causal LM (GPT) and permutation LM (XLNet)
+    "CausalLMObjective": "causal", "evaluate_causal": "causal", "causal_layout": "causal",
+    "end_of_text_id": "causal", "PermutationLMObjective": "xlnet", "evaluate_permutation": "xlnet",
+    "PermutationMasks": "permutation", "permutation_masks": "permutation", "sample_orders": "permutation",
+    "check_order": "permutation", "to_hf_masks": "permutation", "from_hf_masks": "permutation",
+    "evaluate_tokens": "evaluate", "GenerateConfig": "generate", "generate_text": "generate",
     # runs
     "PretrainRunConfig": "runs", "PretrainResult": "runs", "run_pretrain": "runs",
     "PretrainEvalConfig": "runs", "run_eval": "runs",

@@ -11,12 +11,14 @@ import json
 import sys
 from pathlib import Path
 
-from reprlab.cli.common import add_config_args, command_group, run_config_from_args
+from reprlab.cli.common import add_config_args, build_config, command_group
 
 EPILOG_RUN = """examples:
   reprlab pretrain run --objective roberta --model bert-mini --shards shards/kjv -o runs/roberta
   reprlab pretrain run --objective bert --shards shards/kjv -o runs/bert --set train.max_steps=2000
   reprlab pretrain run --shards shards/kjv -o runs/wwm --set masking.whole_word=true --set masking.mlm_probability=0.25
+  reprlab pretrain run --objective causal --shards shards/kjv-bpe -o runs/gpt --set instances.max_length=256
+  reprlab pretrain run --objective xlnet --shards shards/kjv -o runs/xlnet --set partial_prediction_k=6
   torchrun --nproc_per_node=2 -m reprlab.cli.main pretrain run --shards shards/kjv -o runs/ddp"""
 
 
@@ -44,18 +46,19 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from reprlab.pretrain.runs import PretrainRunConfig, run_pretrain
+    from reprlab.pretrain.runs import run_pretrain
 
     for flag in ("objective", "model", "shards"):
         if getattr(args, flag):
             args.overrides.append(f"{flag}={getattr(args, flag)!r}")
-    cfg = run_config_from_args(PretrainRunConfig, args)
+    cfg = build_config(args)
     result = run_pretrain(cfg)
     ev = result.evaluation
     line = f"{cfg.objective} {cfg.model}: {result.steps} steps in {result.train_seconds:.0f} s"
     if ev:
-        line += (f"; held-out MLM loss {ev['mlm_loss']:.3f} (ppl {ev['mlm_ppl']:.1f}, unigram {ev['unigram_loss']:.3f}),"
-                 f" accuracy {ev['mlm_acc']:.1%} (most frequent token {ev['most_frequent_acc']:.1%})")
+        line += "; held-out " + _autoregressive_summary(ev) if "mlm_loss" not in ev else (
+            f"; held-out MLM loss {ev['mlm_loss']:.3f} (ppl {ev['mlm_ppl']:.1f}, unigram {ev['unigram_loss']:.3f}),"
+            f" accuracy {ev['mlm_acc']:.1%} (most frequent token {ev['most_frequent_acc']:.1%})")
         for task in ("nsp", "sop"):
             if f"{task}_acc" in ev:
                 line += f", {task.upper()} accuracy {ev[f'{task}_acc']:.1%}"
@@ -72,6 +75,9 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=1, sort_keys=True))
         return 0
+    if "mlm_loss" not in out:
+        print(f"{args.run} on {out['shards']} ({out['split']}): {_autoregressive_summary(out)}")
+        return 0
     line = (f"{args.run} on {out['shards']} ({out['split']}, {out['masked_tokens']:,} masked tokens): MLM loss "
             f"{out['mlm_loss']:.3f}, perplexity {out['mlm_ppl']:.1f}, accuracy {out['mlm_acc']:.1%} "
             f"(unigram loss {out['unigram_loss']:.3f}, most-frequent-token accuracy {out['most_frequent_acc']:.1%})")
@@ -79,6 +85,27 @@ def _eval(args: argparse.Namespace) -> int:
         if f"{task}_acc" in out:
             line += f"; {task.upper()} accuracy {out[f'{task}_acc']:.1%}"
     print(line)
+    return 0
+
+
+def _autoregressive_summary(ev: dict) -> str:
+    """One line of a causal (``lm_*``) or permutation-LM (``plm_*``) evaluation."""
+    p = "lm" if "lm_loss" in ev else "plm"
+    what = "next-token" if p == "lm" else "permutation-LM"
+    return (f"{what} loss {ev[f'{p}_loss']:.3f} (perplexity {ev[f'{p}_ppl']:.1f}; unigram {ev['unigram_ppl']:.1f}), "
+            f"accuracy {ev[f'{p}_acc']:.1%} over {ev['predicted_tokens']:,} tokens")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from reprlab.pretrain.generate import GenerateConfig, generate_text
+
+    cfg = GenerateConfig(run=args.run, prompt=args.prompt, max_new_tokens=args.max_new_tokens,
+                         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                         device=args.device or "cpu")
+    print(args.prompt, end="", flush=True)
+    for piece in generate_text(cfg):
+        print(piece, end="", flush=True)
+    print()
     return 0
 
 
@@ -132,10 +159,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                          description="Pretrain through the shared Trainer; every PretrainRunConfig field can be "
                                      "set with --config FILE.toml or --set key=value.",
                          epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("--objective", help="bert (MLM+NSP) | roberta (MLM, default) | albert (MLM+SOP)")
+    r.add_argument("--objective", help="bert (MLM+NSP) | roberta (MLM, default) | albert (MLM+SOP) | "
+                                       "causal (GPT-style LM) | xlnet (permutation LM)")
     r.add_argument("--model", help="encoder preset, e.g. tiny, bert-mini (default), bert-small")
     r.add_argument("--shards", metavar="DIR", help="directory from `reprlab pretrain prepare`")
-    add_config_args(r)
+    add_config_args(r, config="reprlab.pretrain.runs:PretrainRunConfig")
     r.set_defaults(handler=_run)
 
     e = verbs.add_parser("eval", help="held-out MLM loss, perplexity, accuracy (and NSP/SOP accuracy) of a run")
@@ -160,6 +188,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     x.add_argument("--architecture", help="BertForPreTraining | BertForMaskedLM | RobertaForMaskedLM | "
                                           "AlbertForPreTraining | AlbertForMaskedLM (default: the objective's)")
     x.set_defaults(handler=_export)
+
+
+    g = sub.add_parser("generate", help="continue a prompt with a causal-LM run, streaming tokens as they come",
+                       description='e.g. reprlab generate runs/gpt "in the beginning" --max-new-tokens 200. The prompt '
+                                   "plus --max-new-tokens must fit the model's positions (longer prompts are refused).")
+    g.add_argument("run", metavar="RUN", help="a `reprlab pretrain run --objective causal` directory")
+    g.add_argument("prompt", help="text to continue ('' starts from the end-of-text token)")
+    g.add_argument("-n", "--max-new-tokens", type=int, default=100, metavar="N")
+    g.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
+    g.add_argument("--top-k", type=int, default=None, metavar="K", help="sample among the K most likely tokens")
+    g.add_argument("--top-p", type=float, default=0.95, metavar="P", help="nucleus sampling mass in (0, 1] (default 0.95)")
+    g.add_argument("--seed", type=int, default=0, help="seeds the sampling (same seed -> same text)")
+    g.add_argument("--device", help="cpu (default) | cuda | cuda:N")
+    g.set_defaults(handler=_generate)
+
+
+    experiments = command_group(sub, "experiment", "reproduce a figure or table from the source texts")
+    a = experiments.add_parser("ar-vs-ae", help="MLM vs causal LM vs XLNet PLM: same size, tokens and time",
+                               description="Train a masked LM, a causal LM and a permutation LM of one size on the "
+                                           "same byte-level BPE shards for the same wall time; report perplexities, "
+                                           "MLM accuracy, a linear probe and fine-tuning on labelled glosses, and "
+                                           "samples (docs/pretrain.md).")
+    a.add_argument("--config", metavar="FILE.toml", help="TOML file of ArVsAeConfig values")
+    a.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="e.g. --set seconds=600 --set corpus=kjv-sample (repeatable)")
+    a.add_argument("-o", "--output", dest="out_dir", metavar="DIR", help="experiment directory (sets output_dir)")
+    a.set_defaults(handler=_ar_vs_ae)
+
+
+def _ar_vs_ae(args: argparse.Namespace) -> int:
+    from reprlab.config import load_config
+    from reprlab.pretrain.ar_vs_ae import ArVsAeConfig, run_ar_vs_ae, table
+
+    overrides = args.overrides + ([f"output_dir={args.out_dir!r}"] if args.out_dir else [])
+    cfg = load_config(ArVsAeConfig, args.config, overrides)
+    results = run_ar_vs_ae(cfg)
+    print(table(results))
+    for name, row in results["models"].items():
+        for sample in row["samples"]:
+            print(f"{name}: {sample!r}")
+    print(f"results: {Path(cfg.output_dir) / 'ar_vs_ae.json'}")
+    return 0
 
 
 def demo(out_dir: Path) -> str:

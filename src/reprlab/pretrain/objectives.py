@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 
 from reprlab.errors import ConfigError
-from reprlab.pretrain.batches import PretrainBatch
+from reprlab.pretrain.batches import Layout, PretrainBatch
+from reprlab.pretrain.evaluate import evaluate_pretraining
 from reprlab.pretrain.masking import IGNORE_INDEX, MaskingConfig, combine_keys, mask_tokens
 from reprlab.text import Encoder, EncoderConfig, MaskedLMHead, SentencePairHead
 from reprlab.train import LossOutput, Objective
@@ -50,6 +51,7 @@ class PretrainModelConfig:
     mask_token_id: int = 4
     special_ids: list[int] = field(default_factory=list)  # never drawn as random replacements
     vocab_hash: str = ""  # of the tokenizer the model was trained with (shards/meta.json); "" = unchecked
+    partial_prediction_k: int = 6  # xlnet: predict the last 1/K of each factorization order (XLNet: K = 6)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PretrainModelConfig:
@@ -213,6 +215,12 @@ class ObjectiveSpec:
         HF classes the trained model exports to; the first is the default.
     masked_lm : bool
         The objective masks tokens (the shards' tokenizer must have a mask token).
+    layout : callable
+        ``special ids -> Layout``: the special tokens around an instance (BERT's [CLS] A [SEP] by
+        default; the causal LM puts one end-of-text token first and between documents).
+    evaluate : callable
+        ``(objective, dataset, *, batch_size, pad_id, unigram) -> dict``: held-out metrics
+        (default :func:`~reprlab.pretrain.evaluate.evaluate_pretraining`, the MLM ones).
     """
 
     name: str
@@ -223,6 +231,8 @@ class ObjectiveSpec:
     encoder: Callable[[EncoderConfig, dict[str, int | None]], EncoderConfig]
     hf_architectures: tuple[str, ...] = ()
     masked_lm: bool = True
+    layout: Callable[[dict[str, int | None]], Layout] = Layout.from_special_ids
+    evaluate: Callable[..., dict[str, Any]] = evaluate_pretraining
 
 
 #: Objective name -> spec. Add one with :func:`register_objective`.
@@ -247,3 +257,7 @@ register_objective(ObjectiveSpec("roberta", RobertaForPretraining, "full-sentenc
                                  _roberta_encoder, ("RobertaForMaskedLM",)))
 register_objective(ObjectiveSpec("albert", AlbertForPretraining, "sop", "sop", "dynamic", _albert_encoder,
                                  ("AlbertForPreTraining", "AlbertForMaskedLM")))
+
+# The autoregressive objectives register themselves (their modules import this one).
+from reprlab.pretrain import causal as _causal  # noqa: E402, F401
+from reprlab.pretrain import xlnet as _xlnet  # noqa: E402, F401

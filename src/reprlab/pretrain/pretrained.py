@@ -39,14 +39,16 @@ class PretrainedModel:
 
     Attributes
     ----------
-    objective : PretrainingObjective
-        The whole model (eval mode); ``objective.encoder`` etc. are the parts.
+    objective : Objective
+        The whole model (eval mode); ``objective.encoder`` etc. are the parts. A
+        :class:`PretrainingObjective` for the masked LMs, a ``CausalLMObjective`` or
+        ``PermutationLMObjective`` for ``causal`` / ``xlnet`` runs.
     tokenizer : Tokenizer
     config : PretrainModelConfig
     run_dir : Path
     """
 
-    objective: PretrainingObjective
+    objective: Any
     tokenizer: Any
     config: PretrainModelConfig
     run_dir: Path
@@ -57,15 +59,21 @@ class PretrainedModel:
 
     @property
     def mlm_head(self) -> MaskedLMHead:
+        if not isinstance(self.objective, PretrainingObjective):
+            raise ConfigError(f"{self.run_dir}: a {self.config.objective} run has no masked-LM head; fill and "
+                              "masked-LM evaluation need a bert, roberta or albert run")
         return self.objective.mlm
 
     @property
     def pair_head(self) -> SentencePairHead | None:
-        return self.objective.pair
+        return getattr(self.objective, "pair", None)
 
     @property
     def heads(self) -> dict[str, torch.nn.Module]:
         """``{"mlm": ..., "nsp" | "sop": ...}``."""
+        if not isinstance(self.objective, PretrainingObjective):
+            head = getattr(self.objective, "lm_head", None)  # xlnet; the causal LM's output layer is the token table
+            return {"plm": head} if head is not None else {}
         out: dict[str, torch.nn.Module] = {"mlm": self.objective.mlm}
         if self.objective.pair is not None:
             out[self.config.sentence_task] = self.objective.pair
@@ -123,8 +131,6 @@ def load_pretrained(run_dir: str | Path, *, checkpoint: str | None = None,
         raise CheckpointError(f"{cfg_path}: holds a {model_cfg.get('class')!r} model, not a pretraining run")
     config = PretrainModelConfig.from_dict(model_cfg)
     objective = get_objective(config.objective).model_class(config)
-    if not isinstance(objective, PretrainingObjective):
-        raise CheckpointError(f"{cfg_path}: objective {config.objective!r} is not a masked-LM pretraining model")
     load_module(objective, _weights(run, checkpoint))
     tokenizer = load_tokenizer(run / TOKENIZER_DIR)
     if config.vocab_hash and vocab_hash(tokenizer) != config.vocab_hash:
@@ -214,6 +220,8 @@ def to_hf(model: PretrainedModel | PretrainingObjective, directory: str | Path, 
         tokenizer = model.tokenizer
     config = objective.config
     spec = get_objective(config.objective)
+    if not isinstance(objective, PretrainingObjective):
+        return _to_hf_autoregressive(objective, Path(directory), architecture, tokenizer)
     family = hf_family(config.encoder)
     allowed = {f"{family.capitalize()}ForMaskedLM"}
     if objective.pair is not None and family in ("bert", "albert"):
@@ -241,4 +249,25 @@ def to_hf(model: PretrainedModel | PretrainingObjective, directory: str | Path, 
     write_json(out / "config.json", hf_config)
     if tokenizer is not None:
         write_hf_tokenizer(tokenizer, out, config.encoder.max_length)
+    return out
+
+
+def _to_hf_autoregressive(objective: Any, out: Path, architecture: str | None, tokenizer: Any) -> Path:
+    """A causal run exports as HF ``GPT2LMHeadModel``; an xlnet run has no HF equivalent."""
+    name = objective.config.objective
+    if not hasattr(objective, "lm"):
+        raise ConfigError(f"a {name} run cannot be exported to HF: HF XLNet uses Transformer-XL relative "
+                          "positions, reprlab's two-stream model absolute ones; export the encoder's weights "
+                          "with safetensors or use the run directory")
+    if architecture not in (None, "GPT2LMHeadModel"):
+        raise ConfigError(f"architecture={architecture!r}: a causal run exports as GPT2LMHeadModel")
+    from reprlab.pretrain.shards import special_token_ids
+
+    eot = None
+    if tokenizer is not None:
+        ids = special_token_ids(tokenizer)
+        eot = ids.get("eos") if ids.get("eos") is not None else ids.get("sep")
+    objective.lm.to_hf(out, bos_id=eot, eos_id=eot)
+    if tokenizer is not None:
+        write_hf_tokenizer(tokenizer, out)
     return out

@@ -20,7 +20,7 @@ from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.io import write_json
 from reprlab.pretrain.batches import Collator, InstanceDataset, Layout
-from reprlab.pretrain.evaluate import evaluate_pretraining, unigram_counts
+from reprlab.pretrain.evaluate import unigram_counts
 from reprlab.pretrain.instances import InstanceConfig, build_instances, group_by_tokens, instance_lengths
 from reprlab.pretrain.masking import MaskingConfig
 from reprlab.pretrain.objectives import ObjectiveSpec, PretrainModelConfig, get_objective
@@ -50,6 +50,7 @@ class PretrainRunConfig:
     masking: MaskingConfig = field(default_factory=MaskingConfig)
     eval_batch_size: int = 64
     time_budget: float | None = None  # stop after this many seconds of training (evaluation excluded)
+    partial_prediction_k: int = 6  # xlnet: predict the last 1/K of each factorization order
     train: TrainConfig = field(default_factory=_default_train)
 
 
@@ -105,11 +106,14 @@ def encoder_config(spec: ObjectiveSpec, model: str, overrides: dict[str, Any], s
 
 
 def pretraining_data(shards: ShardSet, packing: str, instances: InstanceConfig, *, seed: int, batch_size: int,
-                     evaluation: bool = False) -> tuple[InstanceDataset, dict[str, Any]]:
-    """The dataset of one split for a packing scheme (DOC-SENTENCES: one item per batch)."""
+                     evaluation: bool = False, layout: Layout | None = None) -> tuple[InstanceDataset, dict[str, Any]]:
+    """The dataset of one split for a packing scheme (DOC-SENTENCES: one item per batch).
+
+    ``layout`` places the special tokens (default BERT's, from the shards' special ids).
+    """
     cfg = dataclasses.replace(instances, packing=packing, dupe_factor=1 if evaluation else instances.dupe_factor)
     inst = build_instances(shards, cfg, seed)
-    layout = Layout.from_special_ids(shards.special_ids)
+    layout = layout or Layout.from_special_ids(shards.special_ids)
     groups = None
     if packing == "doc-sentences" and not evaluation:
         target = instances.tokens_per_batch or batch_size * instances.max_length
@@ -149,18 +153,20 @@ def run_pretrain(cfg: PretrainRunConfig) -> PretrainResult:
     packing = cfg.instances.packing or spec.packing
     train_cfg = cfg.train
     seed = train_cfg.seed
+    layout = spec.layout(special)
     train_data, train_stats = pretraining_data(train_shards, packing, cfg.instances, seed=seed,
-                                               batch_size=train_cfg.batch_size)
+                                               batch_size=train_cfg.batch_size, layout=layout)
     if train_data.groups is not None:  # DOC-SENTENCES: an item is already a batch
         train_cfg = dataclasses.replace(train_cfg, batch_size=1)
     valid_data = None
     if valid_shards is not None:
         valid_data, _ = pretraining_data(valid_shards, packing, cfg.instances, seed=seed,
-                                         batch_size=cfg.eval_batch_size, evaluation=True)
+                                         batch_size=cfg.eval_batch_size, evaluation=True, layout=layout)
     tokenizer = train_shards.tokenizer()
     model_cfg = PretrainModelConfig(
         encoder=enc, objective=spec.name, sentence_task=spec.sentence_task, masking=masking,
         mask_token_id=int(special["mask"] or 0), vocab_hash=train_shards.vocab_hash,
+        partial_prediction_k=cfg.partial_prediction_k,
         special_ids=sorted({tokenizer.vocab[t] for t in tokenizer.special_tokens} | {int(i) for i in special.values()
                                                                                       if i is not None}))
     seed_everything(seed)  # before the model exists: its initialisation is part of the run
@@ -173,15 +179,15 @@ def run_pretrain(cfg: PretrainRunConfig) -> PretrainResult:
     callbacks = [TimeBudget(cfg.time_budget)] if cfg.time_budget else []
     # Periodic evaluation (metrics.jsonl) when train.eval_every is set; the exact one below always runs.
     periodic = valid_data if train_cfg.eval_every else None
-    trainer = Trainer(objective, train_cfg, train_data, eval_data=periodic, collate_fn=Collator(layout_pad(special)),
+    trainer = Trainer(objective, train_cfg, train_data, eval_data=periodic, collate_fn=Collator(layout.pad),
                       callbacks=callbacks)
     t0 = time.perf_counter()
     result = trainer.fit()
     seconds = callbacks[0].elapsed if callbacks else time.perf_counter() - t0
     evaluation: dict[str, Any] = {}
     if valid_data is not None and is_main_process():
-        evaluation = evaluate_pretraining(objective, valid_data, batch_size=cfg.eval_batch_size,
-                                          pad_id=layout_pad(special), unigram=unigram_counts(train_shards))
+        evaluation = spec.evaluate(objective, valid_data, batch_size=cfg.eval_batch_size, pad_id=layout.pad,
+                                   unigram=unigram_counts(train_shards))
         evaluation.update(step=result.step, train_seconds=round(seconds, 1))
         write_json(run_dir / "evaluation.json", evaluation)
     return PretrainResult(run_dir=run_dir, steps=result.step, train_seconds=seconds, evaluation=evaluation,
@@ -224,12 +230,14 @@ def run_eval(cfg: PretrainEvalConfig) -> dict[str, Any]:
     shards = ShardSet(directory, cfg.split)
     shards.check_vocab(model.config.vocab_hash, cfg.run)
     instances = InstanceConfig(**run_cfg["instances"]) if "instances" in run_cfg else InstanceConfig()
-    packing = instances.packing or get_objective(model.config.objective).packing
+    spec = get_objective(model.config.objective)
+    packing = instances.packing or spec.packing
+    layout = spec.layout(shards.special_ids)
     data, _ = pretraining_data(shards, packing, instances, seed=int(run_cfg.get("train", {}).get("seed", 0)),
-                               batch_size=cfg.batch_size, evaluation=True)
+                               batch_size=cfg.batch_size, evaluation=True, layout=layout)
     train = ShardSet(directory, "train")
-    out = evaluate_pretraining(model.objective, data, batch_size=cfg.batch_size, pad_id=layout_pad(shards.special_ids),
-                               unigram=unigram_counts(train))
+    out = spec.evaluate(model.objective, data, batch_size=cfg.batch_size, pad_id=layout.pad,
+                        unigram=unigram_counts(train))
     out.update(run=cfg.run, shards=directory, split=cfg.split, checkpoint=cfg.checkpoint)
     return out
 

@@ -133,11 +133,11 @@ def demo(out_dir: Path) -> str:
 
 # ------------------------------------------------------------------------------ experiments
 def _attention(args: argparse.Namespace) -> int:
-    from reprlab.cli.common import experiment_config
-    from reprlab.text.runs import AttentionRunConfig, run_attention
+    from reprlab.cli.common import build_config
+    from reprlab.text.runs import run_attention
     from reprlab.train import torch_threads
 
-    cfg = experiment_config(AttentionRunConfig, args)
+    cfg = build_config(args)
     with torch_threads(args.threads):
         result = run_attention(cfg)
     for a in result.attentions:
@@ -158,11 +158,11 @@ def _attention(args: argparse.Namespace) -> int:
 
 
 def _why_attention(args: argparse.Namespace) -> int:
-    from reprlab.cli.common import experiment_config
-    from reprlab.text.runs import WhyAttentionRunConfig, run_why_attention
+    from reprlab.cli.common import build_config
+    from reprlab.text.runs import run_why_attention
     from reprlab.train import torch_threads
 
-    cfg = experiment_config(WhyAttentionRunConfig, args)
+    cfg = build_config(args)
     with torch_threads(args.threads):
         result = run_why_attention(cfg)
     print(result.markdown())
@@ -186,5 +186,5 @@ def register_experiments(sub: argparse._SubParsersAction) -> None:
              "Transformer vs LSTM vs CNN of the same size: recall at distance d, gloss supersense accuracy, "
              "training speed")):
         e = experiments.add_parser(name, help=text)
-        add_experiment_args(e, cls, example)
+        add_experiment_args(e, f"reprlab.text.runs:{cls}", example)
         e.set_defaults(handler=handler)

@@ -53,6 +53,8 @@ class EncoderConfig:
     attention_dropout: float = 0.1    # dropout on attention probabilities
     layer_norm_eps: float = 1e-12     # BERT's epsilon (RoBERTa 1e-5)
     norm: Norm = "post"               # post: LN(x + f(x)) as in BERT | pre: x + f(LN(x)) plus a final LN
+    causal: bool = False              # True: query t attends to keys <= t only (GPT-style language model)
+    embedding_norm: bool = True       # LayerNorm after the summed embeddings (BERT); GPT-2 has none
     initializer_range: float = 0.02   # std s of the N(0, s^2) weight init (biases 0, LayerNorm 1/0)
     pooler: bool = True               # [CLS] -> dense -> tanh, as HF BertModel(add_pooling_layer=True)
 
@@ -84,6 +86,9 @@ class EncoderConfig:
                     f"EncoderConfig.embedding_size={e} > hidden_size={self.hidden_size}: the factorized "
                     "embedding (ALBERT) projects a smaller E up to H; use embedding_size <= hidden_size or None")
         check_choices(self, "EncoderConfig.")
+        for name in ("causal", "embedding_norm"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"EncoderConfig.{name}={getattr(self, name)!r}: must be true or false")
         for name in ("hidden_dropout", "attention_dropout"):
             p = getattr(self, name)
             if not 0.0 <= p < 1.0:

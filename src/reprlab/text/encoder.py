@@ -18,10 +18,19 @@ from typing import Any
 import torch
 from torch import nn
 
+from reprlab.errors import ConfigError, DataError
 from reprlab.text.config import EncoderConfig
 from reprlab.text.heads import Pooler
+from reprlab.text.kv_cache import KVCache
 from reprlab.text.layers import Block, Embeddings, FeedForward, SelfAttention, init_weights
-from reprlab.text.masks import Packing, attention_bias
+from reprlab.text.masks import Packing, additive_mask, attention_bias, causal_mask
+
+
+def _and_mask(mask: torch.Tensor, causal: torch.Tensor) -> torch.Tensor:
+    """A user mask (bool or additive) restricted to the causal pattern (T, T)."""
+    if mask.dtype == torch.bool:
+        return mask & causal
+    return mask.masked_fill(~causal, float("-inf"))
 
 
 @dataclass
@@ -78,7 +87,8 @@ class Encoder(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, position_ids: torch.Tensor | None = None,
-                attn_mask: torch.Tensor | None = None, output_attentions: bool = False) -> EncoderOutput:
+                attn_mask: torch.Tensor | None = None, output_attentions: bool = False,
+                cache: KVCache | None = None) -> EncoderOutput:
         """Encode a batch of token ids.
 
         Parameters
@@ -95,14 +105,25 @@ class Encoder(nn.Module):
             bias. Combined with ``attention_mask``; see :mod:`reprlab.text.masks`.
         output_attentions : bool
             Also return the attention probabilities (uses the explicit softmax path).
+        cache : KVCache, optional
+            Incremental decoding (causal models): ``input_ids`` (B, T) are the *new* positions
+            ``cache.length ..``; their keys/values are appended to the cache and each attends to all
+            cached positions and the new ones up to itself. ``attention_mask`` then covers every
+            position so far, (B, cache.length + T); ``position_ids`` default to ``cache.length + t``.
+            ``hidden_states`` hold only the new positions.
 
         Raises
         ------
         DataError
             Sequences longer than the position table, ids outside the vocabulary, bad mask shapes.
         """
+        if cache is not None:
+            return self._forward_cached(input_ids, attention_mask, token_type_ids, position_ids, cache)
         x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, T, H)
         b, t, _ = x.shape
+        if self.config.causal:
+            causal = causal_mask(t, x.device)  # (T, T)
+            attn_mask = causal if attn_mask is None else _and_mask(attn_mask, causal)
         bias = attention_bias(attention_mask, attn_mask, batch=b, heads=self.config.num_heads, length=t,
                               dtype=x.dtype)  # broadcastable to (B, A, T, T) or None
         packing = Packing.from_mask(attention_mask)
@@ -121,6 +142,36 @@ class Encoder(nn.Module):
         pooled = self.pooler(x) if self.pooler is not None else None
         return EncoderOutput(last_hidden_state=x, hidden_states=tuple(hidden), pooled=pooled,
                              attentions=tuple(attentions) if output_attentions else None)
+
+    def _forward_cached(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+                        token_type_ids: torch.Tensor | None, position_ids: torch.Tensor | None,
+                        cache: KVCache) -> EncoderOutput:
+        """One incremental step: the new positions attend to the cache and causally to each other."""
+        if not self.config.causal:
+            raise ConfigError("Encoder: a KV cache needs a causal model (EncoderConfig.causal=true); a "
+                              "bidirectional encoder's earlier states change when a token is added")
+        b, t = input_ids.shape
+        start = cache.length
+        if position_ids is None:
+            position_ids = torch.arange(start, start + t, device=input_ids.device).expand(b, t)
+        x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, T, H)
+        keys = torch.arange(start + t, device=x.device)  # (S,)
+        allowed = keys[None, :] <= (start + torch.arange(t, device=x.device))[:, None]  # (T, S) causal
+        allowed = allowed[None, None]  # (1, 1, T, S)
+        if attention_mask is not None:
+            if attention_mask.shape != (b, start + t):
+                raise DataError(f"attention_mask has shape {tuple(attention_mask.shape)}; with a KV cache it "
+                                f"covers every position so far: ({b}, {start + t})")
+            allowed = allowed & attention_mask.bool()[:, None, None, :]  # (B, 1, T, S)
+        bias = additive_mask(allowed, x.dtype)
+        hidden = [x]
+        for layer, block in enumerate(self.layers):
+            x, _ = block(x, bias, cache=cache, layer=layer)
+            hidden.append(x)
+        cache.advance(t)
+        if self.final_norm is not None:
+            hidden[-1] = self.final_norm(x)
+        return EncoderOutput(last_hidden_state=hidden[-1], hidden_states=tuple(hidden))
 
     @property
     def token_embedding(self) -> nn.Embedding:

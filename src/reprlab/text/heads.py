@@ -7,6 +7,8 @@ of tokens masked, the (V x E) output projection — most of a small BERT's train
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -127,10 +129,16 @@ class ClassificationHead(nn.Module):
         return self.out(x)  # (B, num_labels)
 
 
-def pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None = None, how: str = "cls") -> torch.Tensor:
-    """Sequence vectors (B, H) from hidden states (B, T, H): ``cls`` (first token) or ``mean``.
+Pooling = Literal["cls", "mean", "max"]
+POOLINGS: tuple[str, ...] = get_args(Pooling)
 
-    ``mean`` averages over real tokens only (``attention_mask`` 1), as sentence-transformers does.
+
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None = None, how: str = "cls") -> torch.Tensor:
+    """Sequence vectors (B, H) from hidden states (B, T, H): ``cls``, ``mean`` or ``max``.
+
+    ``cls`` takes the first token; ``mean`` averages over real tokens only (``attention_mask`` 1), as
+    sentence-transformers does: ``sum_t m_t h_t / max(1, sum_t m_t)``; ``max`` takes the
+    element-wise maximum over real tokens (padding set to the dtype's lowest value first).
     """
     if how == "cls":
         return hidden[:, 0]
@@ -139,4 +147,9 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None = None, how: 
             return hidden.mean(1)
         w = attention_mask.to(hidden.dtype)[..., None]  # (B, T, 1)
         return (hidden * w).sum(1) / w.sum(1).clamp_min(1.0)
-    raise DataError(f"pool: how={how!r}; expected 'cls' or 'mean'")
+    if how == "max":
+        if attention_mask is None:
+            return hidden.amax(1)
+        pad = ~attention_mask.bool()[..., None]  # (B, T, 1)
+        return hidden.masked_fill(pad, torch.finfo(hidden.dtype).min).amax(1)  # (B, H)
+    raise DataError(f"pool: how={how!r}; expected one of {', '.join(POOLINGS)}")

@@ -99,9 +99,11 @@ def config_from_hf(hf: dict, *, pooler: bool = True) -> tuple[str, EncoderConfig
 def hf_family(config: EncoderConfig) -> str:
     """The HF family that can hold ``config``; :class:`ConfigError` naming the field if none can."""
     c = config
-    for name, ok, fix in (("norm", c.norm == "post", "'post'"), ("positions", c.positions == "learned", "'learned'"),
+    for name, ok, fix in (("causal", not c.causal, "false (a causal model exports as GPT-2: CausalLM.to_hf)"),
+                          ("norm", c.norm == "post", "'post'"), ("positions", c.positions == "learned", "'learned'"),
                           ("type_vocab_size", c.type_vocab_size > 0, ">= 1"),
-                          ("sharing", c.sharing in ("none", "all"), "'none' or 'all'")):
+                          ("sharing", c.sharing in ("none", "all"), "'none' or 'all'"),
+                          ("embedding_norm", c.embedding_norm, "true")):
         if not ok:
             raise ConfigError(f"EncoderConfig.{name}={getattr(c, name)!r} has no HF BERT/RoBERTa/ALBERT "
                               f"equivalent; to_hf needs {name} {fix}")

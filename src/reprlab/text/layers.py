@@ -14,6 +14,7 @@ from torch import nn
 
 from reprlab.errors import DataError
 from reprlab.text.config import EncoderConfig
+from reprlab.text.kv_cache import KVCache
 from reprlab.text.masks import Packing
 
 
@@ -56,7 +57,7 @@ class Embeddings(nn.Module):
         else:
             self.position = None
             self.register_buffer("sinusoid", sinusoidal_table(config.max_position, e), persistent=False)
-        self.norm = nn.LayerNorm(e, eps=config.layer_norm_eps)
+        self.norm = nn.LayerNorm(e, eps=config.layer_norm_eps) if config.embedding_norm else None
         self.dropout = nn.Dropout(config.hidden_dropout)
         self.projection = nn.Linear(e, config.hidden_size) if e != config.hidden_size else None
 
@@ -100,14 +101,22 @@ class Embeddings(nn.Module):
         self.check_inputs(input_ids, token_type_ids)
         if position_ids is None:
             position_ids = self.position_ids(input_ids)
-        x = self.token(input_ids)  # (B, T, E)
+        elif position_ids.numel() and not 0 <= int(position_ids.min()) <= int(position_ids.max()) < self.config.max_position:
+            raise DataError(f"position ids span [{int(position_ids.min())}, {int(position_ids.max())}]; the position "
+                            f"table has rows [0, {self.config.max_position}) (max_position)")
+        return self.combine(self.token(input_ids), token_type_ids, position_ids)
+
+    def combine(self, x: torch.Tensor, token_type_ids: torch.Tensor | None, position_ids: torch.Tensor) -> torch.Tensor:
+        """Add positions (and segments) to token vectors x (B, T, E); LayerNorm, dropout, E -> H."""
         if self.position is not None:
             x = x + self.position(position_ids)
         else:
             x = x + self.sinusoid[position_ids]
         if self.segment is not None:
             x = x + (self.segment(token_type_ids) if token_type_ids is not None else self.segment.weight[0])
-        x = self.dropout(self.norm(x))  # (B, T, E)
+        if self.norm is not None:
+            x = self.norm(x)
+        x = self.dropout(x)  # (B, T, E)
         return x if self.projection is None else self.projection(x)  # (B, T, H)
 
 
@@ -122,43 +131,87 @@ class SelfAttention(nn.Module):
     def __init__(self, config: EncoderConfig):
         super().__init__()
         h = config.hidden_size
-        self.num_heads, self.pre_norm = config.num_heads, config.norm == "pre"
+        self.num_heads, self.head_size, self.pre_norm = config.num_heads, config.head_size, config.norm == "pre"
         self.qkv = nn.Linear(h, 3 * h)  # rows: [W_q; W_k; W_v]
         self.out = nn.Linear(h, h)
         self.norm = nn.LayerNorm(h, eps=config.layer_norm_eps)
         self.attention_dropout = config.attention_dropout
         self.dropout = nn.Dropout(config.hidden_dropout)
 
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, n H) -> (n, B, A, T, d): the fused projections' output as per-head tensors."""
+        b, t, nh = x.shape
+        n = nh // (self.num_heads * self.head_size)
+        return x.view(b, t, n, self.num_heads, self.head_size).permute(2, 0, 3, 1, 4)
+
+    def core(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None,
+             need_weights: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """softmax(Q K^T / sqrt(d) + M) V for q (B, A, Tq, d), k, v (B, A, Tk, d) -> (B, Tq, H)."""
+        p = self.attention_dropout if self.training else 0.0
+        if need_weights:  # explicit softmax so the probabilities can be returned
+            scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, A, Tq, Tk)
+            if bias is not None:
+                scores = scores + bias
+            weights = scores.softmax(-1)  # (B, A, Tq, Tk)
+            y = F.dropout(weights, p, self.training) @ v  # (B, A, Tq, d)
+        else:
+            weights = None
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=p)  # (B, A, Tq, d)
+        b, a, t, d = y.shape
+        return y.transpose(1, 2).reshape(b, t, a * d), weights  # (B, Tq, H)
+
     def attend(self, x: torch.Tensor, bias: torch.Tensor | None, need_weights: bool,
-               packing: Packing | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+               packing: Packing | None = None, cache: KVCache | None = None,
+               layer: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
         qkv = self.qkv(x)  # (B, T, 3H), or (N, 3H) when packed
         if packing is not None:
             qkv = packing.unpack(qkv)  # (B, T, 3H), zeros at padding (masked keys anyway)
-        b, t, h3 = qkv.shape
-        q, k, v = qkv.view(b, t, 3, self.num_heads, h3 // (3 * self.num_heads)).permute(2, 0, 3, 1, 4)
-        p = self.attention_dropout if self.training else 0.0  # q, k, v: (B, A, T, d)
-        if need_weights:  # explicit softmax so the probabilities can be returned
-            scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, A, T, T)
-            if bias is not None:
-                scores = scores + bias
-            weights = scores.softmax(-1)  # (B, A, T, T)
-            y = F.dropout(weights, p, self.training) @ v  # (B, A, T, d)
-        else:
-            weights = None
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=p)  # (B, A, T, d)
-        y = y.transpose(1, 2).reshape(b, t, h3 // 3)  # (B, T, H)
+        q, k, v = self.split_heads(qkv)  # (B, A, T, d) each
+        if cache is not None:  # incremental decoding: attend over every cached position too
+            k, v = cache.update(layer, k, v)  # (B, A, S, d), S = cached + T
+        y, weights = self.core(q, k, v, bias, need_weights)  # (B, T, H)
         if packing is not None:
             y = packing.pack(y)  # (N, H)
         return self.out(y), weights
 
+    def attend_from(self, g: torch.Tensor, h: torch.Tensor, bias: torch.Tensor | None,
+                    rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Queries from ``g`` (B, T, H), keys and values from ``h`` (B, S, H), with the same weights.
+
+        XLNet's query stream (Yang et al. 2019, eq. 4): g attends to the content stream h. ``rows``
+        (B, T) bool marks the queries that may attend to at least one key; the others get a zero
+        attention vector (an empty sum) instead of a uniform average over blocked keys.
+        """
+        hidden = self.num_heads * self.head_size
+        w_q, w_kv = self.qkv.weight.split([hidden, 2 * hidden])
+        b_q, b_kv = self.qkv.bias.split([hidden, 2 * hidden])
+        (q,) = self.split_heads(F.linear(g, w_q, b_q))  # (B, A, T, d)
+        k, v = self.split_heads(F.linear(h, w_kv, b_kv))  # (B, A, S, d)
+        y = self.core(q, k, v, bias, False)[0]  # (B, T, H)
+        if rows is not None:
+            y = y * rows[..., None].to(y.dtype)
+        return self.out(y)
+
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, need_weights: bool = False,
-                packing: Packing | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``x`` is (B, T, H), or (N, H) real-token rows when ``packing`` is given."""
+                packing: Packing | None = None, cache: KVCache | None = None,
+                layer: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``x`` is (B, T, H), or (N, H) real-token rows when ``packing`` is given.
+
+        With a ``cache``, ``x`` holds only the new positions; their keys/values are written into
+        slot ``layer`` of the cache and the queries attend over all cached positions.
+        """
         if self.pre_norm:
-            y, weights = self.attend(self.norm(x), bias, need_weights, packing)
+            y, weights = self.attend(self.norm(x), bias, need_weights, packing, cache, layer)
             return x + self.dropout(y), weights
-        y, weights = self.attend(x, bias, need_weights, packing)
+        y, weights = self.attend(x, bias, need_weights, packing, cache, layer)
         return self.norm(x + self.dropout(y)), weights  # same shape as x
+
+    def forward_query(self, g: torch.Tensor, h: torch.Tensor, bias: torch.Tensor | None,
+                      rows: torch.Tensor | None = None) -> torch.Tensor:
+        """The query-stream sub-layer: residual and LayerNorm around :meth:`attend_from` (pre or post norm)."""
+        if self.pre_norm:
+            return g + self.dropout(self.attend_from(self.norm(g), self.norm(h), bias, rows))
+        return self.norm(g + self.dropout(self.attend_from(g, h, bias, rows)))
 
 
 class FeedForward(nn.Module):
@@ -192,9 +245,18 @@ class Block(nn.Module):
         self.attention, self.ffn = attention, ffn
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, need_weights: bool = False,
-                packing: Packing | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        x, weights = self.attention(x, bias, need_weights, packing)
+                packing: Packing | None = None, cache: KVCache | None = None,
+                layer: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x, weights = self.attention(x, bias, need_weights, packing, cache, layer)
         return self.ffn(x), weights  # like x, (B, A, T, T) or None
+
+    def forward_two_stream(self, h: torch.Tensor, g: torch.Tensor, content_bias: torch.Tensor | None,
+                           query_bias: torch.Tensor | None,
+                           query_rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """XLNet's two-stream layer: both streams use this block's weights; g attends to h (eq. 4)."""
+        g = self.ffn(self.attention.forward_query(g, h, query_bias, query_rows))  # (B, T, H), from the input h
+        h = self.ffn(self.attention(h, content_bias)[0])  # (B, T, H)
+        return h, g
 
 
 def init_weights(module: nn.Module, std: float) -> None:

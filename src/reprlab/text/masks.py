@@ -22,7 +22,7 @@ import torch
 from reprlab.errors import DataError
 
 
-def _as_additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def additive_mask(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Boolean (True = attend) -> additive 0 / most-negative; float masks are cast unchanged."""
     if mask.dtype == torch.bool:
         zero = torch.zeros((), dtype=dtype, device=mask.device)
@@ -65,7 +65,7 @@ def attention_bias(attention_mask: torch.Tensor | None, attn_mask: torch.Tensor 
                             f"= ({batch}, {length}) with 1 for tokens and 0 for padding")
         keep = attention_mask.bool()
         if not bool(keep.all()):
-            bias = _as_additive(keep[:, None, None, :], dtype)  # (B, 1, 1, T)
+            bias = additive_mask(keep[:, None, None, :], dtype)  # (B, 1, 1, T)
     if attn_mask is not None:
         if attn_mask.dim() == 2:
             extra = attn_mask[None, None]  # (1, 1, T, T)
@@ -79,7 +79,7 @@ def attention_bias(attention_mask: torch.Tensor | None, attn_mask: torch.Tensor 
                                  and extra.shape[0] in (1, batch) and extra.shape[1] in (1, heads)):
             raise DataError(f"attn_mask has shape {tuple(attn_mask.shape)}; expected (T, T), (B, T, T) or "
                             f"(B, heads, T, T) with T={length}, B={batch}, heads={heads}")
-        extra = _as_additive(extra, dtype)
+        extra = additive_mask(extra, dtype)
         bias = extra if bias is None else (bias + extra).clamp_min(torch.finfo(dtype).min)
     return bias
 

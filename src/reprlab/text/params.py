@@ -90,7 +90,8 @@ def parameter_count(config: EncoderConfig) -> ParameterCount:
         rows.append(ParameterRow("segment embeddings", c.type_vocab_size * e, 1, "S*E"))
     if c.positions == "learned":
         rows.append(ParameterRow("position embeddings", c.max_position * e, 1, "P*E"))
-    rows.append(ParameterRow("embedding LayerNorm", 2 * e, 1, "2E"))
+    if c.embedding_norm:
+        rows.append(ParameterRow("embedding LayerNorm", 2 * e, 1, "2E"))
     if e != h:
         rows.append(ParameterRow("embedding projection E->H", e * h + h, 1, "E*H+H"))
     for name in ("query", "key", "value", "attention output"):

@@ -18,6 +18,9 @@ def _train(args: argparse.Namespace) -> int:
     from reprlab.tokenizers.tokenizer import Tokenizer
     from reprlab.tokenizers.trainers import train_bpe, train_wordpiece
 
+    if args.kind == "wordpiece" and args.special_tokens:
+        raise ConfigError("--special-tokens applies to --kind bpe; WordPiece always has BERT's [PAD] [UNK] [CLS] "
+                          "[SEP] [MASK]")
     if args.kind == "bpe" and args.method not in (None, "frequency"):
         raise ConfigError(f"--method {args.method} applies to --kind wordpiece; BPE merges by frequency")
     lines = iter_lines(args.files)
@@ -38,13 +41,12 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _token_list(text: str) -> list[str]:
+def _token_list(tokens: list[str]) -> list[str]:
     from reprlab.errors import ConfigError
 
-    tokens = [t.strip() for t in text.split(",")]
-    if not all(tokens):
-        raise ConfigError(f"--special-tokens {text!r} has an empty entry; separate tokens with commas, "
-                          "e.g. --special-tokens '<s>,<pad>,</s>,<unk>,<mask>'")
+    if not all(t.strip() for t in tokens):
+        raise ConfigError(f"--special-tokens {' '.join(map(repr, tokens))} has an empty entry; give each token as "
+                          "its own argument, e.g. --special-tokens '<s>' '<pad>' '</s>' '<unk>' '<mask>'")
     return tokens
 
 
@@ -76,12 +78,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--vocab-size", type=int, required=True, metavar="N")
     t.add_argument("--lowercase", action="store_true", help="uncased WordPiece (lower-case, strip accents)")
     t.add_argument("--byte-level", action="store_true", help="GPT-2 byte-level BPE")
+    t.add_argument("--special-tokens", nargs="+", metavar="TOKEN",
+                   help="BPE: tokens kept whole and given the first ids (default: <unk> for classic BPE, none "
+                        "for byte-level; RoBERTa: '<s>' '<pad>' '</s>' '<unk>' '<mask>')")
     t.add_argument("--min-frequency", type=int, default=0, metavar="N")
     t.add_argument("--limit-alphabet", type=int, metavar="N", help="keep only the N most frequent characters")
-    t.add_argument("--special-tokens", metavar="A,B,...",
-                   help="comma-separated special tokens, first in the vocabulary (default: BERT's five "
-                        "for wordpiece, <unk> for classic BPE, none for byte-level; RoBERTa: "
-                        "'<s>,<pad>,</s>,<unk>,<mask>')")
     t.add_argument("--max-word-chars", type=int, metavar="N",
                    help="leave longer words out of training (default 100 for wordpiece, 1000 for bpe)")
     t.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write the tokenizer to")

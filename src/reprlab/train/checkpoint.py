@@ -15,9 +15,13 @@ A run directory looks like::
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import shutil
+import struct
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +34,50 @@ from reprlab.errors import CheckpointError
 from reprlab.io import atomic_dir, atomic_path, atomic_write, write_json
 
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
-_PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+, torch.save zip archive
+CHECKSUMMED = ("model.safetensors", "optimizer.safetensors", "config.json")  # sha256 in trainer_state.json
+# torch.save's legacy (non-zip) format starts with the pickled magic number 0x1950a86a20f9469cfc6c
+_TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
+
+def _is_safetensors(path: Path) -> bool:
+    """True when ``path`` starts with a safetensors header: a little-endian u64 length, then a JSON object."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            return False
+        n = struct.unpack("<Q", head)[0]
+        if not 2 <= n <= size - 8 or n > 100_000_000:
+            return False
+        try:
+            header = json.loads(f.read(n))
+        except (ValueError, UnicodeDecodeError):
+            return False
+    return isinstance(header, dict)
+
+
+def _is_pickle(path: Path) -> bool:
+    """A pickle of protocol 2-5 (PROTO opcode first, STOP last) or a legacy ``torch.save`` file."""
+    with open(path, "rb") as f:
+        head = f.read(len(_TORCH_LEGACY_MAGIC))
+        if head.startswith(_TORCH_LEGACY_MAGIC):
+            return True
+        if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"."
 
 
 def refuse_pickle(path: Path) -> None:
-    """Raise :class:`CheckpointError` when ``path`` holds a pickle or a ``torch.save`` archive."""
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if any(head.startswith(m) for m in _PICKLE_MAGIC):
+    """Raise :class:`CheckpointError` when ``path`` holds a pickle or a ``torch.save`` archive.
+
+    A safetensors file begins with its header length (any first byte, 0x80 included), so the
+    header is parsed first; a zip archive (``torch.save``'s default) is recognised by its central
+    directory, a pickle by its protocol opcode and final STOP.
+    """
+    if _is_safetensors(path):
+        return
+    if zipfile.is_zipfile(path) or _is_pickle(path):
         raise CheckpointError(
             f"{path}: this is a pickle/torch.save file; reprlab never unpickles checkpoints "
             "(unpickling runs arbitrary code). Convert it to safetensors with "
@@ -110,21 +150,47 @@ def _optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, torch.Te
 
 
 def save_checkpoint(run_dir: Path, step: int, module: nn.Module, optimizer: torch.optim.Optimizer,
-                    trainer_state: dict[str, Any], config: dict[str, Any], keep: int = 2) -> Path:
-    """Write ``checkpoint-{step}`` as a whole, point ``latest`` at it, prune old ones."""
+                    trainer_state: dict[str, Any], config: dict[str, Any], keep: int = 2,
+                    protect: Path | None = None) -> Path:
+    """Write ``checkpoint-{step}`` as a whole, point ``latest`` at it, prune old ones.
+
+    The ``keep`` newest are kept, and ``protect`` (the last one known to be good) as well.
+    """
     name = f"checkpoint-{step:06d}"
     target = run_dir / name
     opt_tensors, opt_meta = _optimizer_to_flat(optimizer)
     with atomic_dir(target) as tmp:
         save_model(module, str(tmp / "model.safetensors"))
         save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
-        (tmp / "trainer_state.json").write_text(json.dumps({**trainer_state, "optimizer": opt_meta}, indent=1))
         (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
+        files = {name: file_sha256(tmp / name) for name in CHECKSUMMED}
+        (tmp / "trainer_state.json").write_text(json.dumps({**trainer_state, "optimizer": opt_meta,
+                                                            "sha256": files}, indent=1))
     with atomic_write(run_dir / "latest") as f:
         f.write(name + "\n")
     for old in list_checkpoints(run_dir)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+        if protect is None or old.resolve() != protect.resolve():
+            shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def set_aside_checkpoint(run_dir: Path, ckpt: Path, good: Path | None) -> Path:
+    """Rename a checkpoint whose weights diverged to ``NAME.diverged`` and point ``latest`` at ``good``.
+
+    The renamed directory is never resumed from (its name is no ``checkpoint-N``); without a good
+    checkpoint ``latest`` is removed, so ``--resume`` starts afresh.
+    """
+    aside = ckpt.with_name(ckpt.name + ".diverged")
+    if aside.exists():
+        shutil.rmtree(aside)
+    if ckpt.is_dir():
+        os.replace(ckpt, aside)
+    if good is not None:
+        with atomic_write(run_dir / "latest") as f:
+            f.write(good.name + "\n")
+    else:
+        (run_dir / "latest").unlink(missing_ok=True)
+    return aside
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
@@ -150,17 +216,77 @@ def read_checkpoint_json(ckpt: Path, name: str) -> dict[str, Any]:
     """Read ``ckpt/name`` (``trainer_state.json`` or ``config.json``), naming the file and the fix on failure."""
     path = ckpt / name
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing; the checkpoint is incomplete — delete {ckpt} "
                               "to resume from an earlier one") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path}: corrupt JSON ({e}); delete {ckpt} to resume from an earlier one") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, found a {type(data).__name__}; the file was "
+                              f"not written by reprlab — delete {ckpt} to resume from an earlier one")
+    return data
 
 
-def load_checkpoint(ckpt: Path, module: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """Restore weights and optimizer state from ``ckpt``; return the trainer state dict."""
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_state(ckpt: Path, state: dict[str, Any]) -> None:
+    """Raise :class:`CheckpointError` naming the field when ``trainer_state.json`` has the wrong shape."""
+    def field(name: str, ok: bool, want: str) -> None:
+        if not ok:
+            got = repr(state[name])[:40] if name in state else "missing"
+            raise CheckpointError(f"{ckpt / 'trainer_state.json'}: field {name!r} is {got}, expected {want}; "
+                                  f"the file was not written by reprlab — delete {ckpt} to resume from an "
+                                  "earlier one")
+
+    for name in ("step", "epoch", "samples_in_epoch"):
+        value = state.get(name)
+        field(name, isinstance(value, int) and not isinstance(value, bool) and value >= 0, "an integer >= 0")
+    rngs = state.get("rng")
+    field("rng", isinstance(rngs, list) and bool(rngs) and all(
+        isinstance(r, dict) and {"python", "numpy", "torch"} <= r.keys() for r in rngs),
+        "a list of RNG states (python, numpy, torch), one per process")
+    opt = state.get("optimizer")
+    field("optimizer", isinstance(opt, dict) and isinstance(opt.get("param_groups"), list)
+          and isinstance(opt.get("scalars"), dict), "an object with param_groups and scalars")
+    sums = state.get("sha256", {})
+    field("sha256", isinstance(sums, dict), "an object of file checksums")
+
+
+def open_checkpoint(ckpt: Path) -> dict[str, Any]:
+    """``ckpt``'s trainer state, after checking its shape and every file's SHA-256.
+
+    A flipped byte or a partial copy of a file is a :class:`CheckpointError` naming that file
+    (checkpoints written before checksums were stored are read unverified).
+    """
     state = read_checkpoint_json(ckpt, "trainer_state.json")
+    _check_state(ckpt, state)
+    for name, digest in state.get("sha256", {}).items():
+        path = ckpt / name
+        if not path.is_file():
+            raise CheckpointError(f"{path}: missing; the checkpoint is incomplete — delete {ckpt} "
+                                  "to resume from an earlier one")
+        if file_sha256(path) != digest:
+            raise CheckpointError(f"{path}: checksum mismatch (the file changed after it was written: a "
+                                  f"flipped bit, a partial copy or an edit); delete {ckpt} to resume from an "
+                                  "earlier one")
+    return state
+
+
+def load_checkpoint(ckpt: Path, module: nn.Module, optimizer: torch.optim.Optimizer,
+                    state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Restore weights and optimizer state from ``ckpt``; return the trainer state dict.
+
+    ``state`` is :func:`open_checkpoint`'s result when the caller has it already.
+    """
+    state = state if state is not None else open_checkpoint(ckpt)
     load_module(module, ckpt / "model.safetensors")
     _optimizer_from_flat(optimizer, load_tensors(ckpt / "optimizer.safetensors"), state["optimizer"])
     return state
@@ -180,4 +306,5 @@ def config_mismatch(saved: dict[str, Any], current: dict[str, Any], prefix: str 
 
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints",
            "save_module", "load_module", "load_tensors", "refuse_pickle", "config_mismatch",
+           "set_aside_checkpoint", "open_checkpoint", "file_sha256",
            "write_json"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from typing import Literal, get_args
 
 from reprlab.config import check_choices
@@ -39,6 +40,7 @@ class TrainConfig:
     shuffle: bool = True
     drop_last: bool = True
     num_workers: int = 0  # DataLoader workers (0 keeps the data order and RNG fully reproducible)
+    sync_batchnorm: bool = True  # under DDP, BatchNorm uses the global batch's statistics (SimCLR's global BN)
     log_every: int = 10  # steps between metrics.jsonl rows
     eval_every: int | None = None  # steps between evaluations on eval data
     save_every: int | None = 500  # steps between checkpoints; the final step is always saved
@@ -56,6 +58,13 @@ class TrainConfig:
             return ConfigError(f"train.{name}={getattr(self, name)!r}: {why}")
 
         check_choices(self, "train.")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            numbers = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+                raise bad(f.name, "must be a finite number")
+        if self.num_workers < 0:
+            raise bad("num_workers", "must be >= 0 (0 loads data in the training process)")
         for name in ("max_steps", "batch_size", "grad_accum_steps", "log_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise bad(name, "must be >= 1")

@@ -23,16 +23,18 @@ from torch.utils.data import DataLoader, Dataset
 
 from reprlab.data.dataset import keep_batch
 from reprlab.errors import CheckpointError, ConfigError, DataError, ReprlabError
-from reprlab.io import write_json
+from reprlab.io import remove_temporaries, write_json
 from reprlab.train import distributed as dist_utils
 from reprlab.train.callbacks import Callback, JSONLLogger, ProgressBar, TensorBoardLogger
 from reprlab.train.checkpoint import (
     config_mismatch,
     latest_checkpoint,
     load_checkpoint,
+    open_checkpoint,
     read_checkpoint_json,
     save_checkpoint,
     save_module,
+    set_aside_checkpoint,
 )
 from reprlab.train.config import TrainConfig
 from reprlab.train.objective import LossOutput, Objective
@@ -112,7 +114,10 @@ class Trainer:
         self.epoch = 0
         self.samples_in_epoch = 0  # per process, for resuming mid-epoch
         self.should_stop = False
-        self.last_checkpoint: Path | None = None
+        self.last_checkpoint: Path | None = None  # the newest checkpoint written or resumed from
+        # the newest checkpoint a finite loss was computed from; the newer one is still on probation
+        self.good_checkpoint: Path | None = None
+        self._unconfirmed: Path | None = None
         self.device = dist_utils.resolve_device(config.device)
         self.optimizer: torch.optim.Optimizer | None = None
         self.scaler = torch.amp.GradScaler("cuda", enabled=False)  # fp16 loss scaling, set up by fit()
@@ -143,26 +148,34 @@ class Trainer:
     def _resume(self, callbacks: list[Callback]) -> None:
         ckpt = latest_checkpoint(self.run_dir)
         if ckpt is None:
-            log.info("resume: no checkpoint in %s, starting from step 0", self.run_dir)
+            log.warning("--resume: %s holds no checkpoint yet; starting from step 0", self.run_dir)
             return
-        saved_cfg = read_checkpoint_json(ckpt, "config.json")
-        diffs = config_mismatch(saved_cfg.get("model", {}), self.model_config)
+        state = open_checkpoint(ckpt)  # shape and checksums first: config.json may be the damaged file
+        saved_model = read_checkpoint_json(ckpt, "config.json").get("model", {})
+        if not isinstance(saved_model, dict):
+            raise CheckpointError(f"{ckpt / 'config.json'}: field 'model' is not an object; the file was not "
+                                  f"written by reprlab — delete {ckpt} to resume from an earlier one")
+        diffs = config_mismatch(saved_model, self.model_config)
         if diffs:
             raise CheckpointError(f"{ckpt}: written for another model configuration: "
                                   + "; ".join(diffs[:5]) + ". Use the run's original config, or "
                                   "a new output_dir to start afresh.")
         assert self.optimizer is not None
-        state = load_checkpoint(ckpt, self.objective, self.optimizer)
+        load_checkpoint(ckpt, self.objective, self.optimizer, state)
         self.step, self.epoch = state["step"], state["epoch"]
         self.samples_in_epoch = state["samples_in_epoch"]
         rngs = state["rng"]
         set_rng_state(rngs[dist_utils.rank()] if dist_utils.rank() < len(rngs) else rngs[0])
-        self.last_checkpoint = ckpt
+        self.last_checkpoint = self._unconfirmed = ckpt
         for cb in callbacks:
             cb.on_resume(self, self.step)
         log.info("resumed from %s at step %d", ckpt, self.step)
 
     def _save(self) -> None:
+        bad = [name for name, t in self.objective.state_dict().items()
+               if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        if bad:
+            raise self._diverged(f"weights are not finite after step {self.step} ({', '.join(bad[:3])})")
         rngs = [rng_state()]
         if dist_utils.world_size() > 1:
             gathered: list[Any] = [None] * dist_utils.world_size()
@@ -174,7 +187,9 @@ class Trainer:
                      "rng": rngs, "world_size": dist_utils.world_size()}
             self.last_checkpoint = save_checkpoint(self.run_dir, self.step, self.objective,
                                                    self.optimizer, state, self._full_config(),
-                                                   keep=self.config.keep_checkpoints)
+                                                   keep=self.config.keep_checkpoints,
+                                                   protect=self.good_checkpoint)
+        self._unconfirmed = self.run_dir / f"checkpoint-{self.step:06d}"
         dist_utils.barrier()
 
     # --------------------------------------------------------------- evaluate
@@ -237,6 +252,10 @@ class Trainer:
             save_module(self.objective, self.run_dir / "model.safetensors")
         for cb in callbacks:
             cb.on_train_end(self)
+        if dist_utils.is_main_process():
+            from reprlab.report import refresh_report
+
+            refresh_report(self.run_dir)  # report.html + metrics.json; a failure to write them only warns
         return TrainResult(step=self.step, run_dir=self.run_dir, last_logs=logs, eval_logs=eval_logs)
 
     def _setup(self) -> tuple[DataLoader, ResumableSampler, list[Callback], list[float]]:
@@ -260,6 +279,8 @@ class Trainer:
                               f"({cfg.batch_size} x {world} processes); lower train.batch_size")
 
         self.objective.to(self.device)
+        if distributed and cfg.sync_batchnorm:
+            dist_utils.convert_global_batchnorm(self.objective)
         groups = self.objective.param_groups(cfg.weight_decay) or param_groups(self.objective, cfg.weight_decay)
         self.optimizer = build_optimizer(groups, cfg)
         base_lrs = [g["lr"] for g in self.optimizer.param_groups]
@@ -267,6 +288,8 @@ class Trainer:
         callbacks: list[Callback] = []
         if dist_utils.is_main_process():
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            for stale in remove_temporaries(self.run_dir):  # left by a process killed mid-write
+                log.info("removed %s, left by an interrupted write", stale)
             callbacks.append(JSONLLogger(self.run_dir / "metrics.jsonl"))
             if cfg.progress:
                 callbacks.append(ProgressBar())
@@ -289,7 +312,7 @@ class Trainer:
             self.model = self.objective
 
         sampler = ResumableSampler(n_items, shuffle=cfg.shuffle, seed=cfg.seed, rank=rank, world_size=world,
-                                   drop_last=cfg.drop_last)
+                                   drop_last=cfg.drop_last, batch_size=cfg.batch_size)
         loader = self._loader(self.train_data, sampler, cfg.batch_size, drop_last=True)
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16")
         return loader, sampler, callbacks, base_lrs
@@ -319,11 +342,31 @@ class Trainer:
             with self._autocast():
                 out: LossOutput = model(move_to(batch, self.device))
             if not torch.isfinite(out.loss.detach()).all():
-                where = self.last_checkpoint or "none yet (lower train.lr or enable max_grad_norm)"
-                raise TrainingDiverged(f"loss is {out.loss.item()} at step {self.step}; last good "
-                                       f"checkpoint: {where}")
+                raise self._diverged(f"loss is {out.loss.item()} at step {self.step}")
+            if self._unconfirmed is not None:  # its weights gave a finite loss
+                self.good_checkpoint, self._unconfirmed = self._unconfirmed, None
             self.scaler.scale(out.loss / self.config.grad_accum_steps).backward()
         return out
+
+    def _diverged(self, what: str) -> TrainingDiverged:
+        """The error for a run that diverged; the checkpoint whose weights diverged is set aside.
+
+        A checkpoint counts as good once a finite loss was computed from its weights. The newest
+        one, if it led straight to ``what``, is renamed ``checkpoint-N.diverged`` (kept for a look,
+        never resumed from) and ``latest`` points at the last good one again.
+        """
+        cfg = self.config
+        if self._unconfirmed is not None and dist_utils.is_main_process():
+            set_aside_checkpoint(self.run_dir, self._unconfirmed, self.good_checkpoint)
+        self._unconfirmed = None
+        if cfg.max_grad_norm is None:
+            fix = "lower train.lr or clip gradients with train.max_grad_norm (e.g. 1.0)"
+        else:
+            fix = f"lower train.lr (gradients are already clipped to train.max_grad_norm={cfg.max_grad_norm})"
+        if self.good_checkpoint is None:
+            return TrainingDiverged(f"{what}; last good checkpoint: none yet; {fix}")
+        return TrainingDiverged(f"{what}; last good checkpoint: {self.good_checkpoint} ({fix}, then "
+                                "--resume continues from it)")
 
     def _optimizer_step(self, base_lrs: list[float]) -> tuple[float, float | None]:
         """Set the scheduled learning rate, clip, step and zero the gradients: ``(lr, grad norm or None)``."""

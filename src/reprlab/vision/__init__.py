@@ -9,9 +9,16 @@
 Every public name of both families is also importable from ``reprlab.vision``.
 """
 
-from reprlab.vision.contrastive import *  # noqa: F401,F403
-from reprlab.vision.contrastive import __all__ as _contrastive
-from reprlab.vision.generative import *  # noqa: F401,F403
-from reprlab.vision.generative import __all__ as _generative
+from __future__ import annotations
 
-__all__ = [*_generative, *_contrastive]
+from typing import TYPE_CHECKING
+
+from reprlab._lazy import lazy_exports
+from reprlab.vision import contrastive, generative
+
+if TYPE_CHECKING:
+    from reprlab.vision.contrastive import *  # noqa: F403
+    from reprlab.vision.generative import *  # noqa: F403
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {"generative": generative.__all__,
+                                                        "contrastive": contrastive.__all__})

@@ -13,6 +13,7 @@ Data come from a :class:`reprlab.data.DataSpec` (named sets, IDX directories, im
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import time
@@ -25,11 +26,20 @@ import torch
 
 from reprlab.config import from_dict
 from reprlab.data import DataSpec, load_dataset, load_split
-from reprlab.errors import MissingDataError
+from reprlab.errors import CheckpointError, ConfigError, MissingDataError
 from reprlab.io import atomic_write, save_figure, write_json
 from reprlab.train import TrainConfig, Trainer, TrainResult, resolve_device, torch_threads
 from reprlab.train.checkpoint import load_module
-from reprlab.transfer import EvalConfig, EvalMode, evaluate_encoder, extract_features, linear_probe
+from reprlab.transfer import (
+    EvalConfig,
+    EvalMode,
+    class_balanced_indices,
+    evaluate_encoder,
+    extract_features,
+    knn_accuracy,
+    linear_probe,
+    parse_fraction,
+)
 from reprlab.vision.contrastive.augment import AugmentConfig, SimCLRAugment
 from reprlab.vision.contrastive.backbones import build_backbone
 from reprlab.vision.contrastive.simclr import SimCLRConfig, SimCLRObjective
@@ -106,7 +116,17 @@ def read_run(run_dir: Path) -> tuple[SimCLRRunConfig, SimCLRObjective]:
     if not cfg_path.is_file():
         raise MissingDataError(f"{cfg_path}: not found; RUN_DIR must be a directory written by "
                                "'reprlab simclr train'")
-    cfg = from_dict(SimCLRRunConfig, _upgrade(json.loads(cfg_path.read_text())))
+    try:
+        saved = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{cfg_path}: corrupt JSON ({e}); the run's config is damaged — train the run "
+                              "again, or restore simclr.json from a copy") from None
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{cfg_path}: expected a JSON object, found a {type(saved).__name__}")
+    try:
+        cfg = from_dict(SimCLRRunConfig, _upgrade(saved))
+    except ConfigError as e:
+        raise ConfigError(f"{cfg_path}: {e}") from None
     objective = SimCLRObjective(cfg.model)
     load_module(objective, run_dir / "model.safetensors")
     return cfg, objective
@@ -224,6 +244,206 @@ def save_tsne_map(run_dir: Path, n_points: int = 2000, *, seed: int = 0) -> TSNE
     return TSNEMap(path, len(xy), acc)
 
 
+# ----------------------------------------------------------------------------- experiment
+def fashion_recipe() -> tuple[SimCLRConfig, TrainConfig]:
+    """The CPU recipe of ``reprlab experiment simclr`` for 28x28 grey images (docs/simclr.md).
+
+    Small CNN 32-64-128 (h: 128-d), projection 128-512-128, NT-Xent at tau 0.5; views: random
+    resized crop (area 0.2-1), flip, brightness/contrast jitter 0.4 (saturation, hue and grayscale
+    are identities on one channel); AdamW 1e-3, weight decay 1e-4, batch 256, 5% warmup then cosine.
+    At batch 256 and a few thousand steps AdamW learned faster than LARS (docs/simclr.md).
+    """
+    model = SimCLRConfig(backbone="small_cnn", in_channels=1, width=32, proj_hidden=512, proj_dim=128,
+                         temperature=0.5, augment=AugmentConfig(crop_scale=(0.2, 1.0), flip_p=0.5,
+                                                                brightness=0.4, contrast=0.4))
+    train = TrainConfig(output_dir="runs/simclr-experiment", max_steps=1, batch_size=256, optimizer="adamw",
+                        lr=1e-3, weight_decay=1e-4, schedule="cosine", max_grad_norm=None, save_every=500,
+                        progress=False, log_every=50)
+    return model, train
+
+
+@dataclass
+class SimCLRExperimentConfig:
+    """``reprlab experiment simclr``: pretrain per seed, evaluate every protocol, mean +- std over seeds.
+
+    Test-set discipline: ``validation`` training images (class-balanced, drawn per seed) are held
+    out of pretraining and of every classifier; the probe's C, and the fine-tuning and supervised
+    learning rates, are chosen on them. The test split is read once per chosen setting.
+    """
+
+    data: DataSpec = field(default_factory=lambda: DataSpec("fashion-mnist"))
+    model: SimCLRConfig = field(default_factory=lambda: fashion_recipe()[0])
+    train: TrainConfig = field(default_factory=lambda: fashion_recipe()[1])  # max_steps: set by epochs
+    epochs: float = 20.0  # pretraining length in passes over the (non-validation) training images
+    seeds: tuple[int, ...] = (0, 1, 2)
+    validation: int = 5000  # held-out training images for every choice of setting
+    labels: str = "1%"  # the few-label protocol (class-balanced, per seed)
+    probe_cs: tuple[float, ...] = (0.1, 1.0, 10.0)  # logistic-regression C grid (chosen on validation)
+    finetune_lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2)  # AdamW grid, fine-tuning and supervised alike
+    finetune_steps: int = 500
+    knn_k: int = 200
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0 or not self.seeds or self.validation < 0 or self.finetune_steps < 1:
+            raise ConfigError("experiment: epochs must be > 0, seeds non-empty, validation >= 0, "
+                              "finetune_steps >= 1")
+        if not self.probe_cs or not self.finetune_lrs:
+            raise ConfigError("experiment: probe_cs and finetune_lrs need at least one value each")
+
+
+@dataclass
+class SimCLRExperimentResult:
+    """Per-seed rows, ``mean +- std`` per protocol, the Markdown table (``report.md``) and the directory."""
+
+    seeds: list[dict[str, Any]]
+    summary: dict[str, dict[str, float]]
+    table: str
+    run_dir: Path
+
+
+_PROTOCOLS = {  # key -> (protocol, labels, which encoder)
+    "linear_100": ("linear (frozen h)", "100%", "SimCLR"),
+    "knn_100": ("kNN (frozen h)", "100%", "SimCLR"),
+    "linear_few": ("linear (frozen h)", "few", "SimCLR"),
+    "finetune_few": ("fine-tune", "few", "SimCLR"),
+    "supervised_few": ("supervised from scratch, same augmentations", "few", "—"),
+}
+
+
+def _split_validation(train: Any, n_val: int, seed: int) -> tuple[Any, Any | None]:
+    if n_val == 0:
+        return train, None
+    if not 0 < n_val < len(train):
+        raise ConfigError(f"validation={n_val}: must be below the {len(train)} training images")
+    val_idx = class_balanced_indices(train.y, n_val / len(train), seed + 10_000)
+    keep = torch.ones(len(train), dtype=torch.bool)
+    keep[val_idx] = False
+    return train.subset(torch.nonzero(keep).flatten()), train.subset(val_idx)
+
+
+Pair = tuple[torch.Tensor, torch.Tensor]  # (features, labels)
+
+
+def _probe_on_validation(cs: tuple[float, ...], tr: Pair, val: Pair | None, te: Pair) -> dict[str, float]:
+    """Fit a probe per C on ``tr``; keep the best on ``val`` (the first C without one); its test accuracy."""
+    best: dict[str, float] = {}
+    for c in cs:
+        res = linear_probe(tr[0], tr[1], (val or te)[0], (val or te)[1], C=c)
+        if not best or (val is not None and res.accuracy > best["val_accuracy"]):
+            test_acc = float((res.model.predict(te[0].double().numpy()) == te[1].numpy()).mean())
+            best = {"accuracy": test_acc, "val_accuracy": res.accuracy if val is not None else float("nan"), "C": c}
+        if val is None:
+            break
+    return best
+
+
+def _finetune_on_validation(cfg: SimCLRExperimentConfig, encoder: torch.nn.Module | None, feature_dim: int,
+                            make_encoder: Callable[[], torch.nn.Module], labelled: Any, val: Any | None,
+                            test: Any, out: Path, seed: int) -> dict[str, float]:
+    """Fine-tune (``encoder``) or train from scratch (``None``) per lr; keep the best on ``val``."""
+    from reprlab.transfer import classifier_accuracy, fit_classifier
+    from reprlab.transfer.evaluate import finetune_config
+
+    best: dict[str, float] = {}
+    n_classes = int(test.y.max()) + 1
+    for lr in cfg.finetune_lrs:
+        ecfg = EvalConfig(mode="finetune", labels=cfg.labels, seed=seed, finetune_steps=cfg.finetune_steps,
+                          finetune_lr=lr, device=cfg.train.device)
+        tcfg = finetune_config(ecfg, len(labelled), out / f"{'finetune' if encoder is not None else 'supervised'}-lr{lr:g}")
+        torch.manual_seed(seed)
+        start = encoder if encoder is not None else make_encoder()
+        res = fit_classifier(start, feature_dim, n_classes, labelled, val if val is not None else test, tcfg,
+                             augment=SimCLRAugment(finetune_augment()), copy_encoder=encoder is not None)
+        if not best or (val is not None and res.accuracy > best["val_accuracy"]):
+            best = {"accuracy": classifier_accuracy(res.objective, test) if val is not None else res.accuracy,
+                    "val_accuracy": res.accuracy if val is not None else float("nan"), "lr": lr}
+        if val is None:
+            break
+    return best
+
+
+def _experiment_seed(cfg: SimCLRExperimentConfig, seed: int, out: Path) -> dict[str, Any]:
+    """One seed: pretrain on the non-validation images, then every protocol (settings chosen on validation)."""
+    full_train, test = load_split(cfg.data, "train"), load_split(cfg.data, "test")
+    train, val = _split_validation(full_train, cfg.validation, seed)
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.seed = seed
+    model_cfg.in_channels = int(train.x.shape[1])
+    steps = max(1, round(cfg.epochs * len(train) / cfg.train.batch_size))
+    tcfg = dataclasses.replace(cfg.train, output_dir=str(out / "pretrain"), max_steps=steps, seed=seed,
+                               warmup_steps=cfg.train.warmup_steps or steps // 20)
+    torch.manual_seed(seed)  # the initial weights: torch's default generator is not seeded at start-up
+    objective = SimCLRObjective(model_cfg)
+    t0 = time.perf_counter()
+    Trainer(objective, tcfg, train, eval_data=val).fit()  # the online probe reads validation, not test
+    seconds = time.perf_counter() - t0
+    encoder = objective.encoder.eval()
+    feats = {k: (extract_features(encoder, d)[0], d.y) for k, d in (("train", train), ("val", val), ("test", test))
+             if d is not None}  # (features, labels) per split
+    few = class_balanced_indices(train.y, parse_fraction(cfg.labels), seed)
+    tr, te, va = feats["train"], feats["test"], feats.get("val")
+    row: dict[str, Any] = {"seed": seed, "pretrain_steps": steps, "pretrain_seconds": round(seconds, 1),
+                           "seconds_per_epoch": round(seconds / cfg.epochs, 1), "n_labelled_few": len(few),
+                           "n_train": len(train), "n_validation": 0 if val is None else len(val)}
+    row["linear_100"] = _probe_on_validation(cfg.probe_cs, tr, va, te)
+    row["knn_100"] = {"accuracy": knn_accuracy(tr[0], tr[1], te[0], te[1], k=cfg.knn_k).accuracy}
+    row["linear_few"] = _probe_on_validation(cfg.probe_cs, (tr[0][few], tr[1][few]), va, te)
+
+    def make_encoder() -> torch.nn.Module:
+        return build_backbone(model_cfg.backbone, model_cfg.in_channels, cifar_stem=model_cfg.cifar_stem,
+                              width=model_cfg.width)
+
+    labelled = train.subset(few)
+    row["finetune_few"] = _finetune_on_validation(cfg, encoder, objective.feature_dim, make_encoder, labelled,
+                                                  val, test, out, seed)
+    row["supervised_few"] = _finetune_on_validation(cfg, None, objective.feature_dim, make_encoder, labelled,
+                                                    val, test, out, seed)
+    row["total_seconds"] = round(time.perf_counter() - t0, 1)
+    return row
+
+
+def run_simclr_experiment(cfg: SimCLRExperimentConfig) -> SimCLRExperimentResult:
+    """Every seed of the recipe (a finished seed's ``seed-N/result.json`` is reused), then the summary table.
+
+    Writes ``experiment.json`` (per-seed rows and the summary) and ``report.md`` into ``train.output_dir``.
+    """
+    out = Path(cfg.train.output_dir)
+    rows = []
+    for seed in cfg.seeds:
+        seed_dir = out / f"seed-{seed}"
+        done = seed_dir / "result.json"
+        if done.is_file() and cfg.train.resume:
+            rows.append(json.loads(done.read_text()))
+            continue
+        if seed_dir.exists() and not cfg.train.resume:
+            raise ConfigError(f"{seed_dir} exists; pass --resume to continue that experiment, or choose "
+                              "another output directory")
+        rows.append(_experiment_seed(cfg, seed, seed_dir))
+        write_json(done, rows[-1])
+    summary = {}
+    for key in _PROTOCOLS:
+        accs = torch.tensor([r[key]["accuracy"] for r in rows], dtype=torch.float64)
+        summary[key] = {"mean": float(accs.mean()), "std": float(accs.std()) if len(accs) > 1 else 0.0,
+                        "n_seeds": len(accs)}
+    few = f"{cfg.labels} ({rows[0]['n_labelled_few']})"
+    lines = [f"| protocol | labels | test accuracy, mean ± std over {len(rows)} seed(s) | chosen on validation |",
+             "|---|---|---|---|"]
+    for key, (name, labels, _) in _PROTOCOLS.items():
+        m = summary[key]
+        chosen = ", ".join(sorted({f"C={r[key]['C']:g}" if "C" in r[key] else f"lr={r[key]['lr']:g}"
+                                   for r in rows if "C" in r[key] or "lr" in r[key]})) or "—"
+        lines.append(f"| {name} | {few if labels == 'few' else labels} | {m['mean']:.4f} ± {m['std']:.4f} | {chosen} |")
+    epoch_s = [r["seconds_per_epoch"] for r in rows]
+    lines += ["", f"Pretraining: {rows[0]['pretrain_steps']} steps ({cfg.epochs:g} epochs of {rows[0]['n_train']} "
+                  f"images), {min(epoch_s):.1f}-{max(epoch_s):.1f} s per epoch; whole experiment "
+                  f"{sum(r['total_seconds'] for r in rows):.0f} s."]
+    table = "\n".join(lines)
+    write_json(out / "experiment.json", {"config": asdict(cfg), "seeds": rows, "summary": summary})
+    with atomic_write(out / "report.md") as f:
+        f.write(table + "\n")
+    return SimCLRExperimentResult(rows, summary, table, out)
+
+
 # ----------------------------------------------------------------------------- demo
 def save_views_figure(x: torch.Tensor, path: Path, config: AugmentConfig | None = None, n_images: int = 6,
                       n_views: int = 5, seed: int = 0) -> Path:
@@ -287,4 +507,5 @@ def demo(out_dir: Path) -> str:
 
 __all__ = ["SimCLRRunConfig", "SimCLRResult", "run_simclr", "read_run", "finetune_augment", "evaluate_run",
            "SimCLRReportConfig", "SimCLRReport", "TSNEMap", "run_simclr_report", "save_tsne_map",
-           "save_views_figure", "digits_recipe", "demo"]
+           "save_views_figure", "digits_recipe", "fashion_recipe", "SimCLRExperimentConfig",
+           "SimCLRExperimentResult", "run_simclr_experiment", "demo"]

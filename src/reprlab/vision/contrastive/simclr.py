@@ -11,8 +11,10 @@ features (:mod:`reprlab.transfer.probe`) or by fine-tuning with few labels
 
 :class:`SimCLRObjective` is an :class:`reprlab.train.Objective`: the shared Trainer runs it (LARS,
 warmup + cosine, DDP, checkpoints). Views are drawn on the model's device inside ``forward`` with
-a generator reseeded from ``(seed, step, rank, micro-batch)``, so a resumed run sees the same
-views. An online linear probe reads ``h.detach()`` (stop-gradient) so accuracy is visible during
+a generator reseeded from ``(seed, step, micro-batch)``, so a resumed run sees the same views;
+under torch.distributed each rank draws the views of the whole global batch and keeps its own
+slice, so W processes see the views one process would (and, with the Trainer's global BatchNorm,
+train the same weights). An online linear probe reads ``h.detach()`` (stop-gradient) so accuracy is visible during
 pretraining without shaping the representation.
 """
 
@@ -29,7 +31,7 @@ from reprlab.coherence import check_temperature
 from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.train import LossOutput, Objective
-from reprlab.train.distributed import rank
+from reprlab.train.distributed import gather_batch, rank
 from reprlab.vision.contrastive.augment import AugmentConfig, SimCLRAugment, TwoViews, check_images
 from reprlab.vision.contrastive.backbones import build_backbone, encoder_feature_dim
 from reprlab.vision.contrastive.losses import nt_xent
@@ -117,9 +119,9 @@ class SimCLRObjective(Objective):
         return self.encoder(x)
 
     def view_generator(self, device: torch.device) -> torch.Generator:
-        """Generator for this micro-batch's views, seeded by (seed, step, rank, micro-batch)."""
+        """Generator for this micro-batch's views, seeded by (seed, step, micro-batch)."""
         gen = torch.Generator(device=device)
-        key = (self.config.seed * 1_000_003 + int(self.view_step)) * 1_009 + rank() * 101 + self._micro
+        key = (self.config.seed * 1_000_003 + int(self.view_step)) * 1_009 + self._micro
         gen.manual_seed(key if self.training else self.config.seed)
         return gen
 
@@ -130,7 +132,11 @@ class SimCLRObjective(Objective):
             raise DataError(f"simclr batch: images have {x.shape[1]} channel(s) but model.in_channels="
                             f"{self.config.in_channels}; set model.in_channels to match the data")
         n = x.shape[0]
-        v1, v2 = self.views(x, self.view_generator(x.device))  # (n, C, H', W') each
+        # the global batch's views (one process's), this rank's slice of them
+        x_global = gather_batch(x.detach(), self.training)
+        v1, v2 = self.views(x_global, self.view_generator(x.device))  # (N, C, H', W') each
+        if x_global.shape[0] != n:
+            v1, v2 = v1[rank() * n:(rank() + 1) * n], v2[rank() * n:(rank() + 1) * n]
         if self.training:
             self._micro += 1
         h = self.encoder(torch.cat([v1, v2]))  # (2n, feature_dim)

@@ -15,13 +15,14 @@ importance weight ``log w = sum_k [log p*_{beta_k}(v_k) - log p*_{beta_{k-1}}(v_
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from reprlab.errors import ConfigError
-from reprlab.vision.generative.rbm import RBM, unit_base, unit_log_partition, unit_sample
+from reprlab.vision.generative.rbm import RBM, unit_log_partition, unit_sample
 
 
 def _all_binary_states(n: int, start: int, stop: int, dtype: torch.dtype) -> torch.Tensor:
@@ -91,7 +92,7 @@ def base_visible_bias(rbm: RBM, data: torch.Tensor | None = None) -> torch.Tenso
 @torch.no_grad()
 def ais_log_partition(rbm: RBM, *, n_chains: int = 100, betas: torch.Tensor | None = None,
                       n_steps: int = 14500, data: torch.Tensor | None = None,
-                      generator: torch.Generator | None = None) -> AISResult:
+                      generator: torch.Generator | None = None, progress: bool | None = None) -> AISResult:
     """Estimate ``log Z`` of ``rbm`` by annealed importance sampling.
 
     Parameters
@@ -102,6 +103,7 @@ def ais_log_partition(rbm: RBM, *, n_chains: int = 100, betas: torch.Tensor | No
     data: optional training data ``(N, n_visible)``; its marginals define the base RBM, which
         makes the estimate much tighter (Salakhutdinov & Murray 2008, Sec. 4.1).
     generator: a seeded ``torch.Generator`` for reproducible chains.
+    progress: a tqdm bar over the annealing steps; ``None`` shows it when stderr is a terminal.
 
     Returns
     -------
@@ -116,17 +118,22 @@ def ais_log_partition(rbm: RBM, *, n_chains: int = 100, betas: torch.Tensor | No
     b_a = base_visible_bias(rbm, data)  # (n_visible,)
     W, b, cb = rbm.W.detach(), rbm.b.detach(), rbm.c.detach()
 
-    def log_p_star(v: torch.Tensor, beta: float) -> torch.Tensor:  # (n_chains,)
-        return (-unit_base(v, c.visible) + v @ ((1 - beta) * b_a + beta * b)
-                + unit_log_partition(beta * (v @ W + cb), c.hidden).sum(-1))
-
+    db = b - b_a  # (n_visible,)
     v = unit_sample(b_a.expand(n_chains, -1), c.visible, generator)  # (n_chains, n_visible)
     log_w = torch.zeros(n_chains, dtype=torch.float64, device=W.device)
-    for k in range(1, len(betas)):
+    from tqdm.auto import tqdm
+
+    show = sys.stderr.isatty() if progress is None else progress
+    for k in tqdm(range(1, len(betas)), desc="AIS", unit="step", leave=False, disable=not show,
+                  mininterval=0.5):
         beta_prev, beta = float(betas[k - 1]), float(betas[k])
-        log_w += (log_p_star(v, beta) - log_p_star(v, beta_prev)).double()
-        h = unit_sample(beta * (v @ W + cb), c.hidden, generator)  # (n_chains, n_hidden)
-        v = unit_sample((1 - beta) * b_a + beta * (h @ W.t() + b), c.visible, generator)
+        # log p*_beta(v) - log p*_beta_prev(v): base_v(v) cancels; one product v @ W serves both
+        # terms and the Gibbs step (two products per intermediate distribution in all)
+        a = torch.addmm(cb, v, W)  # (n_chains, n_hidden)
+        log_w += ((beta - beta_prev) * (v @ db) + (unit_log_partition(beta * a, c.hidden)
+                                                   - unit_log_partition(beta_prev * a, c.hidden)).sum(-1)).double()
+        h = unit_sample(beta * a, c.hidden, generator)  # (n_chains, n_hidden)
+        v = unit_sample((1 - beta) * b_a + beta * torch.addmm(b, h, W.t()), c.visible, generator)
     log_z0 = float(unit_log_partition(b_a.double(), c.visible).sum()
                    + c.n_hidden * unit_log_partition(torch.zeros(1, dtype=torch.float64), c.hidden)[0])
     log_z = log_z0 + float(torch.logsumexp(log_w, 0)) - math.log(n_chains)

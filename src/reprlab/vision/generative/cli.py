@@ -9,49 +9,49 @@ which writes the run directory: ``config.json``, ``metrics.jsonl``, ``checkpoint
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 
-from reprlab.cli.common import add_config_args, command_group, run_config_from_args
+from reprlab.cli.common import add_config_args, build_config, command_group
 
 
-def _run(args: argparse.Namespace, config_cls: type, run: Callable) -> int:
-    """Build ``config_cls`` from the command line, call ``run`` on it, print the evaluation."""
-    result = run(run_config_from_args(config_cls, args))
-    print(json.dumps(result.evaluation, indent=1, sort_keys=True))
-    print(f"run directory: {result.run_dir}")
+def _run(args: argparse.Namespace, run: Callable) -> int:
+    """Build the verb's run config from the command line, call ``run`` on it, print its summary."""
+    result = run(build_config(args))
+    print(result.summary())
+    print(f"evaluation.json and figures in {result.run_dir}/")
     return 0
 
 
 def _autoencoder_train(args: argparse.Namespace) -> int:
-    from reprlab.vision.generative.runs import AutoencoderRunConfig, run_autoencoder
+    from reprlab.vision.generative.runs import run_autoencoder
 
-    return _run(args, AutoencoderRunConfig, run_autoencoder)
+    return _run(args, run_autoencoder)
 
 
 def _autoencoder_compare_init(args: argparse.Namespace) -> int:
-    from reprlab.vision.generative.runs import InitComparisonRunConfig, run_init_comparison
+    from reprlab.vision.generative.runs import run_init_comparison
 
-    return _run(args, InitComparisonRunConfig, run_init_comparison)
+    return _run(args, run_init_comparison)
 
 
 def _rbm_train(args: argparse.Namespace) -> int:
-    from reprlab.vision.generative.runs import RBMRunConfig, run_rbm
+    from reprlab.vision.generative.runs import run_rbm
 
-    return _run(args, RBMRunConfig, run_rbm)
+    return _run(args, run_rbm)
 
 
 def _vae_train(args: argparse.Namespace) -> int:
-    from reprlab.vision.generative.runs import VAERunConfig, run_vae
+    from reprlab.vision.generative.runs import run_vae
 
-    return _run(args, VAERunConfig, run_vae)
+    return _run(args, run_vae)
 
 
-def _add(group: argparse._SubParsersAction, name: str, help_: str, handler, epilog: str) -> None:
+def _add(group: argparse._SubParsersAction, name: str, help_: str, handler, config: str, epilog: str) -> None:
     p = group.add_parser(name, help=help_, description=help_, epilog=epilog,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_args(p, data="digits | fashion-mnist | mnist | DIR of IDX files or class folders")
+    add_config_args(p, config=f"reprlab.vision.generative.runs:{config}",
+                    data="digits | fashion-mnist | mnist | DIR of IDX files or class folders")
     p.set_defaults(handler=handler)
 
 
@@ -59,21 +59,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``autoencoder``, ``rbm`` and ``vae`` with their verbs."""
     ae_sub = command_group(sub, "autoencoder", "deep autoencoders vs PCA (Hinton & Salakhutdinov 2006)")
     _add(ae_sub, "train", "train a deep autoencoder (optionally DBN/stacked-AE pretrained) and compare "
-         "with PCA", _autoencoder_train,
+         "with PCA", _autoencoder_train, "AutoencoderRunConfig",
          "example:\n  reprlab autoencoder train --data fashion-mnist -o runs/ae --set train.max_steps=2350\n"
          "  reprlab autoencoder train --set pretrain=dbn --set pretrain_train.max_steps=2000")
     _add(ae_sub, "compare-init", "sigmoid + small init vs ReLU + He init (and more) on one plot",
-         _autoencoder_compare_init,
+         _autoencoder_compare_init, "InitComparisonRunConfig",
          "example:\n  reprlab autoencoder compare-init --data fashion-mnist -o runs/ae-init\n"
          "  --set 'variants=[\"sigmoid:small_gaussian\", \"relu:kaiming\"]'")
     rbm_sub = command_group(sub, "rbm", "RBMs by CD-k/PCD with AIS log-likelihood; greedy DBN stacks")
     _add(rbm_sub, "train", "train an RBM (or a DBN with --set widths=[...]) and report nats by AIS",
-         _rbm_train,
+         _rbm_train, "RBMRunConfig",
          "example:\n  reprlab rbm train --data fashion-mnist --set model.n_hidden=500 --set model.persistent=true\n"
          "  reprlab rbm train --set 'widths=[64, 100, 100]'   # bound per added layer")
     vae_sub = command_group(sub, "vae", "variational autoencoder with ELBO and IWAE (Kingma & Welling 2013)")
     _add(vae_sub, "train", "train a VAE; test ELBO and IWAE log-likelihood; samples and latent maps",
-         _vae_train,
+         _vae_train, "VAERunConfig",
          "example:\n  reprlab vae train --data fashion-mnist --set model.latent_dim=2 -o runs/vae2d")
 
 

@@ -12,7 +12,6 @@ Figures use matplotlib's object API (no pyplot state) and are written atomically
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from reprlab.io import save_figure
+from reprlab.train import read_metrics
 
 
 def squared_error_per_image(x: torch.Tensor, recon: torch.Tensor) -> float:
@@ -68,12 +68,8 @@ def read_metric_curve(run_dir: str | Path, key: str) -> tuple[list[int], list[fl
     """``(steps, values)`` of one logged metric from a run's ``metrics.jsonl``."""
     steps: list[int] = []
     values: list[float] = []
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return steps, values
-    for line in path.read_text().splitlines():
-        row = json.loads(line) if line.strip() else {}
-        if key in row:
+    for row in read_metrics(Path(run_dir) / "metrics.jsonl"):
+        if key in row and "step" in row:
             steps.append(int(row["step"]))
             values.append(float(row[key]))
     return steps, values
@@ -155,8 +151,8 @@ def save_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], p
 
 
 def save_latent_map(codes: torch.Tensor, labels: torch.Tensor, path: str | Path,
-                    class_names: Sequence[str] = (), title: str = "") -> Path:
-    """Scatter of 2-D codes coloured by class."""
+                    class_names: Sequence[str] = (), title: str = "", axes: tuple[str, str] = ("z1", "z2")) -> Path:
+    """Scatter of 2-D codes coloured by class; ``axes`` names what the two coordinates are."""
     from matplotlib.figure import Figure
 
     z = codes.detach().cpu().numpy()
@@ -168,8 +164,8 @@ def save_latent_map(codes: torch.Tensor, labels: torch.Tensor, path: str | Path,
         name = class_names[cls] if len(class_names) > cls else str(cls)
         ax.scatter(z[sel, 0], z[sel, 1], s=3, alpha=0.6, label=name)
     ax.legend(fontsize=7, markerscale=3, loc="best")
-    ax.set_xlabel("z1")
-    ax.set_ylabel("z2")
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
     if title:
         ax.set_title(title, fontsize=9)
     return _save(fig, path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -29,6 +30,7 @@ from reprlab.vision.generative.autoencoder import (
     AutoencoderObjective,
     DeepAutoencoder,
     Init,
+    default_code_dim,
     default_hidden,
     encode_dataset,
     reconstruct_dataset,
@@ -49,7 +51,7 @@ log = logging.getLogger(__name__)
 
 def _rbm_train(output_dir: str = "runs/run") -> TrainConfig:
     return TrainConfig(output_dir=output_dir, optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=2e-4,
-                       max_grad_norm=None, batch_size=100, max_steps=3000, save_every=1000, progress=False)
+                       max_grad_norm=None, batch_size=100, max_steps=3000, save_every=1000)
 
 
 def _image_shape(ds: ArrayDataset) -> tuple[int, int]:
@@ -67,7 +69,7 @@ class AutoencoderRunConfig:
     model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         output_dir="runs/autoencoder", optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256,
-        max_steps=2350, save_every=500, progress=False, log_every=50))
+        max_steps=2350, save_every=500, log_every=50))
     pretrain_train: TrainConfig = field(default_factory=_rbm_train)  # per-layer runs of the pretraining
 
     def __post_init__(self) -> None:
@@ -82,13 +84,47 @@ class AutoencoderResult:
     model: DeepAutoencoder = field(repr=False)
     run_dir: Path
 
+    def summary(self) -> str:
+        """One readable line: test error of the AE vs PCA with the same code size, and code probes."""
+        e, k = self.evaluation, self.evaluation["code_dim"]
+        line = (f"autoencoder ({e['activation']}, {k}-d code): test squared error per image "
+                f"{e['test_sq_err_per_image']:.2f} vs PCA-{k} {e[f'pca{k}_test_sq_err_per_image']:.2f}")
+        if "pretrained_test_sq_err_per_image_before_finetune" in e:
+            line += f" (pretrained, before fine-tuning {e['pretrained_test_sq_err_per_image_before_finetune']:.2f})"
+        if "knn_acc" in e:
+            line += (f"; code kNN accuracy {e['knn_acc']:.3f} vs PCA {e['pca_knn_acc']:.3f}, linear probe "
+                     f"{e['linear_probe_acc']:.3f} vs {e['pca_linear_probe_acc']:.3f}")
+        return line
+
 
 def _fit_input_dim(model: AutoencoderConfig, ds: ArrayDataset) -> AutoencoderConfig:
     d = int(ds.x[0].numel())
     if model.input_dim == 784 and d != 784 and model.hidden == (1000, 500, 250):
-        log.info("data has %d pixels: scaling the default 784-1000-500-250 widths", d)
-        return dataclasses.replace(model, input_dim=d, hidden=default_hidden(d))
+        code = default_code_dim(d) if model.code_dim == 30 else model.code_dim
+        log.warning("data has %d pixels: the default 784-1000-500-250-30 autoencoder becomes %s (set model.hidden "
+                    "and model.code_dim to choose)", d, "-".join(map(str, (d, *default_hidden(d), code))))
+        return dataclasses.replace(model, input_dim=d, hidden=default_hidden(d), code_dim=code)
     return model
+
+
+def pretrained_autoencoder(kind: Literal["dbn", "stacked"], model_cfg: AutoencoderConfig, x: torch.Tensor,
+                           train: TrainConfig) -> DeepAutoencoder:
+    """Greedy layer-wise pretraining of ``model_cfg``'s widths on ``x``, unrolled into a deep autoencoder.
+
+    ``dbn``: a stack of RBMs (Hinton & Salakhutdinov 2006; binary hidden units, a Gaussian top
+    layer when the code is linear, trained at ``train.lr x DBNConfig.gaussian_lr_scale``), unrolled
+    into sigmoid units. ``stacked``: shallow denoising autoencoders with ``model_cfg``'s units.
+    Each layer is one Trainer run in ``{train.output_dir}/layer-{i}``.
+    """
+    if kind == "dbn":
+        stack = DBNStack(DBNConfig(widths=model_cfg.widths, visible=model_cfg.output,
+                                   top_hidden="gaussian" if model_cfg.code_activation == "linear" else "bernoulli",
+                                   seed=train.seed))
+        pretrain_dbn(stack, x.flatten(1), train)
+        return stack.unroll()
+    sae = StackedAEConfig(widths=model_cfg.widths, activation=model_cfg.activation, init=model_cfg.init,
+                          output=model_cfg.output, noise=max(model_cfg.noise, 0.2))
+    return pretrain_stacked_autoencoder(sae, x.flatten(1), train)[0]
 
 
 def run_autoencoder(cfg: AutoencoderRunConfig) -> AutoencoderResult:
@@ -97,18 +133,13 @@ def run_autoencoder(cfg: AutoencoderRunConfig) -> AutoencoderResult:
     model_cfg = _fit_input_dim(cfg.model, train_ds)
     out = Path(cfg.train.output_dir)
     model = None
-    if cfg.pretrain == "dbn":
-        stack = DBNStack(DBNConfig(widths=model_cfg.widths, visible=model_cfg.output,
-                                   top_hidden="gaussian" if model_cfg.code_activation == "linear" else "bernoulli"))
+    if cfg.pretrain != "none":
+        if cfg.pretrain == "dbn" and (model_cfg.activation, model_cfg.init) != ("sigmoid", "small_gaussian"):
+            log.warning("pretrain=dbn: the unrolled RBM stack has sigmoid units initialised from the RBM weights, so "
+                        "model.activation=%r and model.init=%r are not used (Hinton & Salakhutdinov 2006)",
+                        model_cfg.activation, model_cfg.init)
         pre = dataclasses.replace(cfg.pretrain_train, output_dir=str(out / "pretrain"), resume=cfg.train.resume)
-        pretrain_dbn(stack, train_ds.x.flatten(1), pre)
-        model = stack.unroll()
-        model_cfg = model.config
-    elif cfg.pretrain == "stacked":
-        sae = StackedAEConfig(widths=model_cfg.widths, activation=model_cfg.activation, init=model_cfg.init,
-                              output=model_cfg.output, noise=max(model_cfg.noise, 0.2))
-        pre = dataclasses.replace(cfg.pretrain_train, output_dir=str(out / "pretrain"), resume=cfg.train.resume)
-        model, _ = pretrain_stacked_autoencoder(sae, train_ds.x.flatten(1), pre)
+        model = pretrained_autoencoder(cfg.pretrain, model_cfg, train_ds.x, pre)
         model_cfg = model.config
     before = None
     if model is not None:  # the unrolled stack before fine-tuning
@@ -156,16 +187,33 @@ def evaluate_autoencoder(model: DeepAutoencoder, train_ds: ArrayDataset, test_ds
     return evaluation
 
 
+PRETRAINED_INITS = ("dbn", "stacked")  # variant inits that mean greedy pretraining, not a random scheme
+
+
+def _stacked_train(output_dir: str = "runs/run") -> TrainConfig:
+    return TrainConfig(output_dir=output_dir, optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=100,
+                       max_steps=1200, save_every=None, progress=False, log_every=50)
+
+
 @dataclass
 class InitComparisonRunConfig:
-    """``reprlab autoencoder compare-init``: the same deep AE with different units/initialisations."""
+    """``reprlab autoencoder compare-init``: the same deep AE with different units/initialisations.
+
+    A variant is ``activation:init`` with ``init`` one of the random schemes (``small_gaussian``,
+    ``kaiming``, ``xavier``, ``torch_default``) or ``dbn`` / ``stacked``: greedy RBM or
+    denoising-autoencoder pretraining (``pretrain_train`` / ``stacked_train`` per layer), unrolled,
+    then the same fine-tuning (``train``) as every other variant.
+    """
 
     data: DataSpec = field(default_factory=DataSpec)
     variants: tuple[str, ...] = ("sigmoid:small_gaussian", "relu:kaiming", "tanh:xavier")  # activation:init
     model: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         output_dir="runs/autoencoder-init", optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256,
-        max_steps=2350, save_every=None, progress=False, log_every=25))
+        max_steps=2350, save_every=None, log_every=25))
+    pretrain_train: TrainConfig = field(default_factory=_rbm_train)  # each RBM of a dbn variant
+    stacked_train: TrainConfig = field(default_factory=_stacked_train)  # each shallow AE of a stacked variant
+    validation: int = 0  # >0: hold out the last N training images and report their error too (choose settings on it)
 
 
 @dataclass
@@ -175,32 +223,73 @@ class InitComparisonResult:
     evaluation: dict[str, Any]
     run_dir: Path
 
+    def summary(self) -> str:
+        """One line per variant with its test error, then PCA's."""
+        e = self.evaluation
+        pca = next(k for k in e if k.startswith("pca"))
+        lines = [f"{variant:24s} test squared error per image {err:.2f}"
+                 for variant, err in e["test_sq_err_per_image"].items()]
+        return "\n".join(lines + [f"{pca.split('_')[0].upper():24s} test squared error per image {e[pca]:.2f}"])
+
 
 def run_init_comparison(cfg: InitComparisonRunConfig) -> InitComparisonResult:
-    """Train one deep AE per ``activation:init`` variant; plot their curves against PCA."""
+    """Train one deep AE per ``activation:init`` variant; plot their curves against PCA.
+
+    Pretrained variants (``init`` in ``dbn``, ``stacked``) are pretrained layer by layer, unrolled
+    and then fine-tuned with ``cfg.train`` like the others; their error before fine-tuning is
+    reported too. With ``validation=N`` the last N training images are held out of every run and
+    their error is reported beside the test error (settings are chosen on it, never on test).
+    """
     train_ds, test_ds = load_split(cfg.data, "train"), load_split(cfg.data, "test")
+    val_ds = None
+    if cfg.validation:
+        if not 0 < cfg.validation < len(train_ds):
+            raise ConfigError(f"validation={cfg.validation}: must leave training images "
+                              f"(the training split has {len(train_ds)})")
+        idx = torch.arange(len(train_ds))
+        train_ds, val_ds = train_ds.subset(idx[:-cfg.validation]), train_ds.subset(idx[-cfg.validation:])
     base = _fit_input_dim(cfg.model, train_ds)
     out = Path(cfg.train.output_dir)
     curves: dict[str, tuple[list[int], list[float]]] = {}
     results: dict[str, float] = {}
+    extra: dict[str, dict[str, float]] = {}
     for variant in cfg.variants:
         act, _, init = variant.partition(":")
-        # AutoencoderConfig checks both names (one line naming the bad one)
-        model_cfg = dataclasses.replace(base, activation=cast(Activation, act), init=cast(Init, init or base.init))
         run_dir = out / variant.replace(":", "-")
-        objective = AutoencoderObjective(model_cfg)
+        model = None
+        torch.manual_seed(cfg.train.seed)  # initial weights: torch's default generator is not seeded at start-up
+        if init in PRETRAINED_INITS:
+            if init == "dbn" and act != "sigmoid":
+                raise ConfigError(f"variants: {variant!r}: an RBM stack unrolls into sigmoid units; "
+                                  "write 'sigmoid:dbn'")
+            model_cfg = dataclasses.replace(base, activation=cast(Activation, act))
+            pre_cfg = cfg.pretrain_train if init == "dbn" else cfg.stacked_train
+            pre = dataclasses.replace(pre_cfg, output_dir=str(run_dir / "pretrain"), resume=cfg.train.resume)
+            model = pretrained_autoencoder(cast(Literal["dbn", "stacked"], init), model_cfg, train_ds.x, pre)
+            model_cfg = model.config
+            extra.setdefault("before_finetune_test_sq_err_per_image", {})[variant] = \
+                ev.squared_error_per_image(test_ds.x, reconstruct_dataset(model, test_ds.x))
+            label = f"{model_cfg.activation}, {init}-pretrained"
+        else:
+            # AutoencoderConfig checks both names (one line naming the bad one)
+            model_cfg = dataclasses.replace(base, activation=cast(Activation, act), init=cast(Init, init or base.init))
+            label = f"{act} + {model_cfg.init} init"
+        objective = AutoencoderObjective(model_cfg, model)
         Trainer(objective, dataclasses.replace(cfg.train, output_dir=str(run_dir)), train_ds).fit()
         err = ev.squared_error_per_image(test_ds.x, reconstruct_dataset(objective.model, test_ds.x))
         results[variant] = err
-        curves[f"{act} + {model_cfg.init} init (test {err:.2f})"] = ev.read_metric_curve(run_dir, "sq_err")
+        if val_ds is not None:
+            extra.setdefault("validation_sq_err_per_image", {})[variant] = \
+                ev.squared_error_per_image(val_ds.x, reconstruct_dataset(objective.model, val_ds.x))
+        curves[f"{label} (test {err:.2f})"] = ev.read_metric_curve(run_dir, "sq_err")
     k = base.code_dim
     pca_recon, _, _ = ev.pca_reconstruction(train_ds.x, test_ds.x, k)
     pca_err = ev.squared_error_per_image(test_ds.x, pca_recon)
     ev.save_curves(curves, out / "init_comparison.png", ylabel="squared error per image (train batches)",
                    hlines={f"PCA {k} (test {pca_err:.2f})": pca_err},
-                   title=f"{cfg.data.name}: deep AE {'-'.join(map(str, base.widths))} trained end to end")
+                   title=f"{cfg.data.name}: deep AE {'-'.join(map(str, base.widths))}, fine-tuning end to end")
     evaluation = {"data": cfg.data.name, "widths": list(base.widths), "test_sq_err_per_image": results,
-                  f"pca{k}_test_sq_err_per_image": pca_err, "steps": cfg.train.max_steps}
+                  f"pca{k}_test_sq_err_per_image": pca_err, "steps": cfg.train.max_steps, **extra}
     write_json(out / "evaluation.json", evaluation)
     return InitComparisonResult(evaluation, out)
 
@@ -216,8 +305,16 @@ class RBMRunConfig:
     eval_limit: int = 2000  # test images used for the log-likelihood
     ais_chains: int = 100
     ais_steps: int = 14500  # Salakhutdinov & Murray (2008) use 14,500 intermediate distributions
+    ais_runs: int = 2  # independent AIS runs per layer: their spread shows whether log Z can be trusted
+    transpose_init: bool = True  # DBN: start an RBM as the one below transposed when the sizes allow
+    propagate: Literal["mean", "sample"] = "mean"  # DBN: each RBM trains on the hidden means or binary draws below
     model: RBMConfig = field(default_factory=RBMConfig)
     train: TrainConfig = field(default_factory=lambda: _rbm_train("runs/rbm"))
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+        if self.ais_runs < 1:
+            raise ConfigError(f"ais_runs={self.ais_runs}: need at least one AIS run")
 
 
 @dataclass
@@ -227,6 +324,17 @@ class RBMResult:
     evaluation: dict[str, Any]
     rbms: list[RBM] = field(repr=False)
     run_dir: Path
+
+    def summary(self) -> str:
+        """One line per layer: the AIS estimate of log Z and the test log-likelihood (bound), in nats."""
+        lines = []
+        for row in self.evaluation["layers"]:
+            lo, hi = row["log_z_band"]
+            ll = (f"test log-likelihood {row['test_log_likelihood_nats']:.2f} nats (train "
+                  f"{row['train_log_likelihood_nats']:.2f})" if "test_log_likelihood_nats" in row else
+                  f"test log-likelihood bound {row['test_log_likelihood_bound_nats']:.2f} nats")
+            lines.append(f"{row['layers']} layer(s): {ll}; AIS log Z {row['log_z']:.2f} [{lo:.2f}, {hi:.2f}]")
+        return "\n".join(lines)
 
 
 def _rbm_data(ds: ArrayDataset, visible: str, binarize: bool,
@@ -251,7 +359,8 @@ def run_rbm(cfg: RBMRunConfig) -> RBMResult:
             raise ConfigError(f"widths={list(cfg.widths)}: the first width must be the data size {d}")
         stack = DBNStack(DBNConfig(widths=cfg.widths, visible=cfg.model.visible, top_hidden="bernoulli",
                                    k=cfg.model.k, persistent=cfg.model.persistent,
-                                   n_chains=cfg.model.n_chains, init_std=cfg.model.init_std))
+                                   n_chains=cfg.model.n_chains, init_std=cfg.model.init_std,
+                                   transpose_init=cfg.transpose_init, propagate=cfg.propagate))
         pretrain_dbn(stack, x_train, cfg.train, train_ds.y)
         rbms = stack.layers
     else:
@@ -263,14 +372,21 @@ def run_rbm(cfg: RBMRunConfig) -> RBMResult:
     inputs = x_train
     for depth, rbm in enumerate(rbms, start=1):
         rbm.eval()
-        ais = ais_log_partition(rbm, n_chains=cfg.ais_chains, n_steps=cfg.ais_steps, data=inputs,
-                                generator=g)
-        bound_test = dbn_log_likelihood_bound(rbms[:depth], x_test, ais.log_z, generator=g).mean()
-        row = {"layers": depth, "log_z": ais.log_z, "log_z_band": [ais.log_z_lower, ais.log_z_upper],
-               "test_log_likelihood_bound_nats": float(bound_test)}
+        runs = [ais_log_partition(rbm, n_chains=cfg.ais_chains, n_steps=cfg.ais_steps, data=inputs,
+                                  generator=g) for _ in range(cfg.ais_runs)]  # independent: g moves on
+        log_zs = [r.log_z for r in runs]
+        log_z = float(torch.logsumexp(torch.tensor(log_zs, dtype=torch.float64), 0)) - math.log(len(runs))
+        # the bound is linear in log Z: one set of sampled hidden layers, one value per AIS run
+        rest = float(dbn_log_likelihood_bound(rbms[:depth], x_test, 0.0, generator=g).mean())
+        row = {"layers": depth, "log_z": log_z, "log_z_runs": log_zs,
+               "ais_spread_nats": max(log_zs) - min(log_zs),
+               "log_z_band": [min(r.log_z_lower for r in runs), max(r.log_z_upper for r in runs)],
+               "test_log_likelihood_bound_nats": rest - log_z,
+               "test_log_likelihood_bound_runs": [rest - z for z in log_zs]}
         if depth == 1:
-            row["train_log_likelihood_nats"] = average_log_likelihood(rbm, x_train[:cfg.eval_limit], ais.log_z)
-            row["test_log_likelihood_nats"] = average_log_likelihood(rbm, x_test, ais.log_z)
+            row["train_log_likelihood_nats"] = average_log_likelihood(rbm, x_train[:cfg.eval_limit], log_z)
+            row["test_log_likelihood_nats"] = average_log_likelihood(rbm, x_test, log_z)
+        log.info("layer %d: log Z %s, test bound %.2f nats", depth, [round(z, 2) for z in log_zs], rest - log_z)
         evaluation["layers"].append(row)
         with torch.no_grad():
             inputs = rbm.hidden_mean(inputs)
@@ -302,7 +418,7 @@ class VAERunConfig:
     model: VAEConfig = field(default_factory=VAEConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         output_dir="runs/vae", optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=100, max_steps=6000,
-        save_every=1000, progress=False, log_every=50))
+        save_every=1000, log_every=50))
 
 
 @dataclass
@@ -312,6 +428,13 @@ class VAEResult:
     evaluation: dict[str, Any]
     model: VAE = field(repr=False)
     run_dir: Path
+
+    def summary(self) -> str:
+        """One line: the test ELBO with its two terms and the IWAE estimate of log p(x), nats per image."""
+        e = self.evaluation
+        iwae = next(k for k in e if k.startswith("iwae_k"))
+        return (f"VAE ({e['latent_dim']}-d latent) on {e['data']}: test ELBO {e['elbo']:.2f} nats = -(reconstruction NLL "
+                f"{e['recon_nll']:.2f} + KL {e['kl']:.2f}); IWAE log p(x) (k={iwae[6:]}) {e[iwae]:.2f} nats")
 
 
 def run_vae(cfg: VAERunConfig) -> VAEResult:
@@ -334,14 +457,16 @@ def run_vae(cfg: VAERunConfig) -> VAEResult:
                            title="latent interpolation between pairs of test images")
         mu, _ = model.encode(test_ds.x.flatten(1).to(model.to_mu.weight))
         if model_cfg.latent_dim == 2:
-            codes, label = mu.cpu(), "posterior means"
+            codes, label, names = mu.cpu(), "posterior means", ("z1 (posterior mean)", "z2 (posterior mean)")
             ev.save_image_grid(latent_grid(model), shape, out / "latent_grid.png", ncols=15,
                                title="decoded means over the 2-D latent space")
         else:
             centred = mu.cpu() - mu.cpu().mean(0)
-            codes, label = centred @ torch.linalg.svd(centred, full_matrices=False)[2][:2].t(), \
-                "first two principal components of the posterior means"
-        ev.save_latent_map(codes, test_ds.y, out / "latent_map.png", test_ds.classes, title=f"{cfg.data.name}: {label}")
+            codes = centred @ torch.linalg.svd(centred, full_matrices=False)[2][:2].t()
+            label = f"first two principal components of the {model_cfg.latent_dim}-d posterior means"
+            names = ("PC 1 of the posterior means", "PC 2 of the posterior means")
+        ev.save_latent_map(codes, test_ds.y, out / "latent_map.png", test_ds.classes,
+                           title=f"{cfg.data.name}: {label}", axes=names)
     curves = {k: ev.read_metric_curve(out, k) for k in ("recon_nll", "kl")}
     ev.save_curves(curves, out / "elbo_terms.png", ylabel="nats per image", title="-ELBO = recon_nll + kl")
     write_json(out / "evaluation.json", evaluation)
@@ -382,4 +507,4 @@ def demo(out_dir: Path) -> str:
 
 __all__ = ["AutoencoderRunConfig", "AutoencoderResult", "InitComparisonRunConfig", "InitComparisonResult",
            "RBMRunConfig", "RBMResult", "VAERunConfig", "VAEResult", "run_autoencoder", "run_init_comparison",
-           "run_rbm", "run_vae", "evaluate_autoencoder", "demo"]
+           "run_rbm", "run_vae", "evaluate_autoencoder", "pretrained_autoencoder", "PRETRAINED_INITS", "demo"]

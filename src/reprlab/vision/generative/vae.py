@@ -122,6 +122,9 @@ class VAE(nn.Module):
                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-example ``(E_q log p(x|z), KL(q||p))``, each ``(N,)``; expectation over ``n_samples`` draws."""
         mu, logvar = self.encode(x)  # (N, L)
+        if n_samples == 1:  # the training case: plain (N, L) products, the same random numbers
+            z = mu + (0.5 * logvar).exp() * _randn(mu.shape, generator, like=mu)
+            return self.log_likelihood(x, self.decode(z)), gaussian_kl(mu, logvar)
         eps = _randn((n_samples, *mu.shape), generator, like=mu)  # (S, N, L)
         z = mu + (0.5 * logvar).exp() * eps  # reparameterisation
         recon = self.log_likelihood(x, self.decode(z)).mean(0)  # (N,)

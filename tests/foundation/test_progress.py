@@ -1,0 +1,43 @@
+"""Progress on long jobs: a plain line per logged window off a terminal, the same window as metrics.jsonl."""
+
+import json
+import re
+
+import numpy as np
+
+from reprlab.train import TrainConfig, Trainer
+from tests.foundation.toy import make_model, toy_data
+
+
+def test_progress_lines_show_the_window_just_logged(tmp_path, capsys):
+    cfg = TrainConfig(output_dir=str(tmp_path / "toy"), max_steps=12, batch_size=16, log_every=4, save_every=None)
+    Trainer(make_model(), cfg, toy_data()).fit()
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("toy: step")]
+    rows = [json.loads(r) for r in (tmp_path / "toy" / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if "loss" in r]
+    assert [int(re.search(r"step (\d+)/12", ln).group(1)) for ln in lines] == [r["step"] for r in rows] == [4, 8, 12]
+    for line, row in zip(lines, rows):
+        assert f"loss {row['loss']:.4g}" in line and "items_per_s" in line and "ETA" in line
+    assert lines[-1].endswith("ETA 0s")
+
+
+def test_progress_false_is_silent(tmp_path, capsys):
+    cfg = TrainConfig(output_dir=str(tmp_path / "toy"), max_steps=4, batch_size=16, log_every=2, save_every=None,
+                      progress=False)
+    Trainer(make_model(), cfg, toy_data()).fit()
+    assert "step" not in capsys.readouterr().err
+
+
+def test_tsne_verbose_logs_kl_every_50_iterations(capsys):
+    from reprlab.embed import TSNE
+
+    x = np.random.default_rng(0).normal(size=(120, 5))
+    model = TSNE(perplexity=10, early_exaggeration_iter=50, n_iter=100, verbose=True, random_state=0).fit(x)
+    err = capsys.readouterr().err
+    its = [int(i) for i in re.findall(r"Iteration +(\d+), KL divergence", err)]
+    assert its == [50, 100, 150] and "t-SNE: knn affinities of 120 points" in err
+    assert "(early exaggeration)" in err.splitlines()[1] and "(early exaggeration)" not in err.splitlines()[-1]
+    last_kl = float(re.findall(r"KL divergence ([\d.]+)", err)[-1])
+    assert abs(last_kl - model.kl_divergence_) < 0.05 * model.kl_divergence_  # KL at the last step's start
+    TSNE(perplexity=10, early_exaggeration_iter=50, n_iter=50, random_state=0).fit(x)
+    assert capsys.readouterr().err == ""
