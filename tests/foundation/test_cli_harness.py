@@ -160,19 +160,6 @@ def test_config_show_of_a_verb_without_config_is_a_clear_error(capsys):
     assert "'reprlab tsne' takes no config file" in capsys.readouterr().err
 
 
-def test_demo_steps_are_every_domain_demo_and_typos_are_refused(capsys):
-    import importlib
-
-    from reprlab.cli.demo import STEPS
-    from reprlab.cli.main import COMMAND_MODULES
-
-    with_demo = {m for m in COMMAND_MODULES if hasattr(importlib.import_module(m), "demo")}
-    assert with_demo == set(STEPS.values()) - {"reprlab.cli.demo"}
-    with pytest.raises(SystemExit) as e:
-        main(["demo", "--only", "trainr"])
-    assert e.value.code == 2 and "invalid choice: 'trainr'" in capsys.readouterr().err
-
-
 def test_help_shows_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["tsne", "--help"])

@@ -82,7 +82,7 @@ def build_config(args: argparse.Namespace) -> Any:
     cls = config_class(args)
     if cls is None:
         raise TypeError(f"{getattr(args, 'handler', args)!r} declares no run config (add_config_args(config=...))")
-    config = config_from_args(cls, args, output_dir=getattr(args, "config_output_dir", None),
+    config: Any = config_from_args(cls, args, output_dir=getattr(args, "config_output_dir", None),
                               train_key=getattr(args, "config_train_key", "train"))
     seed_from_config(config)
     return config
