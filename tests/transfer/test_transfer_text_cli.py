@@ -34,7 +34,7 @@ def test_finetune_predict_export_round_trip(model_dir, tmp_path, capsys):
                            "--set", "train.batch_size=8", "--export-hf", tmp_path / "hf"], capsys)
     assert code == 0, err
     assert "valid accuracy" in out and (tmp_path / "run" / "confusion.png").is_file()
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())["valid"]
+    metrics = json.loads((tmp_path / "run" / "evaluation.json").read_text())["valid"]
     assert set(metrics["report"]) >= {"animal", "vehicle", "macro avg"}
     code, out, err = _run(["predict", tmp_path / "run", valid, "-o", tmp_path / "pred.jsonl"], capsys)
     assert code == 0, err

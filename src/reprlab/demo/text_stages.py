@@ -143,8 +143,10 @@ def _generation_note() -> str:
     return "reprlab.text.generation is present; the demo does not sample from it yet"
 
 
-def transfer_stage(ctx: StageContext) -> str:  # pragma: no cover - runs once the text-transfer domain lands
-    raise NotImplementedError("the text-transfer stage is added when reprlab.transfer.text_runs lands")
+def transfer_stage(ctx: StageContext) -> str:
+    """Not wired into the demo yet: the comparison runs as ``reprlab experiment transfer`` (docs/transfer.md)."""
+    return ("reprlab.transfer.text_runs is present; the demo does not run it yet "
+            "(the comparison is `reprlab experiment transfer`, numbers in docs/transfer.md)")
 
 
 __all__ = ["tokenizers_stage", "pretrain_stage", "transfer_stage", "SEED_BPE_MERGES", "BERT_BASE_PARAMETERS"]

@@ -18,14 +18,14 @@ from reprlab._lazy import lazy_exports
 if TYPE_CHECKING:
     from reprlab.mixture.em import COVARIANCE_TYPES, CovarianceType, e_step, estimate_gaussian_parameters, n_parameters
     from reprlab.mixture.gaussian_mixture import GaussianMixture
-    from reprlab.mixture.kmeans import kmeans, kmeans_plusplus
+    from reprlab.mixture.kmeans_init import kmeans, kmeans_plusplus
     from reprlab.mixture.metrics import cluster_purity
     from reprlab.mixture.selection import select_n_components
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "em": ("COVARIANCE_TYPES", "CovarianceType", "e_step", "estimate_gaussian_parameters", "n_parameters"),
     "gaussian_mixture": ("GaussianMixture",),
-    "kmeans": ("kmeans", "kmeans_plusplus"),
+    "kmeans_init": ("kmeans", "kmeans_plusplus"),
     "metrics": ("cluster_purity",),
     "selection": ("select_n_components",),
 })

@@ -49,7 +49,7 @@ def _writing(where: Path) -> Iterator[None]:
     try:
         yield
     except OSError as e:
-        raise DataError(f"{e.filename or where}: cannot write ({e.strerror}); free space or choose another "
+        raise DataError(f"{e.filename or where}: cannot write ({e.strerror or e}); free space or choose another "
                         "output path") from None
 
 

@@ -33,7 +33,7 @@ except ImportError:  # scikit-learn < 1.6
 from reprlab.errors import CheckpointError, ConfigError, DataError
 from reprlab.mixture import em
 from reprlab.mixture.em import COVARIANCE_TYPES, CovarianceType
-from reprlab.mixture.kmeans import kmeans, kmeans_plusplus
+from reprlab.mixture.kmeans_init import kmeans, kmeans_plusplus
 
 log = logging.getLogger(__name__)
 

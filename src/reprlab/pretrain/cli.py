@@ -213,16 +213,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--config", metavar="FILE.toml", help="TOML file of ArVsAeConfig values")
     a.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="e.g. --set seconds=600 --set corpus=kjv-sample (repeatable)")
-    a.add_argument("-o", "--output", dest="out_dir", metavar="DIR", help="experiment directory (sets output_dir)")
+    a.add_argument("-o", "--output", metavar="DIR", help="experiment directory (sets output_dir)")
+    a.set_defaults(config_class="reprlab.pretrain.ar_vs_ae:ArVsAeConfig", config_train_key=None)
     a.set_defaults(handler=_ar_vs_ae)
 
 
 def _ar_vs_ae(args: argparse.Namespace) -> int:
-    from reprlab.config import load_config
-    from reprlab.pretrain.ar_vs_ae import ArVsAeConfig, run_ar_vs_ae, table
+    from reprlab.cli.common import build_config
+    from reprlab.pretrain.ar_vs_ae import run_ar_vs_ae, table
 
-    overrides = args.overrides + ([f"output_dir={args.out_dir!r}"] if args.out_dir else [])
-    cfg = load_config(ArVsAeConfig, args.config, overrides)
+    cfg = build_config(args)
     results = run_ar_vs_ae(cfg)
     print(table(results))
     for name, row in results["models"].items():

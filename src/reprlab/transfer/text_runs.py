@@ -8,7 +8,7 @@ run directory holds::
       tokenizer/          the model's tokenizer (reprlab format, which HF AutoTokenizer reads)
       model.safetensors   final weights (encoder + head), written by the Trainer
       best/               the best validation checkpoint (model.safetensors, best.json)
-      metrics.json        validation metrics of the weights kept: accuracy, macro-F1, per-class report
+      evaluation.json     validation metrics of the weights kept: accuracy, macro-F1, per-class report
       confusion.png       the validation confusion matrix
       checkpoint-*/, metrics.jsonl, config.json   the Trainer's files (``--resume`` continues)
 """
@@ -347,7 +347,7 @@ def fit_text_task(model: TextModel, train_rows: list[TaskRow], valid_rows: list[
         metrics = evaluate_examples(task_model, valid_ex, label_names, pad_id=model.pad_id, cache=valid_cache)
         if cfg.task != "multiple-choice":
             plot_confusion(metrics, out / "confusion.png")
-        write_json(out / "metrics.json", {"valid": metrics})
+        write_json(out / "evaluation.json", {"valid": metrics})
     task_model.eval()
     return TextTaskResult(task_model, label_names, metrics, out, steps, time.perf_counter() - t0)
 
