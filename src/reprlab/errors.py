@@ -30,4 +30,10 @@ class CheckpointError(ReprlabError, ValueError):
 
 
 class OutputError(ReprlabError, OSError):
-    """An output that cannot be written: a read-only or full file system, or no permission."""
+    """An output that cannot be written: a read-only or full file system, or no permission.
+
+    ``errno``, ``strerror`` and ``filename`` are the failed write's; the text is the message.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -37,7 +37,10 @@ def disk_error(e: OSError, path: PathLike | None = None) -> OutputError | None:
     if fix is None:
         return None
     where = path if path is not None else (e.filename or "output")
-    return OutputError(f"{where}: cannot write ({e.strerror or e}); {fix} (e.g. -o DIR)")
+    err = OutputError(f"{where}: cannot write ({e.strerror or e}); {fix} (e.g. -o DIR)")
+    # an OSError still, for callers that read these (the message above stays the error's text)
+    err.errno, err.strerror, err.filename = e.errno, e.strerror, str(where)
+    return err
 
 
 @contextlib.contextmanager
