@@ -63,20 +63,10 @@ def environment() -> dict[str, str]:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a ``metrics.jsonl``; a torn last line (a run killed mid-write) is skipped."""
-    rows: list[dict[str, Any]] = []
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return rows
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+    """Rows of a ``metrics.jsonl``; a torn last line (a run killed mid-write) is skipped (the Trainer's reader)."""
+    from reprlab.train.callbacks import read_metrics  # imported here: building the CLI parser must not load torch
+
+    return read_metrics(path)
 
 
 def _finite(v: Any) -> bool:
