@@ -215,6 +215,20 @@ def _default_of(f: dataclasses.Field) -> Any:
     return None
 
 
+def _tables(cls: type) -> dict[str, Any]:
+    """The nested tables of dataclass ``cls`` as empty dicts (``{"train": {}, "model": {"augment": {}}}``).
+
+    The loader merges the file and ``--set`` over this skeleton, so ``train = 5`` where ``[train]``
+    is a table is refused at its source; the values themselves come from the fields' defaults.
+    """
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        default = _default_of(f) if f.init else None
+        if dataclasses.is_dataclass(default) and not isinstance(default, type):
+            out[f.name] = _tables(type(default))
+    return out
+
+
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
     """Build dataclass ``cls`` from a nested dict, rejecting unknown keys and wrong types.
 
@@ -253,7 +267,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
     a path stays the path it was, quotes and backslashes included). A ConfigError raised while
     reading the file is prefixed with the file name.
     """
-    data = dict(defaults or {})
+    data = merge(_tables(cls), defaults or {})
     if path is not None:
         data = merge(data, read_toml(path), source=str(path))
     data = merge(data, parse_overrides(overrides or []), source="--set")

@@ -92,12 +92,12 @@ def test_two_identical_commands_give_identical_weights(tmp_path, command):
 def test_output_device_and_data_flags_keep_their_exact_text(path):
     import argparse
 
-    from reprlab.cli.common import run_config_from_args
+    from reprlab.cli.common import config_from_args
     from reprlab.vision.generative.runs import AutoencoderRunConfig
 
     args = argparse.Namespace(config=None, overrides=[], data=path + "/data", device="cpu", output=path,
                               resume=False)
-    cfg = run_config_from_args(AutoencoderRunConfig, args)
+    cfg = config_from_args(AutoencoderRunConfig, args)
     assert cfg.train.output_dir == str(Path(path))
     assert cfg.data.name == path + "/data"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -100,9 +99,6 @@ def config_from_args(cls: type[T], args: argparse.Namespace, defaults: dict[str,
     The flags' values go in as values (never through TOML source text), so a path with quotes or
     backslashes lands where the user typed it.
     """
-    if defaults is None and dataclasses.is_dataclass(cls):
-        # the class's own values as the base, so that a file's `train = 5` is refused where it is read
-        defaults = dataclasses.asdict(cls())
     if output_dir is not None:
         prefix = f"{train_key}." if train_key else ""
         defaults = merge(defaults or {}, parse_overrides([f"{prefix}output_dir={output_dir!r}"]))
@@ -134,13 +130,6 @@ def seed_from_config(config: Any) -> None:
     seed = getattr(getattr(config, "train", None), "seed", getattr(config, "seed", None))
     if isinstance(seed, int):
         seed_everything(seed)
-
-
-def run_config_from_args(cls: type[T], args: argparse.Namespace, *, output_dir: str | None = None) -> T:
-    """A run config (a dataclass with a nested ``train`` table) from the command line, then seeded."""
-    config = config_from_args(cls, args, output_dir=output_dir)
-    seed_from_config(config)
-    return config
 
 
 def add_experiment_args(parser: argparse.ArgumentParser, config: str, example: str) -> None:
