@@ -209,7 +209,8 @@ def imax_stage(ctx: StageContext) -> str:
 
     steps = ctx.pick(400, 1500)
     base = IMAXRunConfig(n_train=ctx.pick(4096, 8192), n_test=1024)
-    base.train = dataclasses.replace(base.train, max_steps=steps, output_dir=str(ctx.out / "imax"))
+    base.train = dataclasses.replace(base.train, max_steps=steps, output_dir=str(ctx.out / "imax"),
+                                     progress=False)  # the stage has its own bar
     with torch_threads(1):
         ctx.part("IMAX")
         torch.manual_seed(0)
