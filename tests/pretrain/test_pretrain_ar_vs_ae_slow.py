@@ -32,3 +32,10 @@ def test_ar_vs_ae_trains_three_models_and_measures_them(tmp_path, capsys):
         assert m["probe_acc"] > 0.2
     assert causal["samples"][0].startswith("And God said") and len(causal["samples"][0]) > len("And God said")
     assert " -> " in mlm["samples"][0]
+    # the same command again measures nothing new: every model's row is kept (resume at the experiment level)
+    stamp = (out / "causal" / "model.safetensors").stat().st_mtime_ns
+    assert main(["experiment", "ar-vs-ae", "-o", str(out), "--set", "corpus='kjv-sample'", "--set", "model='tiny'",
+                 "--set", "max_length=64", "--set", "vocab_size=1000", "--set", "seconds=1e9", "--set", "max_steps=150",
+                 "--set", "warmup_steps=20", "--set", "eval_every=50", "--set", "finetune_epochs=1"]) == 0
+    assert json.loads((out / "ar_vs_ae.json").read_text())["models"] == models
+    assert (out / "causal" / "model.safetensors").stat().st_mtime_ns == stamp

@@ -157,6 +157,35 @@ def test_gpt2_export_matches_hf_logits_and_greedy_tokens(tmp_path):
         assert torch.equal(back(ids), LM(ids))
 
 
+def test_ragged_batches_are_left_padded_with_the_models_pad_id_exactly_as_hf_generate(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    pad = 3
+    lm = model(pad_token_id=pad)
+    eos = int(generate(lm, [PROMPTS[1]], 4, temperature=0).tokens[0, 2])  # row 1 ends at its 3rd new token
+    lm.to_hf(tmp_path / "gpt2", eos_id=eos)
+    hf = transformers.GPT2LMHeadModel.from_pretrained(tmp_path / "gpt2").eval()
+    assert hf.generation_config.pad_token_id == pad
+    longest = max(map(len, PROMPTS))
+    ids = torch.tensor([[pad] * (longest - len(p)) + p for p in PROMPTS])  # HF's input: left padding, pad id
+    attention = (ids != pad).long()
+    with torch.no_grad():
+        theirs = hf.generate(ids, attention_mask=attention, max_new_tokens=12, do_sample=False)[:, longest:]
+    ours = generate(lm, PROMPTS, 12, temperature=0, eos_id=eos)  # pad id from the model's config
+    assert torch.equal(ours.tokens[:, :theirs.shape[1]], theirs)
+    assert ours.lengths[1] == 3 and (ours.tokens[1, 3:] == pad).all()  # finished rows: the pad id, as HF
+    with pytest.raises(ConfigError, match="pad_id=1000"):
+        generate(lm, PROMPTS, 2, pad_id=1000)
+
+
+def test_gpt2_without_a_pad_token_pads_with_its_end_of_text_token(tmp_path):
+    import json
+
+    LM.to_hf(tmp_path / "gpt2", eos_id=7)
+    config = json.loads((tmp_path / "gpt2" / "config.json").read_text())
+    (tmp_path / "gpt2" / "config.json").write_text(json.dumps({**config, "pad_token_id": None}))  # as OpenAI's GPT-2
+    assert CausalLM.from_hf(tmp_path / "gpt2").config.pad_token_id == 7
+
+
 def test_gpt2_export_refuses_configs_gpt2_cannot_hold(tmp_path):
     with pytest.raises(ConfigError, match="positions"):
         CausalLM(gpt_config("tiny", positions="sinusoidal")).to_hf(tmp_path / "x")

@@ -16,7 +16,7 @@ from reprlab.transfer import TextTaskModel, TextTransferConfig, export_hf, fit_t
 from reprlab.transfer.text_finetune import cached_features, freeze_below, layerwise_lr_groups
 from reprlab.transfer.text_inputs import TextWindows, collate
 from reprlab.transfer.text_runs import build_examples, load_finetuned, predict_logits
-from tests.transfer.text_fixtures import tiny_model_dir, toy_rows
+from tests.transfer.text_fixtures import ANIMALS, VEHICLES, tiny_model_dir, toy_rows
 
 TEXTS = ["the dog runs", "a big red truck drives on the road", "fish swims", "the plane flies in the sky and it is fast"]
 
@@ -174,6 +174,45 @@ def test_token_and_choice_heads_match_hf(tiny, tmp_path, task):
             ref = hf(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                      token_type_ids=batch["token_type_ids"]).logits
     torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("task,pooling,head", [("seq-cls", "pooler", "linear"), ("seq-cls", "cls", "mlp"),
+                                               ("token-cls", "cls", "linear")])
+def test_roberta_runs_export_to_hf_roberta_heads_with_the_same_logits(tmp_path, task, pooling, head):
+    transformers = pytest.importorskip("transformers")
+    roberta = load_text_model(tiny_model_dir(tmp_path / "rob", roberta=True))
+    assert roberta.encoder.config.position_offset == 1 and roberta.encoder.pooler is None
+    def tagged(texts):
+        return [TaskRow(f"t:{i}", tokens=t.split(), label=["x" if w in ANIMALS + VEHICLES else "O" for w in t.split()])
+                for i, t in enumerate(texts)]
+
+    rows = tagged([r["text"] for r in toy_rows(16)]) if task == "token-cls" else _rows(toy_rows(16))
+    probe = tagged(TEXTS) if task == "token-cls" else _rows([{"text": t, "label": "animal"} for t in TEXTS])
+    fit_text_task(roberta, rows, None, _cfg(task=task, epochs=1, pooling=pooling, head=head), tmp_path / "ft")
+    hf_dir = export_hf(tmp_path / "ft", tmp_path / "hf")
+    cls = {"seq-cls": transformers.RobertaForSequenceClassification,
+           "token-cls": transformers.RobertaForTokenClassification}[task]
+    hf = cls.from_pretrained(hf_dir).eval()  # the exact class: a head layout mismatch would not load cleanly
+    assert type(hf).__name__ == __import__("json").loads((hf_dir / "config.json").read_text())["architectures"][0]
+    run = load_finetuned(tmp_path / "ft")
+    batch = collate(build_examples(probe, run.windows(), task, run.label_names))
+    assert (batch["attention_mask"][:, 0] == 0).any()  # padded rows: RoBERTa's padding-aware positions matter
+    with torch.no_grad():
+        ours = run.model(batch)
+        ref = hf(input_ids=batch["input_ids"][:, 0], attention_mask=batch["attention_mask"][:, 0]).logits
+    if task == "token-cls":  # logits at padding positions mean nothing (HF computes them, ours are the bias)
+        real = batch["attention_mask"][:, 0].bool()
+        ours, ref = ours[real], ref[real]
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_roberta_export_refuses_a_head_roberta_cannot_hold(tmp_path):
+    from reprlab.errors import ConfigError
+
+    roberta = load_text_model(tiny_model_dir(tmp_path / "rob", roberta=True))
+    fit_text_task(roberta, _rows(toy_rows(8)), None, _cfg(epochs=1, pooling="mean"), tmp_path / "ft")
+    with pytest.raises(ConfigError, match="RoBERTa's classification head"):
+        export_hf(tmp_path / "ft", tmp_path / "hf")
 
 
 def test_chunk_aggregators_train_end_to_end_and_two_identical_runs_agree(tiny, tmp_path):

@@ -22,8 +22,10 @@ def tiny_vocab() -> list[str]:
     return list(dict.fromkeys(SPECIALS + list(WORDS) + pieces))
 
 
-def tiny_model_dir(path: Path, *, seed: int = 0, type_vocab_size: int = 2, pooler: bool = True) -> Path:
-    """Write a random tiny BERT + tokenizer as a HF directory at ``path``."""
+def tiny_model_dir(path: Path, *, seed: int = 0, type_vocab_size: int = 2, pooler: bool = True,
+                   roberta: bool = False) -> Path:
+    """Write a random tiny BERT (or, with ``roberta``, RoBERTa: one segment, positions from pad + 1, no pooler)
+    + tokenizer as a HF directory at ``path``."""
     path.mkdir(parents=True, exist_ok=True)
     vocab = tiny_vocab()
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
@@ -31,6 +33,8 @@ def tiny_model_dir(path: Path, *, seed: int = 0, type_vocab_size: int = 2, poole
     torch.manual_seed(seed)
     cfg = EncoderConfig(vocab_size=len(vocab), hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64,
                         max_position=64, type_vocab_size=type_vocab_size, pooler=pooler)
+    if roberta:  # [PAD] = 0, so HF RoBERTa's positions start at 1
+        cfg = cfg.replace(type_vocab_size=1, pooler=False, position_offset=1, max_position=66)
     Encoder(cfg).to_hf(path)
     return path
 

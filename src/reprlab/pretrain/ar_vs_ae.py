@@ -169,8 +169,11 @@ def run_ar_vs_ae(cfg: ArVsAeConfig) -> dict[str, Any]:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     shards = _tokenizer_and_shards(cfg, out)
-    results: dict[str, Any] = {"config": dataclasses.asdict(cfg), "models": {}}
+    results: dict[str, Any] = {"config": dataclasses.asdict(cfg), "models": _finished(out, cfg)}
     for objective in cfg.objectives:
+        if objective in results["models"]:
+            log.info("%s: already measured in %s (same settings); kept", objective, out / "ar_vs_ae.json")
+            continue
         run_dir = out / objective
         train = TrainConfig(output_dir=str(run_dir), max_steps=cfg.max_steps, batch_size=cfg.batch_size, lr=cfg.lr,
                             warmup_steps=cfg.warmup_steps, schedule="constant", weight_decay=0.01, max_grad_norm=1.0,
@@ -185,9 +188,34 @@ def run_ar_vs_ae(cfg: ArVsAeConfig) -> dict[str, Any]:
         row.update(_transfer(model, objective, cfg, run_dir))
         row["samples"] = _samples(model, objective)
         results["models"][objective] = row
+        results["config"]["objectives"] = list(results["models"])  # every model measured with these settings
         log.info("%s: %s", objective, {k: v for k, v in row.items() if k != "samples"})
         write_json(out / "ar_vs_ae.json", results)
     return results
+
+
+def _finished(out: Path, cfg: ArVsAeConfig) -> dict[str, Any]:
+    """Rows of an earlier run into ``out`` with the same settings (any objectives): a re-run measures only the rest.
+
+    The experiment can so be run one objective at a time (``--set objectives=[causal]``), e.g. to keep
+    each CPU-lock hold short; a row of other settings, or a model killed before its row was written,
+    is measured again from scratch.
+    """
+    import json
+
+    path = out / "ar_vs_ae.json"
+    if not path.is_file():
+        return {}
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        log.warning("%s is not valid JSON; measuring every model again", path)
+        return {}
+    mine = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "objectives"}
+    theirs = {k: v for k, v in earlier.get("config", {}).items() if k != "objectives"}
+    if mine != theirs:
+        return {}
+    return {k: v for k, v in earlier.get("models", {}).items() if k in OBJECTIVES}
 
 
 def table(results: dict[str, Any]) -> str:

@@ -155,15 +155,18 @@ class Encoder(nn.Module):
         if position_ids is None:
             position_ids = torch.arange(start, start + t, device=input_ids.device).expand(b, t)
         x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, T, H)
-        keys = torch.arange(start + t, device=x.device)  # (S,)
-        allowed = keys[None, :] <= (start + torch.arange(t, device=x.device))[:, None]  # (T, S) causal
-        allowed = allowed[None, None]  # (1, 1, T, S)
-        if attention_mask is not None:
-            if attention_mask.shape != (b, start + t):
-                raise DataError(f"attention_mask has shape {tuple(attention_mask.shape)}; with a KV cache it "
-                                f"covers every position so far: ({b}, {start + t})")
-            allowed = allowed & attention_mask.bool()[:, None, None, :]  # (B, 1, T, S)
-        bias = additive_mask(allowed, x.dtype)
+        if attention_mask is not None and attention_mask.shape != (b, start + t):
+            raise DataError(f"attention_mask has shape {tuple(attention_mask.shape)}; with a KV cache it "
+                            f"covers every position so far: ({b}, {start + t})")
+        if t == 1:  # one new query may see every cached key: only padding needs a mask (decoding steps)
+            bias = None if attention_mask is None else additive_mask(attention_mask.bool()[:, None, None, :], x.dtype)
+        else:
+            keys = torch.arange(start + t, device=x.device)  # (S,)
+            allowed = keys[None, :] <= (start + torch.arange(t, device=x.device))[:, None]  # (T, S) causal
+            allowed = allowed[None, None]  # (1, 1, T, S)
+            if attention_mask is not None:
+                allowed = allowed & attention_mask.bool()[:, None, None, :]  # (B, 1, T, S)
+            bias = additive_mask(allowed, x.dtype)
         hidden = [x]
         for layer, block in enumerate(self.layers):
             x, _ = block(x, bias, cache=cache, layer=layer)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from reprlab.errors import ConfigError, DataError
+from reprlab.text.config import EncoderConfig
 from reprlab.text.kv_cache import KVCache
 
 Prompt = Sequence[int] | Sequence[Sequence[int]] | torch.Tensor
@@ -100,6 +101,14 @@ def next_token(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | N
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B,)
 
 
+def _model_config(model: torch.nn.Module) -> EncoderConfig:
+    config = getattr(model, "config", None)
+    if not isinstance(config, EncoderConfig) or not config.causal:
+        raise ConfigError(f"{type(model).__name__}: generation needs a causal LM whose .config is a causal "
+                          "EncoderConfig (reprlab.text.CausalLM(gpt_config(...)))")
+    return config
+
+
 def stream(model: torch.nn.Module, prompt_ids: Prompt, max_new_tokens: int, *, temperature: float = 1.0,
            top_k: int | None = None, top_p: float | None = None, eos_id: int | None = None,
            pad_id: int | None = None, bos_id: int | None = None, generator: torch.Generator | None = None,
@@ -109,7 +118,7 @@ def stream(model: torch.nn.Module, prompt_ids: Prompt, max_new_tokens: int, *, t
     The same arguments as :func:`generate`; iteration ends after ``max_new_tokens`` steps or when
     every row has produced ``eos_id``. Rows already finished yield ``pad_id``.
     """
-    config = model.config
+    config = _model_config(model)
     check_sampling(temperature, top_k, top_p)
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ConfigError(f"max_new_tokens={max_new_tokens!r}: must be a positive integer")
@@ -124,41 +133,43 @@ def stream(model: torch.nn.Module, prompt_ids: Prompt, max_new_tokens: int, *, t
         bad = [i for i in row if not 0 <= i < config.vocab_size]
         if bad:
             raise DataError(f"prompt token id {bad[0]} is outside the vocabulary [0, {config.vocab_size})")
-    fill = pad_id if pad_id is not None else (eos_id if eos_id is not None else 0)
-    device = next(model.parameters()).device
+    fill = config.pad_token_id if pad_id is None else pad_id
+    if not 0 <= fill < config.vocab_size:
+        raise ConfigError(f"pad_id={fill} is outside the vocabulary [0, {config.vocab_size})")
+    param = next(model.parameters())
+    device = param.device
     b, total = len(rows), longest + max_new_tokens
     ids = torch.full((b, total), fill, dtype=torch.long, device=device)
+    padded = any(len(row) < longest for row in rows)
     mask = torch.zeros((b, total), dtype=torch.long, device=device)
     for r, row in enumerate(rows):  # left padding: every prompt ends at column longest - 1
         ids[r, longest - len(row):longest] = torch.tensor(row, dtype=torch.long)
         mask[r, longest - len(row):] = 1
     positions = (mask.cumsum(1) - 1).clamp_min(0)  # (B, total): each row counts from its first token
+    # Without padding the mask is all ones and the positions are 0, 1, ...: give the model neither, so each
+    # step attends without a mask tensor (one query over every cached key needs none).
+    step_mask = mask if padded else None
     finished = torch.zeros(b, dtype=torch.bool, device=device)
-    cache = None
-    if use_cache:
-        dtype = next(model.parameters()).dtype
-        cache = KVCache.for_model(config, b, total, device=device, dtype=dtype)
+    pad_token = torch.full((b,), fill, dtype=torch.long, device=device)
+    cache = KVCache.for_model(config, b, total, device=device, dtype=param.dtype) if use_cache else None
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            end = longest
-            for step in range(max_new_tokens):
-                if cache is None:  # recompute everything: the reference path
-                    logits = model(ids[:, :end], mask[:, :end], positions[:, :end], last_only=True)[:, -1]
-                else:
-                    start = cache.length
-                    logits = model(ids[:, start:end], mask[:, :end], positions[:, start:end], cache=cache,
-                                   last_only=True)[:, -1]
+        end = longest
+        for step in range(max_new_tokens):
+            start = 0 if cache is None else cache.length  # without a cache: recompute everything (the reference)
+            with torch.no_grad():  # per step, not around the yield: the caller's grad mode stays its own
+                logits = model(ids[:, start:end], None if step_mask is None else step_mask[:, :end],
+                               positions[:, start:end] if padded else None, cache=cache, last_only=True)[:, -1]
                 token = next_token(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
-                token = torch.where(finished, torch.full_like(token, fill), token)
-                ids[:, end] = token
-                end += 1
                 if eos_id is not None:
+                    token = torch.where(finished, pad_token, token)
                     finished = finished | (token == eos_id)
-                yield token, finished
-                if eos_id is not None and bool(finished.all()) and step < max_new_tokens - 1:
-                    return
+                ids[:, end] = token
+            end += 1
+            yield token, finished
+            if eos_id is not None and step < max_new_tokens - 1 and bool(finished.all()):
+                return
     finally:
         model.train(was_training)
 
@@ -187,7 +198,9 @@ def generate(model: torch.nn.Module, prompt_ids: Prompt, max_new_tokens: int, *,
     eos_id : int, optional
         A row stops when it produces this token; generation ends when every row has.
     pad_id : int, optional
-        Fills rows after they finish (default ``eos_id``, else 0).
+        Left-pads shorter prompts (masked out, never attended to) and fills rows after they finish;
+        default the model's ``config.pad_token_id`` (the tokenizer's pad token, set when the run was
+        made; a GPT-2 directory without one gets its ``eos_token_id``, as HF's ``generate`` does).
     bos_id : int, optional
         Replaces an empty prompt (an empty prompt without it is an error).
     generator : torch.Generator, optional

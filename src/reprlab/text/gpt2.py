@@ -53,6 +53,17 @@ def config_to_gpt2(config: EncoderConfig, *, bos_id: int | None = None, eos_id: 
     return out  # bos/eos null unless given: HF's GPT2Config would otherwise assume GPT-2's 50256
 
 
+def _pad_id(hf: dict) -> int:
+    """GPT-2 has no pad token: like HF's ``generate``, pad with ``eos_token_id`` when ``pad_token_id`` is null."""
+    for key in ("pad_token_id", "eos_token_id"):
+        value = hf.get(key)
+        if isinstance(value, list):  # HF allows several end-of-text ids; the first pads
+            value = value[0] if value else None
+        if value is not None:
+            return int(value)
+    return 0
+
+
 def config_from_gpt2(hf: dict) -> EncoderConfig:
     """The :class:`EncoderConfig` of a HF GPT-2 ``config.json`` dict."""
     if hf.get("model_type") != "gpt2":
@@ -71,7 +82,7 @@ def config_from_gpt2(hf: dict) -> EncoderConfig:
         num_heads=hf.get("n_head", 12), intermediate_size=hf.get("n_inner") or 4 * h,
         max_position=hf.get("n_positions", 1024), hidden_dropout=hf.get("resid_pdrop", 0.1),
         attention_dropout=hf.get("attn_pdrop", 0.1), initializer_range=hf.get("initializer_range", 0.02),
-        pad_token_id=hf.get("pad_token_id") or 0), activation=_ACT_FROM_HF[act],
+        pad_token_id=_pad_id(hf)), activation=_ACT_FROM_HF[act],
         layer_norm_eps=hf.get("layer_norm_epsilon", 1e-5))
 
 

@@ -19,11 +19,13 @@ positions are the encoder's absolute ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
 
 from reprlab.text.encoder import Encoder
+from reprlab.text.layers import Block
 from reprlab.text.masks import attention_bias
 
 
@@ -84,15 +86,14 @@ class TwoStreamEncoder(nn.Module):
         h = emb.combine(emb.token(input_ids), token_type_ids, position_ids)  # (B, T, H)
         w = self.query_vector.expand(b, t, -1)  # (B, T, E)
         g = emb.combine(w, token_type_ids, position_ids)  # (B, T, H)
-        args = dict(batch=b, heads=c.num_heads, length=t, dtype=h.dtype)
-        content_bias = attention_bias(attention_mask, content_mask, **args)
-        query_bias = attention_bias(attention_mask, query_mask, **args)
+        content_bias = attention_bias(attention_mask, content_mask, batch=b, heads=c.num_heads, length=t, dtype=h.dtype)
+        query_bias = attention_bias(attention_mask, query_mask, batch=b, heads=c.num_heads, length=t, dtype=h.dtype)
         visible = query_mask if query_mask.dim() == 3 else query_mask[None].expand(b, t, t)  # (B, T, T)
         if attention_mask is not None:
             visible = visible & attention_mask.bool()[:, None, :]
         rows = visible.any(-1)  # (B, T): queries with at least one key
-        for block in enc.layers:
-            h, g = block.forward_two_stream(h, g, content_bias, query_bias, rows)
+        for block in enc.layers:  # an nn.ModuleList: its items are typed as plain Modules
+            h, g = cast(Block, block).forward_two_stream(h, g, content_bias, query_bias, rows)
         if enc.final_norm is not None:
             h, g = enc.final_norm(h), enc.final_norm(g)
         return TwoStreamOutput(content=h, query=g)

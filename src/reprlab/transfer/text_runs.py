@@ -451,10 +451,14 @@ _HF_HEADS = {"seq-cls": "ForSequenceClassification", "pair-cls": "ForSequenceCla
 
 
 def export_hf(run_dir: str | Path, directory: str | Path) -> Path:
-    """Write the run as a HF ``Bert/Albert{ForSequenceClassification, ForTokenClassification, ForMultipleChoice}``.
+    """Write the run as a HF ``{Bert,Roberta,Albert}{ForSequenceClassification, ForTokenClassification, ForMultipleChoice}``.
 
     ``from_pretrained`` on the directory gives the run's logits (within float error). Needs the HF
     head layout: a linear head on the last layer, pooled by ``pooler`` (sequence tasks), and no chunks.
+    RoBERTa's sequence head (``RobertaClassificationHead``: ``out_proj(tanh(dense(h_<s>)))``, dropout
+    before each linear layer, no pooler) is the same function at evaluation as either ``pooling='pooler'``
+    with a linear head (the pooler's dense becomes ``classifier.dense``) or ``pooling='cls'`` with the
+    ``mlp`` head of width H (``hidden`` becomes ``classifier.dense``); both export.
     """
     from safetensors.torch import save_file
 
@@ -463,22 +467,43 @@ def export_hf(run_dir: str | Path, directory: str | Path) -> Path:
 
     run = load_finetuned(run_dir)
     m, cfg = run.model, run.config
+    h = m.encoder.config.hidden_size
+    family = hf_family(m.encoder.config)
+    roberta_head = family == "roberta" and cfg.task in ("seq-cls", "pair-cls")
     problems = []
-    if m.hidden is not None or m.mix is not None or m.layers != [m.encoder.config.num_layers]:
-        problems.append("a linear head on the last layer")
-    if cfg.task != "token-cls" and m.pooling != "pooler":
-        problems.append(f"pooling 'pooler' (the run uses {m.pooling!r})")
+    if m.mix is not None or m.layers != [m.encoder.config.num_layers]:
+        problems.append("a head on the last layer")
+    if roberta_head:
+        if not (m.pooling == "pooler" and m.hidden is None
+                or m.pooling == "cls" and m.hidden is not None and m.hidden.out_features == h):
+            problems.append(f"RoBERTa's classification head: pooling 'pooler' with the linear head, or pooling 'cls' "
+                            f"with the mlp head of width {h} (the run uses pooling {m.pooling!r}, head "
+                            f"{'mlp' if m.hidden is not None else 'linear'})")
+    else:
+        if m.hidden is not None:
+            problems.append("a linear head")
+        if cfg.task != "token-cls" and m.pooling != "pooler":
+            problems.append(f"pooling 'pooler' (the run uses {m.pooling!r})")
     if cfg.long_text.strategy == "chunks":
         problems.append("no chunk aggregation")
-    family = hf_family(m.encoder.config)
-    if family == "roberta":
-        problems.append("a BERT or ALBERT encoder (RoBERTa's classification head has another layout)")
     if problems:
         raise ConfigError(f"{run_dir}: HF export needs {'; '.join(problems)}")
-    state = {f"{family}.{k}": v for k, v in to_hf_state(m.encoder).items()
-             if cfg.task != "token-cls" or not k.startswith("pooler.")}
-    state["classifier.weight"] = m.classifier.weight.detach().clone().contiguous()
-    state["classifier.bias"] = m.classifier.bias.detach().clone().contiguous()
+    base = to_hf_state(m.encoder)
+    drop_pooler = cfg.task == "token-cls" or roberta_head  # these HF heads have no pooler
+    state = {f"{family}.{k}": v for k, v in base.items() if not (drop_pooler and k.startswith("pooler."))}
+
+    def copy(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return {p: getattr(module, p).detach().clone().contiguous() for p in ("weight", "bias")}
+
+    if roberta_head:
+        pooler = m.encoder.pooler
+        dense = m.hidden if m.hidden is not None else pooler.dense if pooler is not None else None
+        if dense is None:
+            raise CheckpointError(f"{run_dir}: pooling 'pooler' but the encoder has no pooler weights")
+        state.update({f"classifier.dense.{p}": t for p, t in copy(dense).items()})
+        state.update({f"classifier.out_proj.{p}": t for p, t in copy(m.classifier).items()})
+    else:
+        state.update({f"classifier.{p}": t for p, t in copy(m.classifier).items()})
     hf = config_to_hf(m.encoder.config)
     hf["architectures"] = [family.capitalize() + _HF_HEADS[cfg.task]]
     hf["classifier_dropout"] = cfg.dropout
