@@ -116,3 +116,37 @@ def test_tags_that_do_not_match_tokens_and_empty_texts_are_errors(tmp_path):
         win.single("   ", what="t.jsonl:4")
     with pytest.raises(ConfigError, match="text pairs need segment embeddings"):
         win.pair("a dog", "a cat")
+
+
+@given(n=st.integers(1, 300), budget=st.integers(2, 40), stride_frac=st.floats(0.1, 1.0))
+@settings(max_examples=150, deadline=None)
+def test_each_piece_is_owned_by_a_window_where_it_has_the_most_context(n, budget, stride_frac):
+    from reprlab.transfer.text_inputs import piece_owners
+
+    starts = chunk_starts(n, budget, max(1, int(budget * stride_frac)))
+    lengths = [min(n, budget)] * len(starts)
+    owners = piece_owners(n, lengths, starts)
+    for p, j in enumerate(owners):
+        s = starts[j]
+        assert s <= p < s + lengths[j]
+        context = [min(p - a, a + m - 1 - p) for a, m in zip(starts, lengths) if a <= p < a + m]
+        assert min(p - s, s + lengths[j] - 1 - p) == max(context)
+    assert owners == sorted(owners)  # windows take over in reading order
+    assert piece_owners(12, [6, 6, 6], [0, 3, 6]) == [0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2]  # ties: the earlier
+
+
+def test_tagging_in_chunks_labels_every_word_once_and_other_strategies_are_refused(tmp_path):
+    (tmp_path / "vocab.txt").write_text("\n".join(tiny_vocab()) + "\n")
+    tok = WordPieceTokenizer.from_vocab(tmp_path / "vocab.txt")
+    ws = "the big red dog runs on the road and the small cat swims in the water".split()
+    tags = list(range(len(ws)))
+    head = TextWindows(tok, 8).words(ws, tags)
+    assert len(head.ids) == 1 and sorted(t for t in head.label if t != IGNORE_INDEX) == tags[:6]  # the rest is cut
+    ex = TextWindows(tok, 8, LongText("chunks", chunk_stride=3)).words(ws, tags)
+    assert len(ex.ids) > 1 and all(len(w) <= 8 for w in ex.ids)
+    assert [t for t in ex.label if t != IGNORE_INDEX] == tags  # every word, once, in order
+    for (j, pos), piece in zip(ex.meta["pieces_at"], tok.encode_sequence(" ".join(ws)).ids):
+        assert ex.ids[j][pos] == piece  # the owner window holds the piece where pieces_at says
+    for strategy in ("tail", "head+tail", "key-sentences"):
+        with pytest.raises(ConfigError, match="tagging must keep whole runs of words"):
+            TextWindows(tok, 8, LongText(strategy)).words(ws, tags)

@@ -215,6 +215,37 @@ def test_roberta_export_refuses_a_head_roberta_cannot_hold(tmp_path):
         export_hf(tmp_path / "ft", tmp_path / "hf")
 
 
+def test_tagging_in_chunks_reads_each_piece_from_its_owner_window_and_tags_every_word(tiny, tmp_path):
+    from reprlab.transfer.long_text import LongText
+
+    words = [(f"the {a} {n} runs on the road and the {a} {n} swims in the water").split()
+             for a, n in zip(("red", "big", "small", "fast"), ANIMALS + VEHICLES)]
+    rows = [TaskRow(f"t:{i}", tokens=ws, label=["x" if w in ANIMALS + VEHICLES else "O" for w in ws])
+            for i, ws in enumerate(words * 4)]
+    cfg = _cfg(task="token-cls", epochs=2, max_length=8, long_text=LongText("chunks", chunk_stride=4))
+    fit_text_task(tiny, rows, None, cfg, tmp_path / "ft")
+    run = load_finetuned(tmp_path / "ft")
+    ex = build_examples(rows[:2], run.windows(), "token-cls", run.label_names)
+    assert len(ex[0].ids) > 2  # several windows of 8
+    with torch.no_grad():
+        logits = run.model(collate(ex))  # (B, pieces, C)
+        for b, e in enumerate(ex):
+            for p, (j, pos) in enumerate(e.meta["pieces_at"]):  # by hand: the owner window alone
+                states = run.model.encoder(torch.tensor([e.ids[j]])).last_hidden_state[0, pos]
+                torch.testing.assert_close(logits[b, p], run.model.classifier(states), atol=1e-5, rtol=1e-5)
+    from reprlab.transfer.text_runs import evaluate_examples
+
+    every = build_examples(rows, run.windows(), "token-cls", run.label_names)
+    assert evaluate_examples(run.model, every, run.label_names)["n"] == sum(len(r.tokens) for r in rows)  # each word once
+    from reprlab.transfer import predict_file
+    from tests.transfer.text_fixtures import write_jsonl
+
+    src = write_jsonl(tmp_path / "t.jsonl", [{"tokens": ws} for ws in words])
+    predict_file(tmp_path / "ft", src, tmp_path / "p.jsonl")
+    out = [__import__("json").loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert all(len(o["tags"]) == len(ws) and None not in o["tags"] for o, ws in zip(out, words))
+
+
 def test_chunk_aggregators_train_end_to_end_and_two_identical_runs_agree(tiny, tmp_path):
     from reprlab.transfer.long_text import LongText
 

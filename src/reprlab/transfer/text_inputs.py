@@ -121,26 +121,47 @@ class TextWindows:
     def words(self, words: Sequence[str], tags: Sequence[int] | None, *, what: str = "tokens") -> Example:
         """Tagging input: each word tokenized on its own, pieces joined, first-piece labels.
 
-        Words that give no piece (e.g. only control characters) carry no label. Pieces beyond the
-        window are cut (head); their words are not predicted.
+        Words that give no piece (e.g. only control characters) carry no label. With ``head`` (the
+        default) pieces beyond the window are cut and their words are not predicted (``null`` tags);
+        with ``chunks`` the pieces are read in windows every ``chunk_stride`` pieces and each piece is
+        labelled and predicted from the one window where it has the most context on both sides
+        (:func:`piece_owners`, the "max context" rule of BERT's SQuAD windows), so every word gets a
+        tag. Other strategies would drop words from the middle of the text and are refused.
         """
         if not words:
             raise DataError(f"{what}: no tokens; remove the row or give it words")
         if tags is not None and len(tags) != len(words):
             raise DataError(f"{what}: {len(words)} tokens but {len(tags)} tags; give one tag per token")
-        if self.long_text.strategy != "head":
-            raise ConfigError(f"long_text.strategy={self.long_text.strategy!r}: tagging keeps the head of "
-                              "the text; use the default 'head'")
+        if self.long_text.strategy not in ("head", "chunks"):
+            raise ConfigError(f"long_text.strategy={self.long_text.strategy!r}: tagging must keep whole runs of "
+                              "words; use 'head' (the first window) or 'chunks' (every word, in windows)")
         parts = []
         for w_index, word in enumerate(words):
             e = self.tokenizer.encode_sequence(word)
             e.word_ids = [w_index] * len(e.ids)
             parts.append(e)
         whole = _concat(parts)
+        if self.long_text.strategy == "chunks":
+            return self._word_chunks(whole, tags, what)
         keep = list(range(min(len(whole.ids), self.budget())))
         enc = self.template.process(_take(whole, keep), None)
         label = align_word_labels(enc.word_ids, tags) if tags is not None else [IGNORE_INDEX] * len(enc.ids)
         return Example([enc.ids], [enc.type_ids], label, {"word_ids": enc.word_ids})
+
+    def _word_chunks(self, whole: Any, tags: Sequence[int] | None, what: str) -> Example:
+        """Tagging windows over every piece; ``meta['pieces_at']`` = (window, position) of each piece's owner."""
+        n = len(whole.ids)
+        if not n:
+            raise DataError(f"{what}: no word gives a word piece")
+        windows = cut_pieces(list(range(n)), self.budget(), self.long_text, what=what)
+        starts = [w[0] for w in windows]
+        encs = [self.template.process(_take(whole, w), None) for w in windows]
+        content = [[i for i, w in enumerate(e.word_ids) if w is not None] for e in encs]  # template positions
+        at = [(j, content[j][p - starts[j]]) for p, j in enumerate(piece_owners(n, [len(w) for w in windows], starts))]
+        word_ids: list[int | None] = list(whole.word_ids)
+        label = align_word_labels(word_ids, tags) if tags is not None else [IGNORE_INDEX] * n
+        return Example([e.ids for e in encs], [e.type_ids for e in encs], label,
+                       {"word_ids": word_ids, "pieces_at": at, "pieces": n})
 
     def choices(self, context: str, options: Sequence[str], label: int = -1, *, what: str = "example") -> Example:
         """Multiple choice: one window ``[CLS] context [SEP] option [SEP]`` per option."""
@@ -148,6 +169,24 @@ class TextWindows:
             raise DataError(f"{what}: multiple choice needs at least 2 choices, got {len(options)}")
         encs = [self.pair(context, o, what=what) for o in options]
         return Example([e.ids[0] for e in encs], [e.type_ids[0] for e in encs], label)
+
+
+def piece_owners(n: int, lengths: Sequence[int], starts: Sequence[int]) -> list[int]:
+    """For each of ``n`` pieces, the window that reads it with the most context: max over the windows
+    holding piece p of ``min(p - start, end - 1 - p)`` (ties: the earlier window).
+
+    Devlin et al. 2018's SQuAD windows ("max context" per token); the windows must cover every piece.
+    """
+    owners = []
+    for p in range(n):
+        best, score = -1, -1
+        for j, (s, m) in enumerate(zip(starts, lengths)):
+            if s <= p < s + m and min(p - s, s + m - 1 - p) > score:
+                best, score = j, min(p - s, s + m - 1 - p)
+        if best < 0:
+            raise ConfigError(f"piece {p} is in no window; the windows must cover the text")
+        owners.append(best)
+    return owners
 
 
 def _concat(encs: Sequence[Any]) -> Any:
@@ -197,14 +236,21 @@ def collate(examples: Sequence[Example], pad_id: int = 0) -> dict[str, torch.Ten
             types[i, j, :len(w)] = torch.tensor(ty)
             mask[i, j, :len(w)] = 1
             windows[i, j] = True
+    out = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "window_mask": windows}
+    if any("pieces_at" in e.meta for e in examples):  # tagging in chunks: where each piece's owner window reads it
+        width = max(len(e.meta["pieces_at"]) for e in examples)
+        at = torch.zeros((b, width), dtype=torch.long)  # flat (window * T + position); padding reads slot 0
+        for i, e in enumerate(examples):
+            at[i, :len(e.meta["pieces_at"])] = torch.tensor([j * t + pos for j, pos in e.meta["pieces_at"]])
+        out["pieces_at"] = at
     if isinstance(examples[0].label, list):
-        labels = torch.full((b, t), IGNORE_INDEX, dtype=torch.long)
+        labels = torch.full((b, max(t, max(len(e.label) for e in examples))), IGNORE_INDEX, dtype=torch.long)
         for i, e in enumerate(examples):
             labels[i, :len(e.label)] = torch.tensor(e.label, dtype=torch.long)
     else:
         labels = torch.tensor([int(e.label) for e in examples], dtype=torch.long)
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "window_mask": windows,
-            "labels": labels}
+    out["labels"] = labels
+    return out
 
 
-__all__ = ["IGNORE_INDEX", "Example", "TextWindows", "align_word_labels", "ExampleDataset", "collate"]
+__all__ = ["IGNORE_INDEX", "Example", "TextWindows", "align_word_labels", "piece_owners", "ExampleDataset", "collate"]

@@ -179,9 +179,16 @@ class TextTaskModel(nn.Module):
         flat_types = types.reshape(b * k, t)[real] if self.encoder.embeddings.segment is not None else None
         out = self.encoder(flat_ids, flat_mask, flat_types)
         if self.task == "token-cls":
-            if k != 1:
-                raise DataError("token-cls reads one window per example")
-            return torch.stack([out.hidden_states[i] for i in self.layers], 2)  # (B, T, L', H)
+            states = torch.stack([out.hidden_states[i] for i in self.layers], 2)  # (N, T, L', H)
+            if "pieces_at" not in batch:
+                if k != 1:
+                    raise DataError("token-cls reads one window per example (or pieces_at for chunks)")
+                return states  # (B, T, L', H)
+            full = states.new_zeros(b * k, *states.shape[1:])
+            full[real] = states
+            flat = full.view(b, k * t, *states.shape[2:])  # (B, K T, L', H)
+            at = batch["pieces_at"]  # (B, M): each piece read where its owner window holds it
+            return flat.gather(1, at[:, :, None, None].expand(-1, -1, *states.shape[2:]))  # (B, M, L', H)
         if self.pooling == "pooler":
             vecs = out.pooled[:, None]  # (N, 1, H)
         else:
