@@ -3,14 +3,15 @@ it vs HF ``GPT2LMHeadModel.generate`` holding the same weights (exported with ``
 
 The model is bert-mini-sized (4 layers, H = 256, 4 heads) in GPT-2's architecture with an 8,000-piece
 vocabulary and 512 positions; decoding is greedy so the three produce the same tokens (checked).
-Batch 1 and 8 (equal-length prompts, so HF needs no padding).
+Batch 1 and 8 (equal-length prompts, so HF needs no padding); at batch 1 also sampling (temperature 0.8,
+top-k 50, top-p 0.95: the per-step sort and cumulative sum over the vocabulary).
 
 Also the training step (forward + backward, batch 32 x 128, bert-mini size, 8,000-piece vocabulary)
 of the causal LM and of the XLNet permutation LM against the RoBERTa MLM step: what predicting every
 token costs (causal) and what the second stream costs (PLM, K = 6).
 
-Run: ``python benchmarks/bench_generate.py [--quick]`` (``--quick``: 64 new tokens, batch 1, no
-training steps).
+Run: ``python benchmarks/bench_generate.py [--quick] [--no-train]`` (``--quick``: 64 new tokens,
+batch 1, no training steps; ``--no-train``: the generation rows only).
 """
 
 from __future__ import annotations
@@ -57,13 +58,31 @@ def bench(batch: int, new_tokens: int, repeats: int) -> list:
                               min_new_tokens=new_tokens, do_sample=False, pad_token_id=0)
         return out[:, prompt.shape[1]:]
 
+    def sampled():
+        return generate(ours, prompt, new_tokens, temperature=0.8, top_k=50, top_p=0.95,
+                        generator=torch.Generator().manual_seed(0)).tokens
+
+    def hf_sampled():
+        torch.manual_seed(0)
+        with torch.inference_mode():
+            out = hf.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new_tokens,
+                              min_new_tokens=new_tokens, do_sample=True, temperature=0.8, top_k=50, top_p=0.95,
+                              pad_token_id=0)
+        return out[:, prompt.shape[1]:]
+
     same = lambda a, r: "tokens identical" if torch.equal(a, r) else "TOKENS DIFFER"  # noqa: E731
     case = f"gpt bert-mini size, batch {batch}, 32 + {new_tokens} tokens"
     rows = []
     row = compare("generate", f"{case}: cache vs HF", cached, hf_generate, repeats=repeats,
                   reference_name="HF GPT2LMHeadModel.generate (cache)", quality=same)
     rows.append(with_throughput(row, batch * new_tokens, "new tok/s"))
-    row = compare("generate", f"{case}: cache vs no cache", cached, uncached, repeats=max(1, repeats - 2),
+    if batch == 1:  # the sampling ops per step: temperature, top-k, top-p (different RNG streams, so other tokens)
+        row = compare("generate", f"{case}, sampling T=0.8 top-k 50 top-p 0.95: cache vs HF", sampled, hf_sampled,
+                      repeats=repeats, reference_name="HF GPT2LMHeadModel.generate (cache, do_sample)",
+                      quality=lambda a, r: f"{a.shape[1]} vs {r.shape[1]} tokens sampled")
+        rows.append(with_throughput(row, batch * new_tokens, "new tok/s"))
+    # the recompute path is 6-15x slower, so few pairs (a large ratio needs no precision)
+    row = compare("generate", f"{case}: cache vs no cache", cached, uncached, repeats=3 if batch == 1 else 1,
                   reference_name="ours, no cache (recompute)", quality=same)
     rows.append(with_throughput(row, batch * new_tokens, "new tok/s"))
     return rows
@@ -112,10 +131,11 @@ def training_steps(repeats: int) -> list:
 def main() -> None:
     torch.set_num_threads(min(2, torch.get_num_threads()))
     quick = "--quick" in sys.argv
-    rows = bench(1, 64 if quick else 256, repeats=3)
+    train = "--no-train" not in sys.argv  # --no-train: generation rows only
+    rows = bench(1, 64 if quick else 256, repeats=3 if quick else 9)  # batch 1 is short and noisy: more pairs
     if not quick:
-        rows += bench(8, 256, repeats=3)
-        rows += training_steps(repeats=3)
+        rows += bench(8, 256, repeats=4)
+        rows += training_steps(repeats=3) if train else []
     write_rows(rows)
 
 
