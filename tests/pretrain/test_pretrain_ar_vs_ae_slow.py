@@ -39,3 +39,12 @@ def test_ar_vs_ae_trains_three_models_and_measures_them(tmp_path, capsys):
                  "--set", "warmup_steps=20", "--set", "eval_every=50", "--set", "finetune_epochs=1"]) == 0
     assert json.loads((out / "ar_vs_ae.json").read_text())["models"] == models
     assert (out / "causal" / "model.safetensors").stat().st_mtime_ns == stamp
+    # killed after pretraining, before its row: the pretraining is kept, the transfer measured again
+    (out / "ar_vs_ae.json").unlink()
+    assert main(["experiment", "ar-vs-ae", "-o", str(out), "--set", "corpus='kjv-sample'", "--set", "model='tiny'",
+                 "--set", "max_length=64", "--set", "vocab_size=1000", "--set", "seconds=1e9", "--set", "max_steps=150",
+                 "--set", "warmup_steps=20", "--set", "eval_every=50", "--set", "finetune_epochs=1",
+                 "--set", "objectives=['causal']"]) == 0
+    again = json.loads((out / "ar_vs_ae.json").read_text())["models"]
+    assert set(again) == {"causal"} and again["causal"]["lm_ppl"] == models["causal"]["lm_ppl"]
+    assert (out / "causal" / "model.safetensors").stat().st_mtime_ns == stamp

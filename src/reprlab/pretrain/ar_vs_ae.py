@@ -135,6 +135,10 @@ def _transfer(model: Any, objective: str, cfg: ArVsAeConfig, out: Path) -> dict[
     xte, _ = extract_features(features, test.x, batch_size=256)
     probe = linear_probe(xtr, train.y, xte, test.y, max_iter=2000).accuracy
     steps = cfg.finetune_epochs * (len(train) // 32)
+    if (out / "finetune").is_dir():  # a measurement cut short earlier: this one starts over
+        import shutil
+
+        shutil.rmtree(out / "finetune")
     tune = fit_classifier(features, model.config.encoder.hidden_size, int(train.y.max()) + 1, train, test,
                           TrainConfig(output_dir=str(out / "finetune"), max_steps=steps, batch_size=32, lr=1e-3,
                                       warmup_steps=steps // 10, schedule="linear", progress=False, save_every=None,
@@ -179,12 +183,18 @@ def run_ar_vs_ae(cfg: ArVsAeConfig) -> dict[str, Any]:
                             warmup_steps=cfg.warmup_steps, schedule="constant", weight_decay=0.01, max_grad_norm=1.0,
                             eval_every=cfg.eval_every, log_every=10, save_every=None, progress=False,
                             seed=cfg.seed)
-        run = run_pretrain(PretrainRunConfig(
-            shards=str(shards), objective=objective, model=cfg.model, time_budget=cfg.seconds,
-            instances=InstanceConfig(max_length=cfg.max_length),
-            model_overrides={"hidden_dropout": 0.0, "attention_dropout": 0.0}, train=train))
+        trained = _trained(run_dir, cfg)
+        if trained is None:
+            run = run_pretrain(PretrainRunConfig(
+                shards=str(shards), objective=objective, model=cfg.model, time_budget=cfg.seconds,
+                instances=InstanceConfig(max_length=cfg.max_length),
+                model_overrides={"hidden_dropout": 0.0, "attention_dropout": 0.0}, train=train))
+            trained = {"steps": run.steps, "train_seconds": round(run.train_seconds, 1), **run.evaluation}
+            write_json(run_dir / TRAINED, {"config": _settings(cfg), "row": trained})
+        else:
+            log.info("%s: pretraining already done in %s (same settings); measuring it", objective, run_dir)
         model = load_pretrained(run_dir)
-        row: dict[str, Any] = {"steps": run.steps, "train_seconds": round(run.train_seconds, 1), **run.evaluation}
+        row: dict[str, Any] = dict(trained)
         row.update(_transfer(model, objective, cfg, run_dir))
         row["samples"] = _samples(model, objective)
         results["models"][objective] = row
@@ -194,12 +204,34 @@ def run_ar_vs_ae(cfg: ArVsAeConfig) -> dict[str, Any]:
     return results
 
 
+TRAINED = "ar_vs_ae_trained.json"  # in each model's run directory: its pretraining is done (steps, held-out metrics)
+
+
+def _settings(cfg: ArVsAeConfig) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k != "objectives"}
+
+
+def _trained(run_dir: Path, cfg: ArVsAeConfig) -> dict[str, Any] | None:
+    """The pretraining row of a model trained earlier with the same settings (then only the transfer runs)."""
+    import json
+
+    path = run_dir / TRAINED
+    try:
+        record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except json.JSONDecodeError:
+        record = None
+    if not record or record.get("config") != _settings(cfg):
+        return None
+    return dict(record["row"])
+
+
 def _finished(out: Path, cfg: ArVsAeConfig) -> dict[str, Any]:
     """Rows of an earlier run into ``out`` with the same settings (any objectives): a re-run measures only the rest.
 
     The experiment can so be run one objective at a time (``--set objectives=[causal]``), e.g. to keep
-    each CPU-lock hold short; a row of other settings, or a model killed before its row was written,
-    is measured again from scratch.
+    each CPU-lock hold short; a row of other settings is measured again. A model killed after its
+    pretraining but before its row was written keeps the pretraining (``ar_vs_ae_trained.json``)
+    and reruns only the probe, fine-tuning and samples; one killed during pretraining starts over.
     """
     import json
 
@@ -211,9 +243,8 @@ def _finished(out: Path, cfg: ArVsAeConfig) -> dict[str, Any]:
     except json.JSONDecodeError:
         log.warning("%s is not valid JSON; measuring every model again", path)
         return {}
-    mine = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "objectives"}
     theirs = {k: v for k, v in earlier.get("config", {}).items() if k != "objectives"}
-    if mine != theirs:
+    if _settings(cfg) != theirs:
         return {}
     return {k: v for k, v in earlier.get("models", {}).items() if k in OBJECTIVES}
 
