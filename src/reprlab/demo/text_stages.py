@@ -1,4 +1,4 @@
-"""The demo's text stages (the BERT source text): tokenizers, pretraining, transfer.
+"""The demo's text stages (the BERT source text): tokenizers and pretraining (transfer: :mod:`.transfer_stage`).
 
 Every number a stage reports is computed in the run; the only constants are the published anchors,
 which the report labels as such.
@@ -143,10 +143,4 @@ def _generation_note() -> str:
     return "reprlab.text.generation is present; the demo does not sample from it yet"
 
 
-def transfer_stage(ctx: StageContext) -> str:
-    """Not wired into the demo yet: the comparison runs as ``reprlab experiment transfer`` (docs/transfer.md)."""
-    return ("reprlab.transfer.text_runs is present; the demo does not run it yet "
-            "(the comparison is `reprlab experiment transfer`, numbers in docs/transfer.md)")
-
-
-__all__ = ["tokenizers_stage", "pretrain_stage", "transfer_stage", "SEED_BPE_MERGES", "BERT_BASE_PARAMETERS"]
+__all__ = ["tokenizers_stage", "pretrain_stage", "SEED_BPE_MERGES", "BERT_BASE_PARAMETERS"]
