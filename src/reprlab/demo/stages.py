@@ -13,13 +13,14 @@ from reprlab.demo.vision_stages import generative_stage, imax_stage, maps_stage,
 
 STAGES: tuple[Stage, ...] = (
     Stage("tokenizers", "1. Tokenizers: WordPiece and BPE", tokenizers_stage, parts=4),
-    Stage("pretrain", "2. Pretraining a tiny BERT (MLM + SOP), parameters, fill", pretrain_stage, parts=4),
+    Stage("pretrain", "2. Pretraining a tiny BERT (MLM + SOP), parameters, fill; a causal LM's sample", pretrain_stage,
+          parts=5, version=2),
     Stage("transfer", "3. Transfer: features vs fine-tuning vs scratch vs TF-IDF", transfer_stage, parts=2,
           depends=("pretrain",)),
     Stage("generative", "4. Deep autoencoder vs PCA, ReLU vs sigmoid, VAE samples", generative_stage, parts=3),
     Stage("simclr", "5. SimCLR: linear/kNN evaluation, 1% labels vs supervised", simclr_stage, parts=3),
     Stage("imax", "6. IMAX: disparity from random-dot stereograms, and the Gaussian failure", imax_stage, parts=2),
-    Stage("maps", "7. LLE vs SNE vs t-SNE maps of the learned representations", maps_stage, parts=3,
+    Stage("maps", "7. LLE vs SNE vs t-SNE maps of the learned representations", maps_stage, parts=3, version=2,
           depends=("simclr",)),
 )
 

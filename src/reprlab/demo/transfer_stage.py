@@ -176,19 +176,19 @@ def transfer_stage(ctx: StageContext) -> str:
                           "none; run both: reprlab demo --stages pretrain,transfer")
     model = load_text_model(pretrained)
     chapters, where = _chapters(ctx)
-    train = _verse_rows(chapters, "train", ctx.pick(30, 200))
-    valid = _verse_rows(chapters, "valid", ctx.pick(10, 30))
-    test = _verse_rows(chapters, "test", ctx.pick(20, 100))
+    train = _verse_rows(chapters, "train", ctx.pick(30, 100))
+    valid = _verse_rows(chapters, "valid", ctx.pick(8, 20))
+    test = _verse_rows(chapters, "test", ctx.pick(20, 60))
     genres = sorted({r["label"] for r in train})
     test_file = _write_jsonl(ctx.out / "test.jsonl", test)
     valid_rows = _task_rows(valid, "valid")
-    seeds = ctx.pick((0,), (0, 1, 2))
+    seeds = ctx.pick((0,), (0, 1))
     labels = torch.tensor([genres.index(r["label"]) for r in train])
     acc: dict[str, dict[str, list[float]]] = {m: {f: [] for f in FRACTIONS} for m in METHODS}
     counts: dict[str, int] = {}
     steps_used: dict[str, int] = {}
     seconds: dict[str, float] = {m: 0.0 for m in METHODS}
-    steps_range = ctx.pick((30, 40), (60, 200))
+    steps_range = ctx.pick((20, 30), (50, 120))  # fine-tuning steps: at least, at most (3 epochs in between)
     ctx.part("verse genre")
     with torch_threads(1):  # a tiny model: one thread is faster, and kinder to a shared machine
         t0 = time.perf_counter()  # frozen features: every verse encoded once, probed at every fraction
@@ -280,7 +280,7 @@ def _long_documents(ctx: StageContext, model: Any, chapters: list[tuple[str, str
     from reprlab.data import split_of
     from reprlab.transfer import LongText
 
-    per = ctx.pick(10, 40)
+    per = ctx.pick(8, 30)
     by_genre: dict[str, list[tuple[bytes, str, str]]] = {}
     for ref, genre, verses in chapters:
         by_genre.setdefault(genre, []).append((_order(ref), ref, "\n".join(verses)))

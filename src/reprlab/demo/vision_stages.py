@@ -261,8 +261,9 @@ def maps_stage(ctx: StageContext) -> str:
     x = (x - x.mean(0)) / (x.std(0) + 1e-8)
     maps, rows = {}, []
     methods: dict[str, Callable[[], Any]] = {"LLE": lambda: LLE(n_neighbors=12, random_state=0),
-               "SNE": lambda: SNE(perplexity=30, n_iter=ctx.pick(300, 500), random_state=0),
-               "t-SNE": lambda: TSNE(perplexity=30, method="barnes_hut", n_jobs=1, random_state=0)}
+               "SNE": lambda: SNE(perplexity=30, n_iter=ctx.pick(200, 500), random_state=0),
+               "t-SNE": lambda: TSNE(perplexity=30, method="barnes_hut", n_jobs=1, n_iter=ctx.pick(300, 500),
+                                     random_state=0)}
     with torch_threads(1):
         for name, make in methods.items():
             ctx.part(name)
