@@ -45,8 +45,8 @@ def _order(key: str) -> bytes:
     return hashlib.blake2b(key.encode("utf-8"), digest_size=8, person=b"reprlab-pick").digest()
 
 
-def _chapters(ctx: StageContext) -> tuple[list[tuple[str, str, list[str]]], str]:
-    """``(reference, genre, verses)`` of every usable chapter, and where they came from."""
+def _chapters() -> tuple[list[tuple[str, str, list[str]]], str, str]:
+    """``(reference, genre, verses)`` of every usable chapter, their source's short name and a note on it."""
     from reprlab.data import kjv_chapters, sample_path
     from reprlab.data.bible_genres import BOOK_GENRE, book_of
     from reprlab.errors import MissingDataError
@@ -55,14 +55,22 @@ def _chapters(ctx: StageContext) -> tuple[list[tuple[str, str, list[str]]], str]
     try:
         chapters = list(kjv_chapters())
         seen = {ref for ref, _ in sample}  # the tiny BERT's pretraining text: kept out of every split
-        where = (f"the KJV Bible (Debian bible-kjv) without the {len(seen)} chapters of the bundled sample the "
-                 "tiny BERT was pretrained on")
+        name = "the KJV Bible"
+        note = (f"the KJV Bible (Debian bible-kjv) without the {len(seen)} chapters of the bundled sample the "
+                "tiny BERT was pretrained on")
         chapters = [(ref, verses) for ref, verses in chapters if ref not in seen]
     except MissingDataError:
         chapters = sample
-        where = ("the bundled 84-chapter KJV sample: the Bible is not installed (as root: apt-get install -y "
-                 "bible-kjv), so these are the very chapters the tiny BERT was pretrained on (without labels)")
-    return [(ref, BOOK_GENRE[book_of(ref)], verses) for ref, verses in chapters], where
+        name = "the bundled KJV sample"
+        note = ("the bundled 84-chapter KJV sample, because the Bible is not installed (as root: apt-get install -y "
+                "bible-kjv); these are the very chapters the tiny BERT was pretrained on, without labels")
+    return [(ref, BOOK_GENRE[book_of(ref)], verses) for ref, verses in chapters], name, note
+
+
+def _seen_labels(rows: list[dict[str, str]], train: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows whose label occurs in ``train`` (a small split may lack a genre the others have)."""
+    known = {r["label"] for r in train}
+    return [r for r in rows if r["label"] in known]
 
 
 def _verse_rows(chapters: list[tuple[str, str, list[str]]], split: str, per_genre: int) -> list[dict[str, str]]:
@@ -121,7 +129,11 @@ def _probe(x_train: Any, y_train: list[str], x_test: Any, y_test: list[str]) -> 
 def _fit(model: Any, train: list[Any], valid: list[Any] | None, test_file: Path, out: Path, *, mode: str,
          init: str = "pretrained", lr: float = 1e-3, seed: int = 0, min_steps: int = 0, max_steps: int = 0,
          batch: int = 16, long_text: Any = None, pooling: str = "mean") -> tuple[float, int]:
-    """One :func:`fit_text_task` run, scored on ``test_file`` by :func:`predict_file`: (accuracy, steps)."""
+    """One :func:`fit_text_task` run scored on ``test_file``: (accuracy, optimizer steps).
+
+    Fine-tuning validates on ``valid`` (best weights kept) and is scored by :func:`predict_file`;
+    features mode fits the logistic probe and is scored on ``test_file`` directly (nothing is chosen on it).
+    """
     from reprlab.train import TrainConfig
     from reprlab.transfer import LongText, TextTransferConfig, fit_text_task, predict_file
 
@@ -176,10 +188,10 @@ def transfer_stage(ctx: StageContext) -> str:
         raise ConfigError(f"the transfer stage starts from the pretrain stage's tiny BERT, and {pretrained} holds "
                           "none; run both: reprlab demo --stages pretrain,transfer")
     model = load_text_model(pretrained)
-    chapters, where = _chapters(ctx)
+    chapters, source, where = _chapters()
     train = _verse_rows(chapters, "train", ctx.pick(30, 100))
-    valid = _verse_rows(chapters, "valid", ctx.pick(8, 20))
-    test = _verse_rows(chapters, "test", ctx.pick(20, 60))
+    valid = _seen_labels(_verse_rows(chapters, "valid", ctx.pick(8, 20)), train)
+    test = _seen_labels(_verse_rows(chapters, "test", ctx.pick(20, 60)), train)
     genres = sorted({r["label"] for r in train})
     test_file = _write_jsonl(ctx.out / "test.jsonl", test)
     valid_rows = _task_rows(valid, "valid")
@@ -260,7 +272,7 @@ def transfer_stage(ctx: StageContext) -> str:
                 "features ahead here, unlike the published ordering") +
                "; our task is verse genre with a tiny model, not NER with bert-base")
     ctx.part("long documents")
-    long_rows, n_long, long_where = _long_documents(ctx, model, chapters, where)
+    long_rows, n_long, long_where = _long_documents(ctx, model, chapters, source)
     best = max(long_rows, key=lambda r: r[1])
     ht = next(r for r in long_rows if r[0] == "head+tail")
     ctx.table(f"long documents: {long_where}", ["--long-text", "test accuracy", "seconds"], long_rows)
@@ -276,7 +288,7 @@ def transfer_stage(ctx: StageContext) -> str:
 
 
 def _long_documents(ctx: StageContext, model: Any, chapters: list[tuple[str, str, list[str]]],
-                    where: str) -> tuple[list[list[Any]], int, str]:
+                    source: str) -> tuple[list[list[Any]], int, str]:
     """Chapters -> genre with frozen features under each long-text strategy; rows of the report's table."""
     from reprlab.data import split_of
     from reprlab.transfer import LongText
@@ -287,7 +299,8 @@ def _long_documents(ctx: StageContext, model: Any, chapters: list[tuple[str, str
         by_genre.setdefault(genre, []).append((_order(ref), ref, "\n".join(verses)))
     picked = [(ref, genre, text) for genre in sorted(by_genre) for _, ref, text in sorted(by_genre[genre])[:per]]
     train = [{"text": t, "label": g} for ref, g, t in picked if split_of(ref) == "train"]
-    test = [{"text": t, "label": g} for ref, g, t in picked if split_of(ref) != "train"]  # valid + test: no selection
+    test = _seen_labels([{"text": t, "label": g} for ref, g, t in picked if split_of(ref) != "train"], train)  # valid
+    # and test chapters together: a logistic probe selects nothing on them
     test_file = _write_jsonl(ctx.out / "long-test.jsonl", test)
     rows = []
     for strategy in ctx.pick(QUICK_STRATEGIES, STRATEGIES):
@@ -297,7 +310,7 @@ def _long_documents(ctx: StageContext, model: Any, chapters: list[tuple[str, str
         rows.append([strategy, ctx.metric(f"long {strategy}", a), round(time.perf_counter() - t0, 1)])
     return rows, len(test), (f"{len(train)} train / {len(test)} test chapters, up to {per} per genre, frozen "
                              f"features + logistic regression at {MAX_LENGTH} pieces per window "
-                             f"(from {where.split(' (')[0]})")
+                             f"(from {source})")
 
 
 __all__ = ["transfer_stage", "METHODS", "FRACTIONS"]
