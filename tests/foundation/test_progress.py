@@ -71,3 +71,21 @@ def test_experiment_maps_progress_plain_lines_off_a_terminal_and_a_bar_on_one():
     embed("sne", x, cfg, [bar.iteration, lambda it, kl, e: kls.append(kl) or False])
     out = bar.stream.getvalue()
     assert "100/100" in out and f"KL={kls[-1]:.4f}" in out and "iteration" not in out
+
+
+def test_train_tensorboard_writes_events_or_names_the_package(tmp_path):
+    """``train.tensorboard=true`` (issue 20 item 9): event files beside metrics.jsonl, or one clear line."""
+    import importlib.util
+
+    import pytest
+
+    from reprlab.errors import ConfigError
+
+    cfg = TrainConfig(output_dir=str(tmp_path / "toy"), max_steps=4, batch_size=16, log_every=2, save_every=None,
+                      progress=False, tensorboard=True)
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(ConfigError, match=r"needs the tensorboard package: pip install tensorboard"):
+            Trainer(make_model(), cfg, toy_data()).fit()
+    else:
+        Trainer(make_model(), cfg, toy_data()).fit()
+        assert list((tmp_path / "toy" / "tensorboard").glob("events.out.tfevents.*"))
