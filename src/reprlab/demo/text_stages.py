@@ -133,14 +133,18 @@ def pretrain_stage(ctx: StageContext) -> str:
                if ev["mlm_acc"] > ev["most_frequent_acc"] else "ours does not beat the unigram baseline here")
     ctx.part("causal LM")
     with torch_threads(1):
-        _causal_lm(ctx, cfg)
+        causal = _causal_lm(ctx, cfg)
     beat = "beats" if ev["mlm_acc"] > ev["most_frequent_acc"] else "does NOT beat"
     return (f"bert-tiny MLM+SOP {result.steps} steps: held-out MLM accuracy {ev['mlm_acc']:.1%} {beat} the "
-            f"most-frequent-token baseline {ev['most_frequent_acc']:.1%}; bert-base {base.total:,} parameters")
+            f"most-frequent-token baseline {ev['most_frequent_acc']:.1%}; {causal}; bert-base {base.total:,} "
+            "parameters")
 
 
-def _causal_lm(ctx: StageContext, bert: Any) -> None:
-    """A tiny GPT-style causal LM on the same shards, trained briefly; held-out perplexity and a sample."""
+def _causal_lm(ctx: StageContext, bert: Any) -> str:
+    """A tiny GPT-style causal LM on the same shards, trained briefly; held-out perplexity and a sample.
+
+    Returns the stage summary's clause on it.
+    """
     import dataclasses
 
     import torch
@@ -161,18 +165,19 @@ def _causal_lm(ctx: StageContext, bert: Any) -> None:
                                                                                           ev["unigram_loss"])],
                ["perplexity", ctx.metric("lm_ppl", ev["lm_ppl"]), ev["unigram_ppl"]],
                ["next-token accuracy", ctx.metric("lm_acc", ev["lm_acc"]), None]])
-    ctx.curves(ctx.out / "causal", ("loss",))
+    ctx.curves(ctx.out / "causal", ("lm_loss",))  # "loss" is the BERT's curve
     prompt = GENERATE_PROMPT
     sample = "".join(generate_text(GenerateConfig(run=str(ctx.out / "causal"), prompt=prompt,
                                                   max_new_tokens=ctx.pick(24, 48), temperature=0.8, top_p=0.95,
                                                   seed=0)))
-    ctx.section["metrics"]["lm_sample"] = sample
+    ctx.metric("lm_sample", sample)
     ctx.text(f"causal LM sample: {prompt!r} continued (temperature 0.8, top-p 0.95, seed 0)", f"{prompt}{sample}")
     ctx.anchor("causal LM held-out perplexity", "37.50 (GPT-2, 117M, WikiText-103, zero-shot)",
                "Radford et al. 2019, table 3", ev["lm_ppl"],
                f"ours is a 2-layer model trained for {result.train_seconds:.0f} s on 84 KJV chapters with a 2,000-piece "
                f"vocabulary, so not comparable in scale; it {'beats' if ev['lm_loss'] < ev['unigram_loss'] else 'does NOT beat'} "
                f"its unigram baseline (perplexity {ev['unigram_ppl']:.1f})")
+    return f"causal LM perplexity {ev['lm_ppl']:.0f} vs unigram {ev['unigram_ppl']:.0f}"
 
 
 __all__ = ["tokenizers_stage", "pretrain_stage", "SEED_BPE_MERGES", "BERT_BASE_PARAMETERS"]

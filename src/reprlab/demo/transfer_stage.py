@@ -25,7 +25,7 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from reprlab.demo.stage import StageContext
 from reprlab.errors import ConfigError
@@ -126,9 +126,10 @@ def _probe(x_train: Any, y_train: list[str], x_test: Any, y_test: list[str]) -> 
     return float((clf.predict(x_test) == y_test).mean())
 
 
-def _fit(model: Any, train: list[Any], valid: list[Any] | None, test_file: Path, out: Path, *, mode: str,
-         init: str = "pretrained", lr: float = 1e-3, seed: int = 0, min_steps: int = 0, max_steps: int = 0,
-         batch: int = 16, long_text: Any = None, pooling: str = "mean") -> tuple[float, int]:
+def _fit(model: Any, train: list[Any], valid: list[Any] | None, test_file: Path, out: Path, *,
+         mode: Literal["features", "finetune"], init: Literal["pretrained", "random"] = "pretrained",
+         lr: float = 1e-3, seed: int = 0, min_steps: int = 0, max_steps: int = 0, batch: int = 16,
+         long_text: Any = None) -> tuple[float, int]:
     """One :func:`fit_text_task` run scored on ``test_file``: (accuracy, optimizer steps).
 
     Fine-tuning validates on ``valid`` (best weights kept) and is scored by :func:`predict_file`;
@@ -140,8 +141,8 @@ def _fit(model: Any, train: list[Any], valid: list[Any] | None, test_file: Path,
     n = len(train)
     b = min(batch, n)
     epochs = min(max(3.0, min_steps * b / n), max_steps * b / n) if mode == "finetune" else 1.0
-    cfg = TextTransferConfig(mode=mode, init=init, max_length=MAX_LENGTH, epochs=epochs, patience=None,  # type: ignore[arg-type]
-                             probe="logistic", pooling=pooling, dropout=0.1,
+    cfg = TextTransferConfig(mode=mode, init=init, max_length=MAX_LENGTH, epochs=epochs, patience=None,
+                             probe="logistic", pooling="mean", dropout=0.1,
                              long_text=long_text or LongText(),
                              train=TrainConfig(lr=lr, batch_size=b, schedule="linear", seed=seed, save_every=None,
                                                progress=False, log_every=50, weight_decay=0.01))
@@ -306,7 +307,7 @@ def _long_documents(ctx: StageContext, model: Any, chapters: list[tuple[str, str
     for strategy in ctx.pick(QUICK_STRATEGIES, STRATEGIES):
         t0 = time.perf_counter()
         a, _ = _fit(model, _task_rows(train, "chapters"), None, test_file, ctx.out / "long" / strategy,
-                    mode="features", long_text=LongText(strategy, max_chunks=512))  # type: ignore[arg-type]
+                    mode="features", long_text=LongText(strategy, max_chunks=512))
         rows.append([strategy, ctx.metric(f"long {strategy}", a), round(time.perf_counter() - t0, 1)])
     return rows, len(test), (f"{len(train)} train / {len(test)} test chapters, up to {per} per genre, frozen "
                              f"features + logistic regression at {MAX_LENGTH} pieces per window "

@@ -112,7 +112,9 @@ class MapProgress:
     def __init__(self, total: int, stream: Any = None):
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.total, self.done, self.bar, self.label, self.length = total, 0, None, "", None
+        self.total, self.done, self.label = total, 0, ""
+        self.bar: Any = None
+        self.length: int | None = None
         self.t0 = time.perf_counter()
 
     def start(self, dataset: str, method: Method, iterations: int | None) -> None:

@@ -153,6 +153,7 @@ class SNE(TransformerMixin, BaseEstimator):
         phases = ((self.early_exaggeration, min(self.early_exaggeration_iter, self.n_iter), self.initial_momentum),
                   (1.0, max(self.n_iter - self.early_exaggeration_iter, 0), self.final_momentum))
         yk = np.ascontiguousarray(y0)
+        p_total = float(p.sum())
         for factor, n_iter, momentum in phases:
             pe = p * factor
             plogp = float((pe[pe > 0] * np.log(pe[pe > 0])).sum())
@@ -161,7 +162,7 @@ class SNE(TransformerMixin, BaseEstimator):
                 return sne_kl_and_gradient_numpy(yy, pe, plogp)
 
             # KL(eP || Q) = e KL(P || Q) + e log(e) sum(P): the callbacks see the unexaggerated cost
-            correct = (lambda kl, e=factor, total=float(p.sum()): kl / e - np.log(e) * total)
+            correct = (lambda kl, e=factor: kl / e - np.log(e) * p_total)
             yk, stopped = opt.run(yk, grad, n_iter, self.learning_rate, momentum, callbacks=self.callbacks or (),
                                   callbacks_every_iters=self.callbacks_every_iters, kl_correction=correct)
             if stopped:
