@@ -261,9 +261,9 @@ def transfer_stage(ctx: StageContext) -> str:
                "100 labels match scratch on 10,000 (IMDb)", "Howard & Ruder 2018 (ULMFiT), abstract and fig. 3",
                f"1%/10% labels: fine-tuned {low_ft:.3f} vs scratch {low_scratch:.3f} (mean)",
                (f"{claim}; " + ("the direction of the published claim, at a far smaller scale"
-                                if beats else "unlike the published claim: ") +
+                                if beats else "unlike the published claim; a likely reason: ") +
                 ("" if beats else "a 2-layer model pretrained for seconds to minutes on 84 chapters has learnt "
-                                  "too little to transfer")))
+                                  "little to transfer")))
     ft_full, feat_full = summary["finetune"]["100%"], summary["features"]["100%"]
     ctx.anchor("fine-tuning vs feature-based (BERT-base, CoNLL-2003 NER dev F1)", "96.4 vs 96.1",
                "Devlin et al. 2019, table 7 (concatenated last four layers)",
