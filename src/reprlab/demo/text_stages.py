@@ -99,7 +99,7 @@ def pretrain_stage(ctx: StageContext) -> str:
         shards=str(ctx.out / "shards"), objective="albert", model="bert-tiny",
         model_overrides={"hidden_dropout": 0.0, "attention_dropout": 0.0},
         instances=InstanceConfig(max_length=64), masking=MaskingConfig(mlm_probability=0.25, mode="dynamic"),
-        time_budget=ctx.pick(None, 180.0),
+        time_budget=ctx.pick(None, 120.0),
         train=TrainConfig(output_dir=str(ctx.out / "run"), max_steps=steps, batch_size=32, lr=2e-3,
                           schedule="linear", warmup_steps=min(100, steps // 10), progress=False,
                           save_every=None, eval_every=None, log_every=max(10, steps // 30)))
@@ -153,7 +153,7 @@ def _causal_lm(ctx: StageContext, bert: Any) -> str:
 
     steps = ctx.pick(60, 1500)
     cfg = dataclasses.replace(
-        bert, objective="causal", time_budget=ctx.pick(None, 60.0),
+        bert, objective="causal", time_budget=ctx.pick(None, 40.0),
         train=dataclasses.replace(bert.train, output_dir=str(ctx.out / "causal"), max_steps=steps,
                                   warmup_steps=min(100, steps // 10), log_every=max(10, steps // 30)))
     torch.manual_seed(0)

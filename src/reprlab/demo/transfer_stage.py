@@ -202,7 +202,7 @@ def transfer_stage(ctx: StageContext) -> str:
     counts: dict[str, int] = {}
     steps_used: dict[str, int] = {}
     seconds: dict[str, float] = {m: 0.0 for m in METHODS}
-    steps_range = ctx.pick((15, 25), (50, 120))  # fine-tuning steps: at least, at most (3 epochs in between)
+    steps_range = ctx.pick((15, 25), (40, 80))  # fine-tuning steps: at least, at most (3 epochs in between)
     ctx.part("verse genre")
     with torch_threads(1):  # a tiny model: one thread is faster, and kinder to a shared machine
         t0 = time.perf_counter()  # frozen features: every verse encoded once, probed at every fraction
