@@ -52,7 +52,7 @@ def generative_stage(ctx: StageContext) -> str:
     small = AutoencoderConfig(input_dim=64, hidden=(128, 64), code_dim=10)
     data = DataSpec(name=name, limit=10000) if big else digits
     model = AutoencoderConfig(input_dim=784, hidden=(500, 250), code_dim=30) if big else small
-    steps = ctx.pick(500, 2000 if big else 1500)
+    steps = ctx.pick(500, 700 if big else 1500)  # default: ~0.13 s per Fashion-MNIST step (10-minute budget)
 
     def train(sub: str, n: int, lr: float = 3e-3, batch_size: int = 64) -> TrainConfig:
         return TrainConfig(output_dir=str(ctx.out / sub), optimizer="adam", lr=lr, weight_decay=0.0,
@@ -73,7 +73,7 @@ def generative_stage(ctx: StageContext) -> str:
     with torch_threads(1):  # tiny models on digits: one thread is faster
         ctx.part("ReLU vs sigmoid")
         torch.manual_seed(0)
-        init_steps = ctx.pick(300, 1000)
+        init_steps = ctx.pick(300, 600)
         cmp = run_init_comparison(InitComparisonRunConfig(
             data=digits, model=small, variants=("relu:kaiming", "sigmoid:small_gaussian"),
             train=train("init", init_steps, lr=1e-3)))
@@ -86,7 +86,7 @@ def generative_stage(ctx: StageContext) -> str:
         torch.manual_seed(0)
         vae = run_vae(VAERunConfig(data=digits, iwae_k=ctx.pick(50, 200), eval_limit=ctx.pick(200, 360),
                                    model=VAEConfig(input_dim=64, hidden=(128,), latent_dim=8),
-                                   train=train("vae", ctx.pick(400, 2000), lr=1e-3)))
+                                   train=train("vae", ctx.pick(400, 1000), lr=1e-3)))
         ctx.figure(vae.run_dir / "samples.png", "digits VAE samples E[x|z], z ~ N(0, I)")
     ve = vae.evaluation
     elbo = {key: v for key, v in ve.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -256,13 +256,14 @@ def maps_stage(ctx: StageContext) -> str:
         test = load_dataset("digits", "test")
         x, y = test.x.flatten(1).numpy().astype(np.float64), test.y.numpy()
         what = "digits test pixels (the simclr stage has not run in this directory)"
-    n = min(len(x), ctx.pick(360, 2000))
+    n = min(len(x), ctx.pick(360, 1500))  # SNE is O(n^2) per iteration
     x, y = x[:n], y[:n]
     x = (x - x.mean(0)) / (x.std(0) + 1e-8)
     maps, rows = {}, []
     methods: dict[str, Callable[[], Any]] = {"LLE": lambda: LLE(n_neighbors=12, random_state=0),
-               "SNE": lambda: SNE(perplexity=30, n_iter=ctx.pick(300, 500), random_state=0),
-               "t-SNE": lambda: TSNE(perplexity=30, method="barnes_hut", n_jobs=1, random_state=0)}
+               "SNE": lambda: SNE(perplexity=30, n_iter=ctx.pick(200, 500), random_state=0),
+               "t-SNE": lambda: TSNE(perplexity=30, method="barnes_hut", n_jobs=1, n_iter=ctx.pick(300, 500),
+                                     random_state=0)}
     with torch_threads(1):
         for name, make in methods.items():
             ctx.part(name)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -75,15 +75,76 @@ def load_points(name: str, n_samples: int, pca_dims: int, seed: int
     return x, labels, parts[0].classes
 
 
-def embed(method: Method, x: np.ndarray, cfg: MapsRunConfig) -> np.ndarray:
-    """The ``method`` map of ``x`` with ``cfg``'s settings, ``(n, 2)``."""
+def embed(method: Method, x: np.ndarray, cfg: MapsRunConfig, callbacks: Sequence[Callable] = ()) -> np.ndarray:
+    """The ``method`` map of ``x`` with ``cfg``'s settings, ``(n, 2)``.
+
+    ``callbacks`` go to SNE and t-SNE (``(iteration, kl, embedding) -> bool`` every 50 iterations).
+    """
     from reprlab.embed import LLE, SNE, TSNE
 
     if method == "lle":
         return LLE(n_neighbors=cfg.lle_neighbors, random_state=cfg.seed).fit_transform(x)
     if method == "sne":
-        return SNE(perplexity=cfg.perplexity, n_iter=cfg.sne_iter, random_state=cfg.seed).fit_transform(x)
-    return TSNE(perplexity=cfg.perplexity, random_state=cfg.seed).fit_transform(x)
+        return SNE(perplexity=cfg.perplexity, n_iter=cfg.sne_iter, random_state=cfg.seed,
+                   callbacks=list(callbacks)).fit_transform(x)
+    return TSNE(perplexity=cfg.perplexity, random_state=cfg.seed, callbacks=list(callbacks)).fit_transform(x)
+
+
+def _iterations(method: Method, cfg: MapsRunConfig) -> int | None:
+    """Optimiser iterations of a map (the progress bar's length); None for LLE (one eigen-solve)."""
+    from reprlab.embed import TSNE
+
+    if method == "lle":
+        return None
+    if method == "sne":
+        return cfg.sne_iter
+    t = TSNE()
+    return t.early_exaggeration_iter + t.n_iter
+
+
+class MapProgress:
+    """``experiment maps`` progress: per map a tqdm bar over its iterations (KL, it/s, ETA) when the
+    stream is a terminal; otherwise one plain line every 50 iterations and one per finished map.
+
+    The KL shown is the one the optimiser just computed (the current window, not a past one).
+    """
+
+    def __init__(self, total: int, stream: Any = None):
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.total, self.done, self.label = total, 0, ""
+        self.bar: Any = None
+        self.length: int | None = None
+        self.t0 = time.perf_counter()
+
+    def start(self, dataset: str, method: Method, iterations: int | None) -> None:
+        self.label = f"maps {self.done + 1}/{self.total} {dataset} {_DISPLAY.get(method, method)}"
+        self.length, self.t0 = iterations, time.perf_counter()
+        if self.tty:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=iterations, desc=self.label, unit="it", dynamic_ncols=True, leave=False,
+                            file=self.stream)
+
+    def iteration(self, it: int, kl: float, embedding: np.ndarray) -> bool:
+        if self.bar is not None:
+            self.bar.update(it - self.bar.n)
+            self.bar.set_postfix({"KL": f"{kl:.4f}"}, refresh=True)
+        else:
+            rate = it / max(time.perf_counter() - self.t0, 1e-9)
+            eta = f", ETA {(self.length - it) / rate:.0f} s" if self.length else ""
+            print(f"{self.label}: iteration {it}/{self.length}, KL {kl:.4f}, {rate:.0f} it/s{eta}", file=self.stream,
+                  flush=True)
+        return False
+
+    def finish(self, r: MapResult) -> None:
+        self.done += 1
+        line = (f"maps: {r.dataset} {r.method} ({self.done}/{self.total}) in {r.seconds:.1f} s, kNN acc "
+                f"{r.knn_accuracy:.3f}")
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        print(line, file=self.stream, flush=True)
 
 
 METRICS_CAPTION = ("kNN acc: share of points whose 10 nearest map neighbours vote their own class. "
@@ -151,18 +212,19 @@ def run_maps(cfg: MapsRunConfig) -> MapsResult:
     out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[MapResult] = []
+    progress = MapProgress(len(cfg.datasets) * len(cfg.methods))
     for name in cfg.datasets:
         x, labels, classes = load_points(name, cfg.n_samples, cfg.pca_dims, cfg.seed)
         maps: dict[str, np.ndarray] = {}
         scores: dict[str, MapResult] = {}
         for method in cfg.methods:
             t0 = time.perf_counter()
-            y = embed(method, x, cfg)
+            progress.start(name, method, _iterations(method, cfg))
+            y = embed(method, x, cfg, [progress.iteration])
             secs = time.perf_counter() - t0
             r = MapResult(name, method, len(x), secs, map_knn_accuracy(y, labels, 10), trustworthiness(x, y, 10),
                           strand_ratio(y, labels)["median"])
-            print(f"maps: {name} {method} ({len(results) + 1}/{len(cfg.datasets) * len(cfg.methods)}) in "
-                  f"{secs:.1f} s, kNN acc {r.knn_accuracy:.3f}", file=sys.stderr, flush=True)
+            progress.finish(r)
             maps[method], scores[method] = y, r
             results.append(r)
         plot_maps(maps, labels, scores, out_dir / f"maps_{name}.png", title=f"{name} (n={len(x)})", classes=classes)

@@ -18,6 +18,7 @@ crowding problem t-SNE was introduced to fix.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ from sklearn.utils import check_random_state
 
 from reprlab.embed import initialization
 from reprlab.embed.affinity import check_data, check_perplexity, conditional_probabilities, pairwise_sq_distances
-from reprlab.embed.optimizer import GradientDescent
+from reprlab.embed.optimizer import Callback, GradientDescent
 from reprlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,9 @@ class SNE(TransformerMixin, BaseEstimator):
     initial_momentum, final_momentum : float, default 0.5, 0.8
     metric : str, default "euclidean" (or "precomputed" for an (N, N) distance matrix)
     init : {"pca", "random"} or ndarray, default "pca"
+    callbacks : list of callables ``(iteration, kl, embedding) -> bool``, optional
+        Called every ``callbacks_every_iters`` iterations with sum_i KL(P_i || Q_i) (without the
+        exaggeration); returning True stops the run (as :class:`reprlab.embed.TSNE`'s).
     random_state : int, RandomState or None
 
     Attributes
@@ -113,7 +117,8 @@ class SNE(TransformerMixin, BaseEstimator):
     def __init__(self, n_components: int = 2, *, perplexity: float = 30.0, n_iter: int = 1000,
                  learning_rate: float = 0.3, early_exaggeration: float = 4.0, early_exaggeration_iter: int = 100,
                  initial_momentum: float = 0.5, final_momentum: float = 0.8, metric: str = "euclidean",
-                 init="pca", random_state=None):
+                 init="pca", callbacks: Sequence[Callback] | None = None, callbacks_every_iters: int = 50,
+                 random_state=None):
         self.n_components = n_components
         self.perplexity = perplexity
         self.n_iter = n_iter
@@ -124,6 +129,8 @@ class SNE(TransformerMixin, BaseEstimator):
         self.final_momentum = final_momentum
         self.metric = metric
         self.init = init
+        self.callbacks = callbacks
+        self.callbacks_every_iters = callbacks_every_iters
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -146,6 +153,7 @@ class SNE(TransformerMixin, BaseEstimator):
         phases = ((self.early_exaggeration, min(self.early_exaggeration_iter, self.n_iter), self.initial_momentum),
                   (1.0, max(self.n_iter - self.early_exaggeration_iter, 0), self.final_momentum))
         yk = np.ascontiguousarray(y0)
+        p_total = float(p.sum())
         for factor, n_iter, momentum in phases:
             pe = p * factor
             plogp = float((pe[pe > 0] * np.log(pe[pe > 0])).sum())
@@ -153,7 +161,12 @@ class SNE(TransformerMixin, BaseEstimator):
             def grad(yy: np.ndarray, with_kl: bool, pe=pe, plogp=plogp):
                 return sne_kl_and_gradient_numpy(yy, pe, plogp)
 
-            yk, _ = opt.run(yk, grad, n_iter, self.learning_rate, momentum)
+            # KL(eP || Q) = e KL(P || Q) + e log(e) sum(P): the callbacks see the unexaggerated cost
+            correct = (lambda kl, e=factor: kl / e - np.log(e) * p_total)
+            yk, stopped = opt.run(yk, grad, n_iter, self.learning_rate, momentum, callbacks=self.callbacks or (),
+                                  callbacks_every_iters=self.callbacks_every_iters, kl_correction=correct)
+            if stopped:
+                break
         kl, _ = sne_kl_and_gradient_numpy(yk, p, float((p[p > 0] * np.log(p[p > 0])).sum()))
         self.embedding_, self.kl_divergence_, self.n_iter_ = yk, float(kl), self.n_iter
         return self

@@ -192,7 +192,7 @@ PRETRAINED_INITS = ("dbn", "stacked")  # variant inits that mean greedy pretrain
 
 def _stacked_train(output_dir: str = "runs/run") -> TrainConfig:
     return TrainConfig(output_dir=output_dir, optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=100,
-                       max_steps=1200, save_every=None, progress=False, log_every=50)
+                       max_steps=1200, save_every=None, log_every=50)
 
 
 @dataclass
