@@ -205,3 +205,38 @@ def test_balanced_sentence_accuracy_is_one_half_for_any_constant_prediction():
     # right on every label-0 row and on half of the label-1 rows: recalls 1 and 0.5
     half = run(lambda y: torch.nn.functional.one_hot(y * (torch.arange(len(y)) % 2), 2).float())
     assert half["pair_balanced_acc"] == pytest.approx(0.75)
+
+
+def test_budget_schedule_ends_the_linear_decay_when_the_time_budget_ends(monkeypatch):
+    """Cramming's budget schedule: the horizon is step + remaining time / mean step time, capped."""
+    from reprlab.pretrain import runs
+    from reprlab.train.schedule import lr_factor
+
+    clock = [100.0]
+    monkeypatch.setattr(runs.time, "perf_counter", lambda: clock[0])
+    trainer = SimpleNamespace(step=0, config=TrainConfig(max_steps=1000, warmup_steps=2), should_stop=False)
+    budget = runs.TimeBudget(10.0, schedule=True)
+    budget.on_train_begin(trainer)
+    horizons = []
+    for step, seconds_per_step in enumerate([0.5, 0.5, 1.0, 1.0, 1.0, 1.0], start=1):
+        clock[0] += seconds_per_step
+        budget.on_step_end(trainer, step, {})
+        horizons.append(trainer.config.max_steps)
+    # after 2 steps of 0.5 s: 9 s left at 0.5 s/step -> 18 more; after 6 steps (5 s, 0.833 s/step): 6 more
+    assert horizons[1] == 2 + 18 and horizons[-1] == 6 + 6 and not trainer.should_stop
+    assert lr_factor(12, schedule="linear", max_steps=12, warmup_steps=2) == 0.0
+    clock[0] += 5.0  # the budget is spent: stop, whatever the horizon
+    budget.on_step_end(trainer, 7, {})
+    assert trainer.should_stop
+    capped = SimpleNamespace(step=0, config=TrainConfig(max_steps=5), should_stop=False)
+    budget = runs.TimeBudget(10.0, schedule=True)
+    budget.on_train_begin(capped)
+    clock[0] += 0.1
+    budget.on_step_end(capped, 1, {})
+    assert capped.config.max_steps == 5  # never beyond train.max_steps
+    fixed = SimpleNamespace(step=0, config=TrainConfig(max_steps=50), should_stop=False)
+    budget = runs.TimeBudget(10.0)
+    budget.on_train_begin(fixed)
+    clock[0] += 1.0
+    budget.on_step_end(fixed, 1, {})
+    assert fixed.config.max_steps == 50  # without schedule=True the horizon is left alone
