@@ -190,7 +190,7 @@ def test_balanced_sentence_accuracy_is_one_half_for_any_constant_prediction():
 
     def batches():
         for lo in range(0, 100, 30):  # uneven batches: the metric is pooled over rows, not batch means
-            yield SimpleNamespace(sentence_labels=labels[lo:lo + 30]), None, targets[lo:lo + 30]
+            yield SimpleNamespace(sentence_labels=labels[lo:lo + 30]), targets[lo:lo + 30], targets[lo:lo + 30]
 
     def run(pair_logits):
         return evaluate_masked_lm(lambda b, ids, pos: (torch.zeros(int(pos.sum()), vocab),
@@ -205,6 +205,22 @@ def test_balanced_sentence_accuracy_is_one_half_for_any_constant_prediction():
     # right on every label-0 row and on half of the label-1 rows: recalls 1 and 0.5
     half = run(lambda y: torch.nn.functional.one_hot(y * (torch.arange(len(y)) % 2), 2).float())
     assert half["pair_balanced_acc"] == pytest.approx(0.75)
+
+
+def test_accuracy_on_replaced_pieces_leaves_out_the_kept_ones():
+    """80/10/10 keeps 10% of the selected pieces unchanged; ``*_replaced`` scores only the others."""
+    import numpy as np
+
+    targets = torch.tensor([[2, 3, 2, 3, 2]] * 4)
+    ids = targets.clone()
+    ids[:, 1:] = 4  # [MASK] everywhere but the first column, which is kept as it is
+    # the model copies its input where it can and otherwise predicts token 2
+    predict = lambda b, x, pos: (torch.nn.functional.one_hot(torch.where(x == 4, 2, x)[pos], 5).float(), None)  # noqa: E731
+    unigram = np.array([1, 1, 10, 5, 1])  # token 2 is the most frequent
+    ev = evaluate_masked_lm(predict, [(SimpleNamespace(), ids, targets)], unigram=unigram)
+    assert ev["kept_fraction"] == pytest.approx(0.2) and ev["masked_tokens"] == 20
+    assert ev["mlm_acc"] == pytest.approx(12 / 20) and ev["mlm_acc_replaced"] == pytest.approx(8 / 16)
+    assert ev["most_frequent_acc"] == pytest.approx(12 / 20) and ev["most_frequent_acc_replaced"] == pytest.approx(8 / 16)
 
 
 def test_budget_schedule_ends_the_linear_decay_when_the_time_budget_ends(monkeypatch):
