@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 from reprlab.cli.main import main
+from reprlab.errors import ConfigError
 from reprlab.pretrain.evaluate import evaluate_masked_lm
 from reprlab.pretrain.instances import InstanceConfig
 from reprlab.pretrain.pretrained import fill_mask, load_pretrained
@@ -256,3 +257,8 @@ def test_budget_schedule_ends_the_linear_decay_when_the_time_budget_ends(monkeyp
     clock[0] += 1.0
     budget.on_step_end(fixed, 1, {})
     assert fixed.config.max_steps == 50  # without schedule=True the horizon is left alone
+    with pytest.raises(ConfigError, match="set time_budget"):
+        run_pretrain(PretrainRunConfig(shards="unused", budget_schedule=True))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match="torchrun"):
+        run_pretrain(PretrainRunConfig(shards="unused", budget_schedule=True, time_budget=60))

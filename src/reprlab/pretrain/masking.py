@@ -240,7 +240,7 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, v
     unit = (start.long().cumsum(1) - 1).clamp_min(0)  # (B, T) word number of every position
     lengths = torch.zeros(b, t, dtype=torch.long, device=device).scatter_add_(1, unit, cand.long())  # (B, U)
     # (B, U): a uniform per word (the draw at its first piece), 2 = no such word. A scatter, with the
-    # non-first pieces sent to a spare column, instead of boolean indexing (25x slower on the CPU).
+    # non-first pieces sent to a spare column: boolean indexing was most of the CPU profile.
     column = torch.where(start, unit, torch.full_like(unit, t))
     word_score = torch.full((b, t + 1), 2.0, device=device).scatter_(
         1, column, torch.where(start, u_word, 2.0))[:, :t]
@@ -268,6 +268,6 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, v
         raise ConfigError("random_ids is empty: no token to draw random replacements from")
     pick = (u_pick * len(pool)).long().clamp_max(len(pool) - 1)  # (B, T)
     out = torch.where(to_mask, torch.full_like(input_ids, mask_token_id), input_ids)
-    out = torch.where(to_random, pool.index_select(0, pick.flatten()).view(b, t), out)  # not pool[pick]: 100x slower
+    out = torch.where(to_random, pool.index_select(0, pick.flatten()).view(b, t), out)  # pool[pick] was slow
     labels = torch.where(selected, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
     return out, labels

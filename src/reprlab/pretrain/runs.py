@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +162,12 @@ def run_pretrain(cfg: PretrainRunConfig) -> PretrainResult:
         documents for NSP/SOP.
     """
     spec = get_objective(cfg.objective)
+    if cfg.budget_schedule and not cfg.time_budget:
+        raise ConfigError("budget_schedule=true follows the clock to the end of time_budget; "
+                          "set time_budget (seconds), e.g. --set time_budget=900")
+    if cfg.budget_schedule and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("budget_schedule=true times the steps of one process; under torchrun the "
+                          "processes would end at different steps: set train.max_steps instead")
     train_shards, valid_shards = _splits(cfg.shards)
     special = train_shards.special_ids
     if spec.masked_lm and special.get("mask") is None:
