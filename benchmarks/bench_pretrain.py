@@ -15,7 +15,8 @@ Sections (run one or several; each writes its rows to docs/benchmarks.md):
 ``--throughput``
     End-to-end MLM training steps (DataLoader + masking + forward/backward/AdamW), same model and
     tokens per step: bert-mini and bert-small with the 30,522-token bert-base-uncased vocabulary,
-    bert-mini with the 8k KJV vocabulary, and whole-word masking.
+    and bert-mini with whole-word masking; ``--all-cases`` adds bert-mini with the 8k KJV
+    vocabulary, with and without dropout.
 ``--masking``
     Collate + mask a batch of 32 x 128: ours vs ``DataCollatorForLanguageModeling`` (and its
     whole-word mode).
