@@ -33,7 +33,9 @@ def test_masked_lm_beats_the_unigram_and_most_frequent_baselines(tmp_path, sampl
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason=(
     "open (issue 15): after 400 steps bert-tiny predicts 'random next' for every held-out pair "
-    "(balanced accuracy exactly 0.5 on seeds 0-4, measured 2026-12-01); the NSP recipe is still to be found"))
+    "(balanced accuracy exactly 0.5 on seeds 0-4); NSP alone for 1,000 steps at lr 3e-4..3e-3 stays at the "
+    "label prior (loss 0.67-0.68), and so does HF BertForPreTraining on the same batches (0.68 at 1,000 "
+    "steps), while a logistic regression on overlap/length features gets 70%: see docs/pretrain.md, NSP and SOP"))
 def test_next_sentence_prediction_beats_chance_on_both_labels(tmp_path, sample_shards):
     """Balanced NSP accuracy (mean per-label recall) over five held-out chunkings is well above 0.5.
 

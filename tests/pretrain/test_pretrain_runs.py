@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 from reprlab.cli.main import main
+from reprlab.errors import ConfigError
 from reprlab.pretrain.evaluate import evaluate_masked_lm
 from reprlab.pretrain.instances import InstanceConfig
 from reprlab.pretrain.pretrained import fill_mask, load_pretrained
@@ -190,7 +191,7 @@ def test_balanced_sentence_accuracy_is_one_half_for_any_constant_prediction():
 
     def batches():
         for lo in range(0, 100, 30):  # uneven batches: the metric is pooled over rows, not batch means
-            yield SimpleNamespace(sentence_labels=labels[lo:lo + 30]), None, targets[lo:lo + 30]
+            yield SimpleNamespace(sentence_labels=labels[lo:lo + 30]), targets[lo:lo + 30], targets[lo:lo + 30]
 
     def run(pair_logits):
         return evaluate_masked_lm(lambda b, ids, pos: (torch.zeros(int(pos.sum()), vocab),
@@ -205,3 +206,59 @@ def test_balanced_sentence_accuracy_is_one_half_for_any_constant_prediction():
     # right on every label-0 row and on half of the label-1 rows: recalls 1 and 0.5
     half = run(lambda y: torch.nn.functional.one_hot(y * (torch.arange(len(y)) % 2), 2).float())
     assert half["pair_balanced_acc"] == pytest.approx(0.75)
+
+
+def test_accuracy_on_replaced_pieces_leaves_out_the_kept_ones():
+    """80/10/10 keeps 10% of the selected pieces unchanged; ``*_replaced`` scores only the others."""
+    import numpy as np
+
+    targets = torch.tensor([[2, 3, 2, 3, 2]] * 4)
+    ids = targets.clone()
+    ids[:, 1:] = 4  # [MASK] everywhere but the first column, which is kept as it is
+    # the model copies its input where it can and otherwise predicts token 2
+    predict = lambda b, x, pos: (torch.nn.functional.one_hot(torch.where(x == 4, 2, x)[pos], 5).float(), None)  # noqa: E731
+    unigram = np.array([1, 1, 10, 5, 1])  # token 2 is the most frequent
+    ev = evaluate_masked_lm(predict, [(SimpleNamespace(), ids, targets)], unigram=unigram)
+    assert ev["kept_fraction"] == pytest.approx(0.2) and ev["masked_tokens"] == 20
+    assert ev["mlm_acc"] == pytest.approx(12 / 20) and ev["mlm_acc_replaced"] == pytest.approx(8 / 16)
+    assert ev["most_frequent_acc"] == pytest.approx(12 / 20) and ev["most_frequent_acc_replaced"] == pytest.approx(8 / 16)
+
+
+def test_budget_schedule_ends_the_linear_decay_when_the_time_budget_ends(monkeypatch):
+    """Cramming's budget schedule: the horizon is step + remaining time / mean step time, capped."""
+    from reprlab.pretrain import runs
+    from reprlab.train.schedule import lr_factor
+
+    clock = [100.0]
+    monkeypatch.setattr(runs.time, "perf_counter", lambda: clock[0])
+    trainer = SimpleNamespace(step=0, config=TrainConfig(max_steps=1000, warmup_steps=2), should_stop=False)
+    budget = runs.TimeBudget(10.0, schedule=True)
+    budget.on_train_begin(trainer)
+    horizons = []
+    for step, seconds_per_step in enumerate([0.5, 0.5, 1.0, 1.0, 1.0, 1.0], start=1):
+        clock[0] += seconds_per_step
+        budget.on_step_end(trainer, step, {})
+        horizons.append(trainer.config.max_steps)
+    # after 2 steps of 0.5 s: 9 s left at 0.5 s/step -> 18 more; after 6 steps (5 s, 0.833 s/step): 6 more
+    assert horizons[1] == 2 + 18 and horizons[-1] == 6 + 6 and not trainer.should_stop
+    assert lr_factor(12, schedule="linear", max_steps=12, warmup_steps=2) == 0.0
+    clock[0] += 5.0  # the budget is spent: stop, whatever the horizon
+    budget.on_step_end(trainer, 7, {})
+    assert trainer.should_stop
+    capped = SimpleNamespace(step=0, config=TrainConfig(max_steps=5), should_stop=False)
+    budget = runs.TimeBudget(10.0, schedule=True)
+    budget.on_train_begin(capped)
+    clock[0] += 0.1
+    budget.on_step_end(capped, 1, {})
+    assert capped.config.max_steps == 5  # never beyond train.max_steps
+    fixed = SimpleNamespace(step=0, config=TrainConfig(max_steps=50), should_stop=False)
+    budget = runs.TimeBudget(10.0)
+    budget.on_train_begin(fixed)
+    clock[0] += 1.0
+    budget.on_step_end(fixed, 1, {})
+    assert fixed.config.max_steps == 50  # without schedule=True the horizon is left alone
+    with pytest.raises(ConfigError, match="set time_budget"):
+        run_pretrain(PretrainRunConfig(shards="unused", budget_schedule=True))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match="torchrun"):
+        run_pretrain(PretrainRunConfig(shards="unused", budget_schedule=True, time_budget=60))

@@ -46,8 +46,15 @@ def evaluate_masked_lm(predict: MaskedPredictor, batches: Iterable[tuple[Pretrai
     for any constant prediction whatever the label mix (BERT's NSP sets are not 50/50: a one-segment
     chunk always takes a random next, so a held-out set of a few documents can be 68/32).
     ``unigram`` (token counts) adds the two baselines.
+
+    Accuracy and baselines count every selected piece, the 10% left unchanged by 80/10/10 included
+    (its input is its target, which a model learns to copy, and so does the most-frequent baseline
+    when that token was kept). ``mlm_acc_replaced`` / ``most_frequent_acc_replaced`` restrict both
+    to the pieces whose input differs from the target ([MASK] or a random token), and
+    ``kept_fraction`` is the share of unchanged pieces.
     """
     total_ce = total_correct = total = 0.0
+    rep_correct = rep_total = uni_rep_correct = 0.0
     uni_ce = uni_correct = 0.0
     pair_hits = torch.zeros(2, dtype=torch.long)  # per sentence label: correct predictions, rows
     pair_rows = torch.zeros(2, dtype=torch.long)
@@ -63,11 +70,16 @@ def evaluate_masked_lm(predict: MaskedPredictor, batches: Iterable[tuple[Pretrai
             logits, pair = predict(batch, ids, positions)
             logits = logits.float()
             total_ce += float(F.cross_entropy(logits, targets, reduction="sum"))
-            total_correct += float((logits.argmax(-1) == targets).sum())
+            hits = logits.argmax(-1) == targets
+            replaced = ids[positions] != targets
+            total_correct += float(hits.sum())
             total += int(targets.numel())
+            rep_correct += float((hits & replaced).sum())
+            rep_total += int(replaced.sum())
             if log_p is not None:
                 uni_ce -= float(log_p[targets.cpu()].sum())
                 uni_correct += float(torch.eq(targets, most).sum())
+                uni_rep_correct += float((torch.eq(targets, most) & replaced).sum())
             if pair is not None:
                 valid = batch.sentence_labels != IGNORE_INDEX
                 truth = batch.sentence_labels[valid].long().cpu()
@@ -76,9 +88,11 @@ def evaluate_masked_lm(predict: MaskedPredictor, batches: Iterable[tuple[Pretrai
                 pair_rows += torch.bincount(truth, minlength=2)
     n = max(total, 1)
     out: dict[str, Any] = {"mlm_loss": total_ce / n, "mlm_ppl": math.exp(min(total_ce / n, 50.0)),
-                           "mlm_acc": total_correct / n, "masked_tokens": int(total)}
+                           "mlm_acc": total_correct / n, "masked_tokens": int(total),
+                           "mlm_acc_replaced": rep_correct / max(rep_total, 1), "kept_fraction": 1 - rep_total / n}
     if log_p is not None:
-        out.update(unigram_loss=uni_ce / n, most_frequent_acc=uni_correct / n)
+        out.update(unigram_loss=uni_ce / n, most_frequent_acc=uni_correct / n,
+                   most_frequent_acc_replaced=uni_rep_correct / max(rep_total, 1))
     pair_total = int(pair_rows.sum())
     if pair_total:
         present = pair_rows > 0

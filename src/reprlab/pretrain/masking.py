@@ -96,14 +96,17 @@ def mix64(x: torch.Tensor) -> torch.Tensor:
     return x ^ _shr(x, 31)
 
 
-def keyed_uniform(keys: torch.Tensor, stream: int, length: int) -> torch.Tensor:
+def keyed_uniform(keys: torch.Tensor, stream: int | Sequence[int], length: int) -> torch.Tensor:
     """Uniform [0, 1) float32 numbers (B, length): a hash of (keys[b], stream, position).
 
-    The same key always gives the same row, on any device and in any batch.
+    The same key always gives the same row, on any device and in any batch. A sequence of streams
+    gives (S, B, length), the rows of each stream exactly as one call per stream would (in a single
+    pass of the hash: on short rows its cost is the number of operations, not their size).
     """
-    row = mix64(keys.long() * 8 + stream)  # (B,)
+    streams = torch.as_tensor(stream, dtype=torch.long, device=keys.device)
+    row = mix64(keys.long() * 8 + streams[..., None])  # (B,) or (S, B)
     pos = torch.arange(length, device=keys.device, dtype=torch.long)
-    bits = mix64(row[:, None] + pos[None, :] * _GOLDEN)  # (B, T)
+    bits = mix64(row[..., None] + pos * _GOLDEN)  # (B, T) or (S, B, T)
     return _shr(bits, 40).float() * (1.0 / (1 << 24))
 
 
@@ -216,10 +219,16 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, v
     b, t = input_ids.shape
     device = input_ids.device
 
-    def uniform(stream: int, length: int) -> torch.Tensor:
-        if keys is not None:
-            return keyed_uniform(keys.to(device), stream, length)
-        return torch.rand((b, length), generator=generator, device=device)
+    # Four draws: a score per word (stream 0), the rounding of the count (1), how each selected
+    # piece is corrupted (2) and which random token replaces it (3).
+    if keys is not None:
+        u_word, u_how, u_pick = keyed_uniform(keys.to(device), (0, 2, 3), t).unbind(0)
+        u_count = keyed_uniform(keys.to(device), 1, 1)[:, 0]
+    else:
+        u_word = torch.rand((b, t), generator=generator, device=device)
+        u_count = torch.rand((b, 1), generator=generator, device=device)[:, 0]
+        u_how = torch.rand((b, t), generator=generator, device=device)
+        u_pick = torch.rand((b, t), generator=generator, device=device)
 
     cand = ~special_tokens_mask.bool()  # (B, T)
     if word_ids is None:
@@ -230,12 +239,14 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, v
         start = cand & ~prev_same  # (B, T) first piece of each word
     unit = (start.long().cumsum(1) - 1).clamp_min(0)  # (B, T) word number of every position
     lengths = torch.zeros(b, t, dtype=torch.long, device=device).scatter_add_(1, unit, cand.long())  # (B, U)
-    rows = torch.arange(b, device=device)[:, None].expand(b, t)
-    word_score = torch.full((b, t), 2.0, device=device)  # (B, U): a uniform per word, 2 = no such word
-    word_score[rows[start], unit[start]] = uniform(0, t)[start]
+    # (B, U): a uniform per word (the draw at its first piece), 2 = no such word. A scatter, with the
+    # non-first pieces sent to a spare column: boolean indexing was most of the CPU profile.
+    column = torch.where(start, unit, torch.full_like(unit, t))
+    word_score = torch.full((b, t + 1), 2.0, device=device).scatter_(
+        1, column, torch.where(start, u_word, 2.0))[:, :t]
     order = word_score.argsort(dim=1, stable=True)  # (B, U) words in random order, non-words last
     n = cand.sum(1)  # (B,)
-    k = (n.double() * mlm_probability + uniform(1, 1)[:, 0].double()).floor().long()
+    k = (n.double() * mlm_probability + u_count.double()).floor().long()
     k = torch.minimum(k, n)
     if max_predictions is not None:
         k = k.clamp_max(max_predictions)
@@ -243,7 +254,7 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, v
     taken = torch.zeros_like(taken_sorted).scatter_(1, order, taken_sorted)  # (B, U) by word number
     selected = cand & taken.gather(1, unit)  # (B, T)
 
-    how = uniform(2, t)  # (B, T)
+    how = u_how  # (B, T)
     to_mask = selected & (how < mask_replace_prob)
     to_random = selected & (how >= mask_replace_prob) & (how < mask_replace_prob + random_replace_prob)
     if random_ids is None:
@@ -255,8 +266,8 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, v
         pool = torch.as_tensor(random_ids, dtype=torch.long, device=device)
     if len(pool) == 0:
         raise ConfigError("random_ids is empty: no token to draw random replacements from")
-    pick = (uniform(3, t) * len(pool)).long().clamp_max(len(pool) - 1)  # (B, T)
+    pick = (u_pick * len(pool)).long().clamp_max(len(pool) - 1)  # (B, T)
     out = torch.where(to_mask, torch.full_like(input_ids, mask_token_id), input_ids)
-    out = torch.where(to_random, pool[pick], out)
+    out = torch.where(to_random, pool.index_select(0, pick.flatten()).view(b, t), out)  # pool[pick] was slow
     labels = torch.where(selected, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
     return out, labels

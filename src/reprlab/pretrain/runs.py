@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,10 @@ class PretrainRunConfig:
     masking: MaskingConfig = field(default_factory=MaskingConfig)
     eval_batch_size: int = 64
     time_budget: float | None = None  # stop after this many seconds of training (evaluation excluded)
+    # With time_budget: the schedule's horizon follows the clock (train.max_steps becomes the step at
+    # which the budget is expected to end, re-estimated at every logged step), so warmup + linear
+    # decay reaches 0 when the budget runs out (Cramming's budget schedule). train.max_steps is the cap.
+    budget_schedule: bool = False
     partial_prediction_k: int = 6  # xlnet: predict the last 1/K of each factorization order
     train: TrainConfig = field(default_factory=_default_train)
 
@@ -69,13 +74,22 @@ class PretrainResult:
 class TimeBudget(Callback):
     """Stop training once ``seconds`` of training time have passed (evaluation time excluded).
 
-    Checked at every logged step, so set ``eval_every`` to a multiple of ``log_every``.
+    Checked at every logged step, so set ``eval_every`` to a multiple of ``log_every``. With
+    ``schedule=True`` the Trainer's ``max_steps`` (the horizon of its warmup + decay schedule) is
+    re-estimated at every logged step as ``step + remaining seconds / mean seconds per step so far``
+    (never above the configured cap), so a linear decay reaches 0 when the budget ends whatever the
+    machine's speed: Cramming's budget-based schedule (Geiping & Goldstein 2022, section 3). The
+    schedule then depends on the clock, so a resumed budget run is not bit-identical to an
+    uninterrupted one.
     """
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, schedule: bool = False):
         self.seconds = seconds
+        self.schedule = schedule
         self.t0 = self.last = 0.0
         self.eval_seconds = 0.0
+        self.first_step = 0
+        self.cap = 0
 
     @property
     def elapsed(self) -> float:
@@ -83,11 +97,18 @@ class TimeBudget(Callback):
 
     def on_train_begin(self, trainer: Any) -> None:
         self.t0 = self.last = time.perf_counter()
+        self.first_step = trainer.step
+        self.cap = trainer.config.max_steps
 
     def on_step_end(self, trainer: Any, step: int, logs: dict[str, float]) -> None:
         self.last = time.perf_counter()
-        if self.elapsed >= self.seconds:
+        elapsed = self.elapsed
+        if elapsed >= self.seconds:
             trainer.should_stop = True
+        elif self.schedule and step > self.first_step:
+            per_step = elapsed / (step - self.first_step)
+            horizon = step + int((self.seconds - elapsed) / per_step)
+            trainer.config.max_steps = max(step + 1, min(self.cap, horizon))
 
     def on_evaluate(self, trainer: Any, step: int, logs: dict[str, float]) -> None:
         self.eval_seconds += time.perf_counter() - self.last
@@ -141,6 +162,12 @@ def run_pretrain(cfg: PretrainRunConfig) -> PretrainResult:
         documents for NSP/SOP.
     """
     spec = get_objective(cfg.objective)
+    if cfg.budget_schedule and not cfg.time_budget:
+        raise ConfigError("budget_schedule=true follows the clock to the end of time_budget; "
+                          "set time_budget (seconds), e.g. --set time_budget=900")
+    if cfg.budget_schedule and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("budget_schedule=true times the steps of one process; under torchrun the "
+                          "processes would end at different steps: set train.max_steps instead")
     train_shards, valid_shards = _splits(cfg.shards)
     special = train_shards.special_ids
     if spec.masked_lm and special.get("mask") is None:
@@ -176,7 +203,7 @@ def run_pretrain(cfg: PretrainRunConfig) -> PretrainResult:
         run_dir.mkdir(parents=True, exist_ok=True)
         tokenizer.save_pretrained(run_dir / TOKENIZER_DIR)
         write_json(run_dir / "pretrain.json", dataclasses.asdict(cfg))
-    callbacks = [TimeBudget(cfg.time_budget)] if cfg.time_budget else []
+    callbacks = [TimeBudget(cfg.time_budget, cfg.budget_schedule)] if cfg.time_budget else []
     # Periodic evaluation (metrics.jsonl) when train.eval_every is set; the exact one below always runs.
     periodic = valid_data if train_cfg.eval_every else None
     trainer = Trainer(objective, train_cfg, train_data, eval_data=periodic, collate_fn=Collator(layout.pad),
