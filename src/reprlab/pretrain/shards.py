@@ -304,7 +304,8 @@ def available_cores() -> int:
 
 
 def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_document,
-                   extra_arrays: dict[str, str] | None = None, command: Sequence[str] | None = None) -> PrepareResult:
+                   extra_arrays: dict[str, str] | None = None, command: Sequence[str] | None = None,
+                   extra_meta: dict[str, Any] | None = None) -> PrepareResult:
     """Tokenize a corpus into train/valid shards (see the module docstring for the layout).
 
     Parameters
@@ -318,6 +319,8 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
         Name -> numpy dtype of extra per-token arrays ``encode`` returns.
     command : sequence of str, optional
         Recorded in ``meta.json`` (default: ``sys.argv``).
+    extra_meta : dict, optional
+        More top-level ``meta.json`` entries (e.g. the span detector's settings and counts).
 
     Raises
     ------
@@ -378,6 +381,7 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
             "splits": splits, "corpus": list(config.corpus), "documents_read": index,
             "documents_empty": empty, "valid_fraction": config.valid_fraction, "seed": config.seed,
             "shard_tokens": config.shard_tokens, "command": list(command if command is not None else sys.argv),
+            **(extra_meta or {}),
         }
         write_json(tmp / "meta.json", meta)
     return PrepareResult(output=out, meta=meta, seconds=time.perf_counter() - t0)
