@@ -65,9 +65,16 @@ def word_starts(word_ids: torch.Tensor, special: torch.Tensor) -> torch.Tensor:
 
 
 def group_ids(starts: torch.Tensor, special: torch.Tensor) -> torch.Tensor:
-    """``word_ids``-style group numbers (B, T) from group-start flags; -1 at special positions."""
-    ids = starts.long().cumsum(1) - 1
-    return torch.where(special.bool(), torch.full_like(ids, -1), ids)
+    """``word_ids``-style group numbers (B, T) from group-start flags; -1 at special positions.
+
+    A group also starts after every special position (and at the row's start): a span cut by an
+    instance boundary or a separator is two groups, each numbered on its own.
+    """
+    special = special.bool()
+    after = torch.ones_like(special)
+    after[:, 1:] = special[:, :-1]
+    ids = ((starts.bool() | after) & ~special).long().cumsum(1) - 1
+    return torch.where(special, torch.full_like(ids, -1), ids)
 
 
 def knowledge_groups(word_ids: torch.Tensor, special: torch.Tensor, span_start: torch.Tensor,
@@ -89,8 +96,6 @@ def knowledge_groups(word_ids: torch.Tensor, special: torch.Tensor, span_start: 
     spans = span_start.bool() & ~special.bool()
     keep = {"phrase": span_kind == PHRASE, "entity": span_kind == ENTITY, "knowledge": span_kind > 0}[unit]
     # inside a kept span only its first piece starts a group; elsewhere every word starts one
-    # (an instance cut inside a span starts a new group after its [CLS]/[SEP]: mask_tokens never
-    # joins a group across a special position)
     return group_ids(torch.where(keep, spans, words), special)
 
 
