@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -21,18 +23,26 @@ from reprlab.pretrain.knowledge_masking import (
     stage_unit,
 )
 from reprlab.pretrain.masking import MaskingConfig, mask_tokens
+from reprlab.pretrain.runs import PretrainRunConfig, run_pretrain
 from reprlab.pretrain.shards import PrepareConfig, ShardSet
+from reprlab.train import TrainConfig
 
 MASK, V = 4, 1000
 
 
 @pytest.fixture(scope="module")
-def span_batch(tmp_path_factory, sample_tokenizer) -> PretrainBatch:
-    """The KJV sample with auto-detected spans, as one batch of ~600 rows of 128."""
+def span_shards(tmp_path_factory, sample_tokenizer) -> Path:
+    """The KJV sample with auto-detected spans, 10% of the chapters held out."""
     out = tmp_path_factory.mktemp("spans") / "kjv"
     prepare_knowledge_shards(PrepareConfig(corpus=["kjv-sample"], tokenizer=str(sample_tokenizer), output=str(out),
-                                           valid_fraction=0.0, workers=1), SpanConfig(spans="auto", npmi_min_count=3))
-    shards = ShardSet(out, "train")
+                                           valid_fraction=0.1, workers=1), SpanConfig(spans="auto", npmi_min_count=3))
+    return out
+
+
+@pytest.fixture(scope="module")
+def span_batch(span_shards) -> PretrainBatch:
+    """The training split as one batch of ~550 rows of 128."""
+    shards = ShardSet(span_shards, "train")
     inst = build_instances(shards, InstanceConfig(packing="full-sentences", max_length=128))
     ds = InstanceDataset(shards, inst, Layout.from_special_ids(shards.special_ids), extra_arrays=tuple(SPAN_ARRAYS))
     return Collator(0)([ds[i] for i in range(len(ds))])
@@ -205,3 +215,28 @@ def test_random_spans_never_split(b, t, seed, unit):
     for r, row in enumerate(runs_of(groups, special)):
         for s, e in row:
             assert len(set(sel[r][s:e])) == 1
+
+
+def test_staged_run_reports_span_accuracies(tmp_path, span_shards, small_shards, monkeypatch):
+    import reprlab.pretrain.objectives as objectives
+
+    seen = []
+    real = objectives.masking_groups
+
+    def spy(batch, masking, step, keys):
+        if masking.unit == "staged":  # training (evaluation masks pieces, then whole spans)
+            seen.append(stage_unit(masking, step))
+        return real(batch, masking, step, keys)
+
+    monkeypatch.setattr(objectives, "masking_groups", spy)
+    cfg = PretrainRunConfig(shards=str(span_shards), model="tiny", instances=InstanceConfig(max_length=32),
+                            masking=MaskingConfig(unit="staged", stages=[0.5, 0.25, 0.25]),
+                            train=TrainConfig(output_dir=str(tmp_path / "run"), max_steps=8, batch_size=8,
+                                              warmup_steps=2, progress=False, save_every=None, eval_every=None))
+    ev = run_pretrain(cfg).evaluation
+    assert seen == ["word"] * 4 + ["phrase"] * 2 + ["entity"] * 2
+    assert ev["span_tokens"] > 0 and ev["knowledge_span_tokens"] > 0
+    assert 0.0 <= ev["knowledge_entity_acc"] <= 1.0
+    cfg.shards, cfg.masking = str(small_shards), MaskingConfig(unit="phrase")
+    with pytest.raises(DataError, match="needs phrase/entity spans"):
+        run_pretrain(cfg)

@@ -73,9 +73,10 @@ def evaluate_masked_lm(predict: MaskedPredictor, batches: Iterable[tuple[Pretrai
             hit = logits.argmax(-1) == targets
             total_correct += float(hit.sum())
             total += int(targets.numel())
-            if "span_kind" in batch.extras:
+            extras = getattr(batch, "extras", {})
+            if "span_kind" in extras:
                 spans = True
-                kind = batch.extras["span_kind"][positions].long().clamp(0, 2).cpu()
+                kind = extras["span_kind"][positions].long().clamp(0, 2).cpu()
                 kind_hits += torch.bincount(kind, weights=hit.cpu().double(), minlength=3).long()
                 kind_rows += torch.bincount(kind, minlength=3)
             if log_p is not None:
