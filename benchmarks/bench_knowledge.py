@@ -34,9 +34,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import torch  # noqa: E402
-from bench_pretrain import hf_features, kjv_setup, offsets_from_word_starts  # noqa: E402
 
-from harness import compare, with_throughput, write_rows  # noqa: E402
+from bench_pretrain import hf_features, kjv_setup, offsets_from_word_starts  # noqa: E402
 from reprlab.pretrain.batches import Collator  # noqa: E402
 from reprlab.pretrain.instances import InstanceConfig  # noqa: E402
 from reprlab.pretrain.knowledge import (  # noqa: E402
@@ -49,6 +48,8 @@ from reprlab.pretrain.knowledge import (  # noqa: E402
 from reprlab.pretrain.knowledge_masking import knowledge_groups  # noqa: E402
 from reprlab.pretrain.masking import mask_tokens  # noqa: E402
 from reprlab.pretrain.shards import PrepareConfig, ShardSet, prepare_shards  # noqa: E402
+
+from harness import compare, with_throughput, write_rows  # noqa: E402
 
 
 def corpus_words(tok_dir: Path) -> list[list[str]]:
@@ -102,7 +103,7 @@ def match_rows(tok_dir: Path, work: Path) -> list:
     def quality(a, b):
         return f"same spans: {a == b} ({sum(map(len, a)):,} spans, {len(lexicon):,} entries, {n_words:,} words)"
 
-    row = compare("knowledge", "lexicon match, whole KJV", ours, reference, repeats=3,
+    row = compare("knowledge", "lexicon match, whole KJV", ours, reference, repeats=2, warmup=0,
                   reference_name="Python re alternation (longest first)", quality=quality)
     return [with_throughput(row, n_words, "words/s")]
 

@@ -274,9 +274,10 @@ class LexiconMatcher:
             best = None
             j = i
             while j < n and not (blocked is not None and blocked[j]):
-                node = node.get(keys[j])
-                if node is None:
+                child = node.get(keys[j])
+                if child is None:
                     break
+                node = child
                 j += 1
                 hit = node.get(end_key)
                 if hit is not None:

@@ -279,6 +279,9 @@ class PrepareConfig:
             raise ConfigError(f"valid_fraction={self.valid_fraction}: must be in [0, 1)")
         if self.shard_tokens < 1 or self.docs_per_task < 1 or self.workers < 0:
             raise ConfigError("shard_tokens and docs_per_task must be >= 1 and workers >= 0")
+        out = Path(self.output)
+        if out.exists() and any(out.iterdir()) and not self.overwrite:
+            raise ConfigError(f"{out}: already exists; pass --overwrite to replace it or choose another -o")
 
 
 @dataclass
@@ -335,8 +338,6 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
 
     config.validate()
     out = Path(config.output)
-    if out.exists() and any(out.iterdir()) and not config.overwrite:
-        raise ConfigError(f"{out}: already exists; pass --overwrite to replace it or choose another -o")
     tokenizer: Any = load_tokenizer(config.tokenizer)
     dtype = token_dtype(tokenizer.vocab_size)
     arrays = {"tokens": ("token", dtype), "word_start": ("token", np.dtype(np.uint8))}
