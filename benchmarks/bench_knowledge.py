@@ -139,7 +139,7 @@ def masking_rows(work: Path) -> list:
     ids = shards.special_ids
     special = sorted(i for i in ids.values() if i is not None)
     data, _ = pretraining_data(shards, "full-sentences", InstanceConfig(max_length=128), seed=0, batch_size=32)
-    items = [data[i] for i in range(len(data))]
+    items = [x for x in (data[i] for i in range(len(data))) if len(x["input_ids"]) == 128]  # HF needs equal rows
     batches = [items[i:i + 32] for i in range(0, len(items), 32)]
     collate = Collator(ids["pad"])
     pool = torch.tensor([i for i in range(shards.vocab_size) if i not in special])
@@ -183,12 +183,15 @@ def main() -> None:
     p.add_argument("--work", default="runs/bench-pretrain")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-write", action="store_true", help="print the rows only (a smoke run)")
+    p.add_argument("--rows", default="match,prepare,mask", help="comma-separated subset of match, prepare, mask")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     work = Path(args.work)
     tok_dir, _ = kjv_setup(work)
     t0 = time.perf_counter()
-    rows = match_rows(tok_dir, work) + prepare_rows(tok_dir, work) + masking_rows(work)
+    wanted = set(args.rows.split(","))
+    rows = ((match_rows(tok_dir, work) if "match" in wanted else []) + (prepare_rows(tok_dir, work) if "prepare" in
+            wanted else []) + (masking_rows(work) if "mask" in wanted else []))
     if not args.no_write:
         write_rows(rows)
     print(f"done in {time.perf_counter() - t0:.0f} s")

@@ -182,3 +182,19 @@ def test_cli_unreadable_lexicon_is_one_line_exit_2(tmp_path, corpus, sample_toke
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "missing.txt: lexicon file not found" in err
     assert not (tmp_path / "sh").exists()
+
+
+def test_odd_unicode_matches_case_insensitively(sample_tokenizer):
+    tok = load_tokenizer(sample_tokenizer)
+    lex = parse_lexicon(["Ésaïe le prophète", "naïve\u200bword", "🙂 smile"], tok)
+    det = SpanDetector(matcher=LexiconMatcher(lex.entries, lex.kinds))
+    sentences = ["ÉSAÏE LE PROPHÈTE said 🙂 smile.", "and ésaïe le prophète", "naïve\u200bword"]
+    doc = SpanEncoder(det)(tok, sentences)
+    base = encode_document(tok, sentences)
+    np.testing.assert_array_equal(doc.arrays["tokens"], base.arrays["tokens"])
+    kind = doc.arrays["span_kind"]
+    bounds = np.cumsum(base.sentence_lengths)
+    first, second, third = np.split(kind, bounds[:-1])
+    # the entry's kind (capitalised -> entity) wherever it matches, whatever the case of the text
+    assert first[0] == ENTITY and second[0] == 0 and (second[1:] == ENTITY).all() and (third == PHRASE).all()
+    assert (first == PHRASE).sum() > 0  # "🙂 smile" (a lower-case entry: a phrase)
