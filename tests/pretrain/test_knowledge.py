@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -20,7 +21,6 @@ from reprlab.pretrain.knowledge import (
     SpanConfig,
     SpanDetector,
     SpanEncoder,
-    brute_force_match,
     collocations,
     parse_lexicon,
     prepare_knowledge_shards,
@@ -30,6 +30,27 @@ from reprlab.pretrain.knowledge import (
 )
 from reprlab.pretrain.shards import PrepareConfig, ShardSet, encode_document
 from reprlab.tokenizers.loading import load_tokenizer
+
+
+def brute_force_match(keys: Sequence[str], entries: Sequence[tuple[str, ...]]) -> list[tuple[int, int, int]]:
+    """The leftmost-longest rule the slow, obvious way: every entry tried at every position.
+
+    Returns ``(start, end, entry)`` with ``entry`` the first index of the winning entry.
+    """
+    out = []
+    i = 0
+    while i < len(keys):
+        best = None
+        for index, e in enumerate(entries):
+            if e and tuple(keys[i:i + len(e)]) == tuple(e) and (best is None or len(e) > best[1] - best[0]):
+                best = (i, i + len(e), index)
+        if best is None:
+            i += 1
+        else:
+            out.append(best)
+            i = best[1]
+    return out
+
 
 WORDS = st.sampled_from(["a", "b", "c", "d"])
 

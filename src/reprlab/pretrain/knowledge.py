@@ -290,26 +290,6 @@ class LexiconMatcher:
         return out
 
 
-def brute_force_match(keys: Sequence[str], entries: Sequence[tuple[str, ...]]) -> list[tuple[int, int, int]]:
-    """The leftmost-longest rule by trying every entry at every position (the test reference).
-
-    Returns ``(start, end, entry)`` with ``entry`` the first index of the winning entry.
-    """
-    out = []
-    i = 0
-    while i < len(keys):
-        best = None
-        for index, e in enumerate(entries):
-            if e and tuple(keys[i:i + len(e)]) == tuple(e) and (best is None or len(e) > best[1] - best[0]):
-                best = (i, i + len(e), index)
-        if best is None:
-            i += 1
-        else:
-            out.append(best)
-            i = best[1]
-    return out
-
-
 # ------------------------------------------------------------------------------------ auto detection
 @dataclass
 class CorpusStats:
@@ -552,7 +532,7 @@ def has_spans(meta: dict[str, Any]) -> bool:
     return all(name in meta.get("arrays", {}) for name in SPAN_ARRAYS)
 
 
-__all__ = ["SpanConfig", "Lexicon", "parse_lexicon", "read_lexicon", "LexiconMatcher", "brute_force_match",
+__all__ = ["SpanConfig", "Lexicon", "parse_lexicon", "read_lexicon", "LexiconMatcher",
            "CorpusStats", "collocations", "proper_words", "SpanDetector", "SpanEncoder", "span_arrays",
            "sentence_words", "corpus_stats", "prepare_knowledge_shards", "has_spans", "SPAN_ARRAYS",
            "WORD", "PHRASE", "ENTITY", "KINDS"]
