@@ -233,7 +233,9 @@ def test_staged_run_reports_span_accuracies(tmp_path, span_shards, small_shards,
                             masking=MaskingConfig(unit="staged", stages=[0.5, 0.25, 0.25]),
                             train=TrainConfig(output_dir=str(tmp_path / "run"), max_steps=8, batch_size=8,
                                               warmup_steps=2, progress=False, save_every=None, eval_every=None))
-    ev = run_pretrain(cfg).evaluation
+    result = run_pretrain(cfg)
+    ev = result.evaluation
+    assert 0.0 <= result.last_logs["span_acc"] <= 1.0  # logged every step (and in metrics.jsonl's evaluations)
     assert seen == ["word"] * 4 + ["phrase"] * 2 + ["entity"] * 2
     assert ev["span_tokens"] > 0 and ev["knowledge_span_tokens"] > 0
     assert 0.0 <= ev["knowledge_entity_acc"] <= 1.0

@@ -153,8 +153,11 @@ class PretrainingObjective(Objective):
         ce = F.cross_entropy(logits.float(), targets, reduction="sum")
         mlm_loss = ce / self._mlm_denominator(count).clamp_min(1.0)
         n = count.clamp_min(1).float()
-        metrics: dict[str, Any] = {"mlm_loss": ce.detach() / n,
-                                   "mlm_acc": (logits.detach().argmax(-1) == targets).sum().float() / n}
+        hit = logits.detach().argmax(-1) == targets
+        metrics: dict[str, Any] = {"mlm_loss": ce.detach() / n, "mlm_acc": hit.sum().float() / n}
+        if "span_kind" in batch.extras:  # shards with phrase/entity spans: accuracy on the pieces inside them
+            inside = batch.extras["span_kind"][positions] > 0
+            metrics["span_acc"] = (hit & inside).sum().float() / inside.sum().clamp_min(1)
         loss = mlm_loss
         if self.pair is not None:
             task = self.config.sentence_task
