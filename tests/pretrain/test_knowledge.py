@@ -219,3 +219,15 @@ def test_odd_unicode_matches_case_insensitively(sample_tokenizer):
     # the entry's kind (capitalised -> entity) wherever it matches, whatever the case of the text
     assert first[0] == ENTITY and second[0] == 0 and (second[1:] == ENTITY).all() and (third == PHRASE).all()
     assert (first == PHRASE).sum() > 0  # "🙂 smile" (a lower-case entry: a phrase)
+
+
+def test_byte_level_bpe_words_match_like_wordpiece():
+    from reprlab.pretrain.corpus import iter_corpus
+    from reprlab.tokenizers import train_bpe
+
+    tok = train_bpe([s for d in list(iter_corpus(["kjv-sample"]))[:3] for s in d], 400, byte_level=True)
+    lex = parse_lexicon(["Moses said", "rod"], tok)
+    assert lex.entries == [("moses", "said"), ("rod",)]  # no leading "Ġ" space in the keys
+    det = SpanDetector(matcher=LexiconMatcher(lex.entries, lex.kinds))
+    doc = SpanEncoder(det)(tok, ["And Moses said unto Aaron, Take the rod."])
+    assert int(((doc.arrays["span_kind"] > 0) & (doc.arrays["span_start"] == 1)).sum()) == 2

@@ -116,12 +116,13 @@ def sentence_words(enc: Any, text: str) -> tuple[list[int], list[str], list[bool
     """Words of one encoded sentence: first piece index of each, keys (lower-cased raw text), capitalised.
 
     A word is a run of equal ``enc.word_ids``; its raw text runs from its first piece's start
-    offset to its last piece's end offset.
+    offset to its last piece's end offset, without surrounding white space (a byte-level BPE
+    word's first piece holds the space before it).
     """
     wids, offs = enc.word_ids, enc.offsets
     starts = [i for i in range(len(wids)) if i == 0 or wids[i] != wids[i - 1]]
     ends = starts[1:] + [len(wids)]
-    raw = [text[offs[s][0]:offs[e - 1][1]] for s, e in zip(starts, ends)]
+    raw = [text[offs[s][0]:offs[e - 1][1]].strip() for s, e in zip(starts, ends)]  # byte-level BPE: "Ġword"
     return starts, [w.lower() for w in raw], [bool(w) and w[0].isupper() for w in raw]
 
 
