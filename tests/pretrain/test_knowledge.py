@@ -189,8 +189,9 @@ def test_prepare_auto_is_deterministic_across_workers(tmp_path, corpus, sample_t
 def test_span_config_errors():
     with pytest.raises(ConfigError, match="needs a lexicon file"):
         SpanConfig(spans="lexicon").validate()
-    with pytest.raises(ConfigError, match="exclude each other"):
-        SpanConfig(spans="auto", lexicon="x").validate()
+    for spans in ("auto", "none"):
+        with pytest.raises(ConfigError, match="exclude each other"):
+            SpanConfig(spans=spans, lexicon="x").validate()  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="spans"):
         SpanConfig(spans="phrases").validate()  # type: ignore[arg-type]
 

@@ -100,9 +100,9 @@ class SpanConfig:
         check_choices(self)
         if self.spans == "lexicon" and not self.lexicon:
             raise ConfigError("spans='lexicon' needs a lexicon file: --lexicon FILE (one phrase or entity per line)")
-        if self.spans == "auto" and self.lexicon:
-            raise ConfigError("--lexicon FILE and --spans auto exclude each other: a lexicon replaces the "
-                              "built-in detection (drop one of them)")
+        if self.spans != "lexicon" and self.lexicon:
+            raise ConfigError(f"--lexicon FILE and --spans {self.spans} exclude each other: a lexicon replaces "
+                              "the built-in detection (drop one of them)")
         if not -1.0 <= self.npmi_threshold <= 1.0:
             raise ConfigError(f"npmi_threshold={self.npmi_threshold}: must be in [-1, 1] (NPMI's range)")
         if self.npmi_min_count < 1 or self.max_span_words < 1 or self.max_span_pieces < 1:
