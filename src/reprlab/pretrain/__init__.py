@@ -35,6 +35,12 @@ _WHERE = {
     # masking
     "MaskingConfig": "masking", "mask_tokens": "masking", "keyed_uniform": "masking",
     "combine_keys": "masking", "non_special_ids": "masking",
+    # knowledge masking (ERNIE 1.0) and SpanBERT spans
+    "SpanConfig": "knowledge", "LexiconMatcher": "knowledge", "read_lexicon": "knowledge",
+    "parse_lexicon": "knowledge", "collocations": "knowledge", "SpanDetector": "knowledge",
+    "SpanEncoder": "knowledge", "prepare_knowledge_shards": "knowledge", "has_spans": "knowledge",
+    "knowledge_groups": "knowledge_masking", "span_groups": "knowledge_masking", "stage_unit": "knowledge_masking",
+    "masking_groups": "knowledge_masking",
     # objectives
     "PretrainModelConfig": "objectives", "PretrainingObjective": "objectives",
     "BertForPretraining": "objectives", "RobertaForPretraining": "objectives",

@@ -17,6 +17,8 @@ EPILOG_RUN = """examples:
   reprlab pretrain run --objective roberta --model bert-mini --shards shards/kjv -o runs/roberta
   reprlab pretrain run --objective bert --shards shards/kjv -o runs/bert --set train.max_steps=2000
   reprlab pretrain run --shards shards/kjv -o runs/wwm --set masking.whole_word=true --set masking.mlm_probability=0.25
+  reprlab pretrain run --shards shards/kjv-spans -o runs/ernie --masking staged --set masking.stages=[0.4,0.3,0.3]
+  reprlab pretrain run --shards shards/kjv -o runs/spanbert --masking span --set masking.span_replacement=true
   reprlab pretrain run --objective causal --shards shards/kjv-bpe -o runs/gpt --set instances.max_length=256
   reprlab pretrain run --objective xlnet --shards shards/kjv -o runs/xlnet --set partial_prediction_k=6
   torchrun --nproc_per_node=2 -m reprlab.cli.main pretrain run --shards shards/kjv -o runs/ddp"""
@@ -31,17 +33,25 @@ def _corpus(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from reprlab.pretrain.shards import PrepareConfig, prepare_shards
+    from reprlab.pretrain.knowledge import SpanConfig, prepare_knowledge_shards
+    from reprlab.pretrain.shards import PrepareConfig
 
     cfg = PrepareConfig(corpus=args.sources, tokenizer=args.tokenizer, output=args.output,
                         valid_fraction=args.valid_fraction, seed=args.seed, workers=args.workers,
                         shard_tokens=args.shard_tokens, text_field=args.text_field, overwrite=args.overwrite)
-    result = prepare_shards(cfg, command=["reprlab", *sys.argv[1:]])
+    spans = SpanConfig(spans=args.spans or ("lexicon" if args.lexicon else "none"), lexicon=args.lexicon or "",
+                       npmi_threshold=args.npmi_threshold, npmi_min_count=args.npmi_min_count,
+                       max_span_words=args.max_span_words, max_span_pieces=args.max_span_pieces)
+    result = prepare_knowledge_shards(cfg, spans, command=["reprlab", *sys.argv[1:]])
     splits = result.meta["splits"]
     print(f"{result.tokens:,} tokens in {result.seconds:.1f} s ({result.tokens_per_second:,.0f} tokens/s, "
           f"{cfg.workers or 'all'} workers): train {splits['train']['documents']:,} documents / "
           f"{splits['train']['tokens']:,} tokens, valid {splits['valid']['documents']:,} / "
           f"{splits['valid']['tokens']:,} -> {result.output}")
+    if "spans" in result.meta:
+        c = result.meta["spans"]["train"]
+        print(f"spans ({spans.spans}): {c['phrase_spans']:,} phrases ({c['phrase_pieces'] / c['pieces']:.1%} of the "
+              f"pieces), {c['entity_spans']:,} entities ({c['entity_pieces'] / c['pieces']:.1%}) in the train split")
     return 0
 
 
@@ -51,6 +61,8 @@ def _run(args: argparse.Namespace) -> int:
     for flag in ("objective", "model", "shards"):
         if getattr(args, flag):
             args.overrides.append(f"{flag}={getattr(args, flag)!r}")
+    if args.masking:
+        args.overrides.append(f"masking.unit={args.masking!r}")
     cfg = build_config(args)
     result = run_pretrain(cfg)
     ev = result.evaluation
@@ -62,6 +74,7 @@ def _run(args: argparse.Namespace) -> int:
         for task in ("nsp", "sop"):
             if f"{task}_acc" in ev:
                 line += f", {task.upper()} accuracy {ev[f'{task}_acc']:.1%}"
+        line += _span_summary(ev)
     print(line)
     print(f"run directory: {result.run_dir}")
     return 0
@@ -84,8 +97,18 @@ def _eval(args: argparse.Namespace) -> int:
     for task in ("nsp", "sop"):
         if f"{task}_acc" in out:
             line += f"; {task.upper()} accuracy {out[f'{task}_acc']:.1%}"
-    print(line)
+    print(line + _span_summary(out))
     return 0
+
+
+def _span_summary(ev: dict) -> str:
+    """Accuracy on phrase and entity pieces (shards with spans), under piece and whole-span masking."""
+    if ev.get("span_acc") is None:
+        return ""
+    def pct(v):
+        return "-" if v is None else f"{v:.1%}"
+    return (f"; phrase/entity pieces: accuracy {pct(ev['phrase_acc'])}/{pct(ev['entity_acc'])}, with whole spans "
+            f"masked {pct(ev.get('knowledge_phrase_acc'))}/{pct(ev.get('knowledge_entity_acc'))}")
 
 
 def _autoregressive_summary(ev: dict) -> str:
@@ -153,6 +176,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shard-tokens", type=int, default=1 << 24, metavar="N", help="tokens per shard (default 2^24)")
     p.add_argument("--text-field", default="text", help="JSONL field with the text (default: text)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing SHARDS_DIR")
+    k = p.add_argument_group("phrase and entity spans (ERNIE knowledge masking, docs/ernie.md)")
+    k.add_argument("--spans", choices=("none", "auto", "lexicon"),
+                   help="store phrase/entity spans: auto = NPMI collocations + runs of capitalised words; "
+                        "lexicon = --lexicon FILE (default: lexicon if --lexicon is given, else none)")
+    k.add_argument("--lexicon", metavar="FILE", help="one phrase or entity per line (TEXT or TEXT<TAB>phrase|entity)")
+    k.add_argument("--npmi-threshold", type=float, default=0.5, metavar="X",
+                   help="auto: a word pair with NPMI >= X is a collocation (default 0.5)")
+    k.add_argument("--npmi-min-count", type=int, default=10, metavar="N",
+                   help="auto: ... seen at least N times (default 10)")
+    k.add_argument("--max-span-words", type=int, default=4, metavar="N",
+                   help="auto: longer phrases and entity runs are cut into chunks of N words (default 4)")
+    k.add_argument("--max-span-pieces", type=int, default=16, metavar="N",
+                   help="lexicon entries of more than N pieces are dropped, with a warning (default 16)")
     p.set_defaults(handler=_prepare)
 
     r = verbs.add_parser("run", help="pretrain a BERT-family model on shards",
@@ -163,6 +199,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                        "causal (GPT-style LM) | xlnet (permutation LM)")
     r.add_argument("--model", help="encoder preset, e.g. tiny, bert-mini (default), bert-small")
     r.add_argument("--shards", metavar="DIR", help="directory from `reprlab pretrain prepare`")
+    r.add_argument("--masking", choices=("piece", "word", "phrase", "entity", "knowledge", "staged", "span"),
+                   help="what is masked whole (sets masking.unit): piece (default) | word | phrase, entity, "
+                        "knowledge (ERNIE 1.0; shards prepared with --spans) | staged (word -> phrase -> entity) | "
+                        "span (SpanBERT)")
     add_config_args(r, config="reprlab.pretrain.runs:PretrainRunConfig")
     r.set_defaults(handler=_run)
 

@@ -10,6 +10,7 @@ the most frequent training token (``most_frequent_acc``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -51,10 +52,16 @@ def evaluate_masked_lm(predict: MaskedPredictor, batches: Iterable[tuple[Pretrai
     (its input is its target, which a model learns to copy, and so does the most-frequent baseline
     when that token was kept). ``mlm_acc_replaced`` / ``most_frequent_acc_replaced`` restrict both
     to the pieces whose input differs from the target ([MASK] or a random token), and
-    ``kept_fraction`` is the share of unchanged pieces.
+    ``kept_fraction`` is the share of unchanged pieces. When the batches carry the shards' phrase and
+    entity spans (``extras["span_kind"]``), ``phrase_acc``, ``entity_acc`` and ``span_acc`` (both)
+    are the accuracy over the masked pieces inside phrases, entities and either, with their counts
+    (``phrase_tokens``, ...): ERNIE 1.0's claim is that knowledge masking helps exactly there.
     """
     total_ce = total_correct = total = 0.0
     rep_correct = rep_total = uni_rep_correct = 0.0
+    kind_hits = torch.zeros(3, dtype=torch.long)  # per span kind (word, phrase, entity): correct, masked
+    kind_rows = torch.zeros(3, dtype=torch.long)
+    spans = False
     uni_ce = uni_correct = 0.0
     pair_hits = torch.zeros(2, dtype=torch.long)  # per sentence label: correct predictions, rows
     pair_rows = torch.zeros(2, dtype=torch.long)
@@ -76,6 +83,12 @@ def evaluate_masked_lm(predict: MaskedPredictor, batches: Iterable[tuple[Pretrai
             total += int(targets.numel())
             rep_correct += float((hits & replaced).sum())
             rep_total += int(replaced.sum())
+            extras = getattr(batch, "extras", {})
+            if "span_kind" in extras:
+                spans = True
+                kind = extras["span_kind"][positions].long().clamp(0, 2).cpu()
+                kind_hits += torch.bincount(kind, weights=hits.cpu().double(), minlength=3).long()
+                kind_rows += torch.bincount(kind, minlength=3)
             if log_p is not None:
                 uni_ce -= float(log_p[targets.cpu()].sum())
                 uni_correct += float(torch.eq(targets, most).sum())
@@ -93,6 +106,11 @@ def evaluate_masked_lm(predict: MaskedPredictor, batches: Iterable[tuple[Pretrai
     if log_p is not None:
         out.update(unigram_loss=uni_ce / n, most_frequent_acc=uni_correct / n,
                    most_frequent_acc_replaced=uni_rep_correct / max(rep_total, 1))
+    if spans:
+        for name, sel in (("phrase", [1]), ("entity", [2]), ("span", [1, 2])):
+            rows = int(kind_rows[sel].sum())
+            out[f"{name}_acc"] = int(kind_hits[sel].sum()) / rows if rows else None
+            out[f"{name}_tokens"] = rows
     pair_total = int(pair_rows.sum())
     if pair_total:
         present = pair_rows > 0
@@ -133,6 +151,17 @@ def evaluate_pretraining(objective: Any, dataset: Dataset, *, batch_size: int = 
         task = objective.config.sentence_task
         for key in ("acc", "balanced_acc", "rows", "label_1_rate"):
             out[f"{task}_{key}"] = out.pop(f"pair_{key}")
+    if "span_acc" in out:  # again with every phrase and entity masked whole: can the model recall the unit?
+        config = objective.config
+        piece = config.eval_masking
+        config.eval_masking = dataclasses.replace(piece, unit="knowledge", whole_word=False)
+        try:
+            whole = evaluate_masked_lm(predict, masked_batches(objective, dataset, batch_size=batch_size,
+                                                               pad_id=pad_id))
+        finally:
+            config.eval_masking = piece
+        out.update({f"knowledge_{k}": v for k, v in whole.items()
+                    if k.split("_")[0] in ("mlm", "masked", "phrase", "entity", "span")})
     return out
 
 

@@ -30,7 +30,7 @@ static masking keys a row by its instance number, dynamic masking by (instance, 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -52,13 +52,32 @@ class MaskingConfig:
     mask_replace_prob: float = 0.8  # of those: replaced by [MASK]
     random_replace_prob: float = 0.1  # of those: replaced by a random non-special token (the rest stay)
     max_predictions: int | None = None  # cap per sequence (BERT: 20 at length 128, 80 at 512); None = no cap
-    whole_word: bool = False  # mask every piece of a chosen word together
+    whole_word: bool = False  # mask every piece of a chosen word together (the same as unit="word")
     seed: int = 0  # masks are a hash of (seed, instance[, step]): reproducible across resume and processes
+    # what is masked whole (pretrain.knowledge_masking): piece | word | phrase | entity | knowledge (ERNIE 1.0,
+    # needs shards prepared with --spans) | staged (ERNIE 1.0: word, then phrase, then entity) | span (SpanBERT)
+    unit: Literal["piece", "word", "phrase", "entity", "knowledge", "staged", "span"] = "piece"
+    stages: list[float] = field(default_factory=lambda: [0.4, 0.3, 0.3])  # staged: shares of word/phrase/entity
+    total_steps: int = 0  # staged: the steps the stage shares refer to; 0 = train.max_steps
+    span_p: float = 0.2  # span: geometric span-length parameter (SpanBERT)
+    span_max_length: int = 10  # span: longest span, in words (SpanBERT)
+    span_replacement: bool = False  # decide 80/10/10 once per masked group (SpanBERT) instead of per piece
 
     def validate(self) -> None:
         check_probabilities(self.mlm_probability, self.mask_replace_prob, self.random_replace_prob,
                             self.max_predictions, prefix="masking.")
         check_choices(self, "masking.")
+        if self.whole_word and self.unit not in ("piece", "word"):
+            raise ConfigError(f"masking.whole_word=true and masking.unit={self.unit!r} disagree; set only "
+                              "masking.unit")
+        if len(self.stages) != 3 or min(self.stages) < 0 or abs(sum(self.stages) - 1.0) > 1e-6:
+            raise ConfigError(f"masking.stages={self.stages}: give three non-negative shares of the steps "
+                              "(word, phrase, entity) that sum to 1, e.g. [0.4, 0.3, 0.3]")
+        if self.total_steps < 0:
+            raise ConfigError(f"masking.total_steps={self.total_steps}: must be >= 0 (0 = train.max_steps)")
+        if not 0.0 < self.span_p <= 1.0 or self.span_max_length < 1:
+            raise ConfigError(f"masking.span_p={self.span_p} must be in (0, 1] and masking.span_max_length="
+                              f"{self.span_max_length} >= 1")
 
 
 def check_probabilities(mlm_probability: float, mask_replace_prob: float, random_replace_prob: float,
@@ -155,7 +174,7 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, v
                 random_replace_prob: float = 0.1, max_predictions: int | None = None,
                 word_ids: torch.Tensor | None = None, generator: torch.Generator | None = None,
                 keys: torch.Tensor | None = None, random_ids: torch.Tensor | Sequence[int] | None = None,
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+                unit_replacement: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Corrupt a batch for masked-LM training; see the module docstring for the algorithm.
 
     Parameters
@@ -182,6 +201,10 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, v
         Per-row keys for counter-based draws (see module docstring).
     random_ids : LongTensor or sequence of int, optional
         Pool of random replacements (default described in the module docstring).
+    unit_replacement : bool
+        Decide [MASK] / random / keep once per selected word (group of ``word_ids``) instead of
+        per piece — SpanBERT's span-level replacement (Joshi et al. 2020, section 3.1). Random
+        tokens are still drawn per piece.
 
     Returns
     -------
@@ -255,6 +278,11 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, v
     selected = cand & taken.gather(1, unit)  # (B, T)
 
     how = u_how  # (B, T)
+    if unit_replacement:  # every piece of a word takes the draw of the word's first piece
+        position = torch.arange(t, device=device).expand(b, t)
+        first = torch.zeros(b, t + 1, dtype=torch.long, device=device).scatter_(
+            1, column, position)[:, :t]  # (B, U) position of each word's first piece
+        how = how.gather(1, first.gather(1, unit))
     to_mask = selected & (how < mask_replace_prob)
     to_random = selected & (how >= mask_replace_prob) & (how < mask_replace_prob + random_replace_prob)
     if random_ids is None:

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from reprlab.errors import ConfigError
 from reprlab.pretrain.batches import Layout, PretrainBatch
 from reprlab.pretrain.evaluate import evaluate_pretraining
+from reprlab.pretrain.knowledge_masking import masking_groups
 from reprlab.pretrain.masking import IGNORE_INDEX, MaskingConfig, combine_keys, mask_tokens
 from reprlab.text import Encoder, EncoderConfig, MaskedLMHead, SentencePairHead
 from reprlab.train import LossOutput, Objective
@@ -120,11 +121,13 @@ class PretrainingObjective(Objective):
         Training uses ``config.masking``; evaluation (``eval()`` mode) ``config.eval_masking``.
         """
         m = self.config.masking if self.training else self.config.eval_masking
+        keys = self.mask_keys(batch.keys)
         return mask_tokens(batch.input_ids, batch.special_tokens_mask, vocab_size=self.config.encoder.vocab_size,
                            mask_token_id=self.config.mask_token_id, mlm_probability=m.mlm_probability,
                            mask_replace_prob=m.mask_replace_prob, random_replace_prob=m.random_replace_prob,
-                           max_predictions=m.max_predictions, word_ids=batch.word_ids if m.whole_word else None,
-                           keys=self.mask_keys(batch.keys), random_ids=self.random_ids)
+                           max_predictions=m.max_predictions, keys=keys, random_ids=self.random_ids,
+                           word_ids=masking_groups(batch, m, int(self.masking_step), keys),
+                           unit_replacement=m.span_replacement)
 
     def on_step_end(self, step: int) -> None:
         self.masking_step.fill_(step)
@@ -150,8 +153,11 @@ class PretrainingObjective(Objective):
         ce = F.cross_entropy(logits.float(), targets, reduction="sum")
         mlm_loss = ce / self._mlm_denominator(count).clamp_min(1.0)
         n = count.clamp_min(1).float()
-        metrics: dict[str, Any] = {"mlm_loss": ce.detach() / n,
-                                   "mlm_acc": (logits.detach().argmax(-1) == targets).sum().float() / n}
+        hit = logits.detach().argmax(-1) == targets
+        metrics: dict[str, Any] = {"mlm_loss": ce.detach() / n, "mlm_acc": hit.sum().float() / n}
+        if "span_kind" in batch.extras:  # shards with phrase/entity spans: accuracy on the pieces inside them
+            inside = batch.extras["span_kind"][positions] > 0
+            metrics["span_acc"] = (hit & inside).sum().float() / inside.sum().clamp_min(1)
         loss = mlm_loss
         if self.pair is not None:
             task = self.config.sentence_task

@@ -23,6 +23,8 @@ from reprlab.io import write_json
 from reprlab.pretrain.batches import Collator, InstanceDataset, Layout
 from reprlab.pretrain.evaluate import unigram_counts
 from reprlab.pretrain.instances import InstanceConfig, build_instances, group_by_tokens, instance_lengths
+from reprlab.pretrain.knowledge import SPAN_ARRAYS, has_spans
+from reprlab.pretrain.knowledge_masking import SPAN_UNITS
 from reprlab.pretrain.masking import MaskingConfig
 from reprlab.pretrain.objectives import ObjectiveSpec, PretrainModelConfig, get_objective
 from reprlab.pretrain.pretrained import TOKENIZER_DIR, load_pretrained
@@ -127,10 +129,13 @@ def encoder_config(spec: ObjectiveSpec, model: str, overrides: dict[str, Any], s
 
 
 def pretraining_data(shards: ShardSet, packing: str, instances: InstanceConfig, *, seed: int, batch_size: int,
-                     evaluation: bool = False, layout: Layout | None = None) -> tuple[InstanceDataset, dict[str, Any]]:
+                     evaluation: bool = False, layout: Layout | None = None,
+                     extra_arrays: tuple[str, ...] | None = None) -> tuple[InstanceDataset, dict[str, Any]]:
     """The dataset of one split for a packing scheme (DOC-SENTENCES: one item per batch).
 
-    ``layout`` places the special tokens (default BERT's, from the shards' special ids).
+    ``layout`` places the special tokens (default BERT's, from the shards' special ids);
+    ``extra_arrays`` names per-token side arrays to carry into the batches (default: the phrase and
+    entity spans when the shards have them).
     """
     cfg = dataclasses.replace(instances, packing=packing, dupe_factor=1 if evaluation else instances.dupe_factor)
     inst = build_instances(shards, cfg, seed)
@@ -139,7 +144,9 @@ def pretraining_data(shards: ShardSet, packing: str, instances: InstanceConfig, 
     if packing == "doc-sentences" and not evaluation:
         target = instances.tokens_per_batch or batch_size * instances.max_length
         groups = group_by_tokens(instance_lengths(inst, shards), target, seed)
-    return InstanceDataset(shards, inst, layout, groups), {"packing": packing, **inst.stats}
+    if extra_arrays is None:
+        extra_arrays = tuple(SPAN_ARRAYS) if has_spans(shards.meta) else ()
+    return InstanceDataset(shards, inst, layout, groups, extra_arrays), {"packing": packing, **inst.stats}
 
 
 def _splits(directory: str) -> tuple[ShardSet, ShardSet | None]:
@@ -176,7 +183,12 @@ def run_pretrain(cfg: PretrainRunConfig) -> PretrainResult:
     enc = encoder_config(spec, cfg.model, cfg.model_overrides, train_shards)
     cfg.instances.validate(enc.max_length)
     masking = dataclasses.replace(cfg.masking, mode=cfg.masking.mode or spec.masking_mode)
+    if masking.unit == "staged" and not masking.total_steps:  # the stages split the run's steps
+        masking = dataclasses.replace(masking, total_steps=int(cfg.train.max_steps))
     masking.validate()
+    if masking.unit in SPAN_UNITS and not has_spans(train_shards.meta):
+        raise DataError(f"{cfg.shards}: masking.unit={masking.unit!r} needs phrase/entity spans, which these shards "
+                        "lack; prepare them with `reprlab pretrain prepare ... --spans auto` (or --lexicon FILE)")
     packing = cfg.instances.packing or spec.packing
     train_cfg = cfg.train
     seed = train_cfg.seed

@@ -279,6 +279,9 @@ class PrepareConfig:
             raise ConfigError(f"valid_fraction={self.valid_fraction}: must be in [0, 1)")
         if self.shard_tokens < 1 or self.docs_per_task < 1 or self.workers < 0:
             raise ConfigError("shard_tokens and docs_per_task must be >= 1 and workers >= 0")
+        out = Path(self.output)
+        if out.exists() and any(out.iterdir()) and not self.overwrite:
+            raise ConfigError(f"{out}: already exists; pass --overwrite to replace it or choose another -o")
 
 
 @dataclass
@@ -304,7 +307,8 @@ def available_cores() -> int:
 
 
 def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_document,
-                   extra_arrays: dict[str, str] | None = None, command: Sequence[str] | None = None) -> PrepareResult:
+                   extra_arrays: dict[str, str] | None = None, command: Sequence[str] | None = None,
+                   extra_meta: dict[str, Any] | None = None) -> PrepareResult:
     """Tokenize a corpus into train/valid shards (see the module docstring for the layout).
 
     Parameters
@@ -318,6 +322,8 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
         Name -> numpy dtype of extra per-token arrays ``encode`` returns.
     command : sequence of str, optional
         Recorded in ``meta.json`` (default: ``sys.argv``).
+    extra_meta : dict, optional
+        More top-level ``meta.json`` entries (e.g. the span detector's settings and counts).
 
     Raises
     ------
@@ -332,8 +338,6 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
 
     config.validate()
     out = Path(config.output)
-    if out.exists() and any(out.iterdir()) and not config.overwrite:
-        raise ConfigError(f"{out}: already exists; pass --overwrite to replace it or choose another -o")
     tokenizer: Any = load_tokenizer(config.tokenizer)
     dtype = token_dtype(tokenizer.vocab_size)
     arrays = {"tokens": ("token", dtype), "word_start": ("token", np.dtype(np.uint8))}
@@ -378,6 +382,7 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
             "splits": splits, "corpus": list(config.corpus), "documents_read": index,
             "documents_empty": empty, "valid_fraction": config.valid_fraction, "seed": config.seed,
             "shard_tokens": config.shard_tokens, "command": list(command if command is not None else sys.argv),
+            **(extra_meta or {}),
         }
         write_json(tmp / "meta.json", meta)
     return PrepareResult(output=out, meta=meta, seconds=time.perf_counter() - t0)
