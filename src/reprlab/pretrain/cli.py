@@ -19,6 +19,8 @@ EPILOG_RUN = """examples:
   reprlab pretrain run --shards shards/kjv -o runs/wwm --set masking.whole_word=true --set masking.mlm_probability=0.25
   reprlab pretrain run --objective causal --shards shards/kjv-bpe -o runs/gpt --set instances.max_length=256
   reprlab pretrain run --objective xlnet --shards shards/kjv -o runs/xlnet --set partial_prediction_k=6
+  reprlab pretrain run --objective ernie --stages stages.toml --shards shards/kjv -o runs/ernie
+  reprlab pretrain run --tasks mlm=1,capitalization=0.5,sentence_distance=0.5 --shards shards/kjv -o runs/mt
   torchrun --nproc_per_node=2 -m reprlab.cli.main pretrain run --shards shards/kjv -o runs/ddp"""
 
 
@@ -48,9 +50,14 @@ def _prepare(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from reprlab.pretrain.runs import run_pretrain
 
-    for flag in ("objective", "model", "shards"):
+    if (args.stages or args.tasks) and not args.objective:
+        args.objective = "ernie"  # stages and tasks are the multi-task objective's
+    for flag in ("objective", "model", "shards", "stages"):
         if getattr(args, flag):
             args.overrides.append(f"{flag}={getattr(args, flag)!r}")
+    if args.tasks:
+        args.overrides.append("tasks={" + ", ".join(f"{json.dumps(k)} = {v!r}" for k, v in _task_weights(args.tasks).items())
+                              + "}")
     cfg = build_config(args)
     result = run_pretrain(cfg)
     ev = result.evaluation
@@ -62,9 +69,26 @@ def _run(args: argparse.Namespace) -> int:
         for task in ("nsp", "sop"):
             if f"{task}_acc" in ev:
                 line += f", {task.upper()} accuracy {ev[f'{task}_acc']:.1%}"
+        line += "".join(f", {k[:-4]} accuracy {ev[k]:.1%} (chance {ev[k[:-4] + '_chance']:.1%})"
+                        for k in ev if k.endswith("_acc") and k[:-4] + "_chance" in ev and k != "mlm_acc")
     print(line)
     print(f"run directory: {result.run_dir}")
     return 0
+
+
+def _task_weights(text: str) -> dict[str, float]:
+    """``mlm,capitalization`` (weight 1 each) or ``mlm=1,capitalization=0.5`` -> {task: weight}."""
+    from reprlab.errors import ConfigError
+
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, weight = part.partition("=")
+        try:
+            out[name.strip()] = float(weight) if weight else 1.0
+        except ValueError:
+            raise ConfigError(f"--tasks {text!r}: weight {weight!r} of {name.strip()!r} is not a number; write "
+                              "e.g. --tasks mlm=1,capitalization=0.5") from None
+    return out
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -160,9 +184,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "set with --config FILE.toml or --set key=value.",
                          epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("--objective", help="bert (MLM+NSP) | roberta (MLM, default) | albert (MLM+SOP) | "
-                                       "causal (GPT-style LM) | xlnet (permutation LM)")
+                                       "causal (GPT-style LM) | xlnet (permutation LM) | ernie (multi-task)")
     r.add_argument("--model", help="encoder preset, e.g. tiny, bert-mini (default), bert-small")
     r.add_argument("--shards", metavar="DIR", help="directory from `reprlab pretrain prepare`")
+    r.add_argument("--stages", metavar="FILE.toml", help="ernie: continual multi-task stages, [[stage]] tables of "
+                                                         "task weights and steps/fraction (docs/ernie.md)")
+    r.add_argument("--tasks", metavar="T=W,...", help="ernie: one stage of task weights, e.g. "
+                                                      "mlm=1,capitalization=0.5,sentence_distance=0.5")
     add_config_args(r, config="reprlab.pretrain.runs:PretrainRunConfig")
     r.set_defaults(handler=_run)
 
