@@ -245,6 +245,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(config_class="reprlab.pretrain.ar_vs_ae:ArVsAeConfig", config_train_key=None)
     a.set_defaults(handler=_ar_vs_ae)
 
+    from reprlab.cli.common import add_experiment_args
+
+    e = experiments.add_parser("ernie", help="ERNIE 2.0: sequential vs all-at-once vs continual multi-task pretraining",
+                               description="Train one model size on the same shards and steps three ways: each task "
+                                           "alone in turn, all tasks at once, and continual multi-task (tasks join in "
+                                           "stages, none leaves); report every task's held-out accuracy at every stage "
+                                           "end, its chance level and its forgetting (docs/ernie.md).")
+    add_experiment_args(e, "reprlab.pretrain.ernie_experiment:ErnieExperimentConfig", "total_steps=500")
+    e.set_defaults(handler=_ernie)
+
 
 def _ar_vs_ae(args: argparse.Namespace) -> int:
     from reprlab.cli.common import build_config
@@ -257,6 +267,18 @@ def _ar_vs_ae(args: argparse.Namespace) -> int:
         for sample in row["samples"]:
             print(f"{name}: {sample!r}")
     print(f"results: {Path(cfg.output_dir) / 'ar_vs_ae.json'}")
+    return 0
+
+
+def _ernie(args: argparse.Namespace) -> int:
+    from reprlab.pretrain.ernie_experiment import run_ernie_experiment, table
+    from reprlab.train import torch_threads
+
+    cfg = build_config(args)
+    with torch_threads(args.threads):
+        results = run_ernie_experiment(cfg)
+    print(table(results))
+    print(f"results: {Path(cfg.output_dir) / 'ernie.json'}")
     return 0
 
 
