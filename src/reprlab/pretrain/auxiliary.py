@@ -244,8 +244,8 @@ def distance_pairs(sentence_offsets: np.ndarray, document_offsets: np.ndarray, *
 
     As many pairs as there are sentences with a successor in their document; the class counts are
     ``class_counts(n, balance)`` exactly, in shuffled order. Class 0: A = a sentence with a successor,
-    B = that successor. Class 1: A = a sentence of a document of 3+ sentences, B = one of its
-    sentences at distance >= 2 (uniform). Class 2: A any sentence, B a sentence of another document
+    B = that successor. Class 1: A = a sentence that has a sentence of its document at distance
+    >= 2 (a document of 3+ sentences, not the middle of exactly 3), B = one of those (uniform). Class 2: A any sentence, B a sentence of another document
     (uniform over all sentences outside A's document). Each side is cut to ``(max_length - 3) // 2``
     tokens, A keeping its end and B its start (the tokens next to the boundary).
     """
@@ -263,8 +263,8 @@ def distance_pairs(sentence_offsets: np.ndarray, document_offsets: np.ndarray, *
     n = len(has_next) if len(has_next) else n_sent
     counts = class_counts(n, balance)
     rng = np.random.default_rng(seed)
-    far_docs = np.nonzero(per_doc >= 3)[0]
-    far_anchor = np.concatenate([np.arange(do[d], do[d + 1]) for d in far_docs]) if len(far_docs) else np.zeros(0, int)
+    position = np.arange(n_sent) - np.repeat(do[:-1], per_doc)  # sentence number within its document
+    far_anchor = np.nonzero((position >= 2) | (position <= per_doc[doc_of] - 3))[0]  # has a partner >= 2 away
     half = (max_length - 3) // 2
     rows = []
     for label, count in enumerate(counts.tolist()):
