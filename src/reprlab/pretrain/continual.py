@@ -160,9 +160,10 @@ class TaskSchedule:
             rng = np.random.default_rng([seed, k])
             parts.append(rng.choice(len(tasks), size=hi - lo, p=w / w.sum()))
         self.task_of = np.concatenate(parts).astype(np.int64)
-        onehot = np.zeros((max_steps, len(tasks)), np.int64)
-        onehot[np.arange(max_steps), self.task_of] = 1
-        self.occurrence = (np.cumsum(onehot, axis=0) - onehot)[np.arange(max_steps), self.task_of]
+        self.occurrence = np.empty(max_steps, np.int64)
+        for t in range(len(tasks)):
+            steps = np.nonzero(self.task_of == t)[0]
+            self.occurrence[steps] = np.arange(len(steps))
 
     def stage_of(self, step: int) -> int:
         """Stage number (0-based) of 0-based step ``step``."""
