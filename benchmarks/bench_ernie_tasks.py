@@ -70,7 +70,7 @@ def main() -> None:
             model.zero_grad(set_to_none=True)
             out = model(data[task])
             out.loss.backward()
-            return float(out.loss)
+            return float(out.loss.detach())
         return run
 
     rows = []
