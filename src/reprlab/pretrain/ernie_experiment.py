@@ -130,7 +130,7 @@ def run_ernie_experiment(cfg: ErnieExperimentConfig) -> dict[str, Any]:
     aux = AuxiliaryConfig(task_embedding=cfg.task_embedding, eval_rows=cfg.eval_rows)
     instances = InstanceConfig(max_length=cfg.max_length)
     held = task_datasets(valid, list(cfg.tasks), instances, aux, layout, cfg.seed)
-    eval_sets = {t: _first_rows(d, cfg.eval_rows) for t, d in held.items()}
+    eval_sets = {t: FirstRows(d, cfg.eval_rows) for t, d in held.items()}
     unigram = unigram_counts(ShardSet(shards, "train"))
     stage_len = cfg.total_steps // len(cfg.tasks)
     results: dict[str, Any] = {"config": dataclasses.asdict(cfg), "regimes": {}}
@@ -170,7 +170,7 @@ def run_ernie_experiment(cfg: ErnieExperimentConfig) -> dict[str, Any]:
     return results
 
 
-class _first_rows:
+class FirstRows:
     """The first ``n`` rows of a task dataset (``len`` and ``item``)."""
 
     def __init__(self, data: Any, n: int):

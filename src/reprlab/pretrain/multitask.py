@@ -3,15 +3,15 @@
 ``reprlab pretrain run --objective ernie --stages stages.toml`` trains the tasks of
 :data:`TASKS`, each through a small head on the one shared encoder:
 
-=====================  =========================================  ================================
-task                   head                                       input (one batch = one task)
-=====================  =========================================  ================================
-``mlm``                the tied masked-LM head (BERT)             DOC-SENTENCES rows, masked
-``capitalization``     linear H -> 2 on every word's first piece  the same rows, unmasked
-``token_document``     linear H -> 2 on every token               the same rows, unmasked
-``sentence_reordering`` linear H -> sum_{n<=M} n! on pooled [CLS]  [CLS] p1 [SEP] ... pm [SEP]
-``sentence_distance``  linear H -> 3 on pooled [CLS]              [CLS] A [SEP] B [SEP]
-=====================  =========================================  ================================
+=========================  ==========================================  ==============================
+task                       head                                        input (one batch = one task)
+=========================  ==========================================  ==============================
+``mlm``                    the tied masked-LM head (BERT)              DOC-SENTENCES rows, masked
+``capitalization``         linear H -> 2 on every word's first piece   the same rows, unmasked
+``token_document``         linear H -> 2 on every token                the same rows, unmasked
+``sentence_reordering``    linear H -> sum_{n<=M} n! on pooled [CLS]   [CLS] p1 [SEP] ... pm [SEP]
+``sentence_distance``      linear H -> 3 on pooled [CLS]               [CLS] A [SEP] B [SEP]
+=========================  ==========================================  ==============================
 
 Each optimizer step trains the one task the :class:`~reprlab.pretrain.continual.TaskSchedule`
 draws for it, with loss L_task = mean cross-entropy of that head (the MLM's is BERT's, over masked
