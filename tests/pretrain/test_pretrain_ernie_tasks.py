@@ -6,11 +6,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from functools import lru_cache
-from pathlib import Path
+from functools import cache
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,7 +32,7 @@ QUICK = ["--model", "tiny", "--set", "instances.max_length=48", "--set", "train.
 
 
 # ------------------------------------------------------------------------------------------ capitalization
-@lru_cache(maxsize=None)
+@cache
 def _tokenizers() -> tuple:
     kjv = [s for d in iter_corpus(["kjv-sample"]) for s in d][:3000]
     odd = ["École Ǆemal ǅar İstanbul ßtraße Σίσυφος Жук Ñandú élan ıi"] * 20
@@ -112,10 +110,10 @@ def test_token_document_labels_equal_a_brute_force_loop(document, data):
 
 
 def test_token_document_labels_reach_the_batch_at_the_right_positions(sample_shards):
+    from reprlab.pretrain.auxiliary import AuxiliaryConfig
     from reprlab.pretrain.batches import Layout
     from reprlab.pretrain.instances import InstanceConfig
     from reprlab.pretrain.multitask import task_datasets
-    from reprlab.pretrain.auxiliary import AuxiliaryConfig
     from reprlab.pretrain.shards import ShardSet
 
     shards = ShardSet(sample_shards, "train")

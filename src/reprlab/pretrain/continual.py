@@ -22,13 +22,13 @@ the stages are part of the model's configuration, so resuming with other stages 
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomllib
 
 from reprlab.errors import ConfigError, MissingDataError
 

@@ -176,7 +176,7 @@ class MultiTaskObjective(PretrainingObjective):
         valid = batch.sentence_labels != IGNORE_INDEX
         return head(out.pooled[valid]), batch.sentence_labels[valid]
 
-    def forward(self, batch: MultiTaskBatch) -> LossOutput:
+    def forward(self, batch: MultiTaskBatch) -> LossOutput:  # type: ignore[override]  # one task's batch
         task = batch.task
         if task not in self.config.tasks:
             raise DataError(f"a {task!r} batch reached a model trained for {self.config.tasks}")
@@ -409,7 +409,7 @@ def evaluate_task(objective: MultiTaskObjective, task: str, dataset: Dataset, *,
     ys = []
     try:
         for lo in range(0, len(dataset), batch_size):  # type: ignore[arg-type]
-            rows = [dataset.item(r) for r in range(lo, min(lo + batch_size, len(dataset)))]  # type: ignore[attr-defined]
+            rows = [dataset.item(r) for r in range(lo, min(lo + batch_size, len(dataset)))]  # type: ignore[attr-defined, arg-type]
             logits, y = objective.predict(task, move_to(collate(rows, pad_id), device))
             ce += float(F.cross_entropy(logits.float(), y, reduction="sum"))
             correct += float((logits.argmax(-1) == y).sum())
@@ -445,9 +445,10 @@ def evaluate_multitask(objective: MultiTaskObjective, dataset: Dataset, *, batch
     return out
 
 
-register_objective(ObjectiveSpec("ernie", MultiTaskObjective, "doc-sentences", "none", "dynamic", _bert_encoder,
-                                 ("BertForMaskedLM",), evaluate=evaluate_multitask, config_class=MultiTaskModelConfig,
-                                 data=multitask_data))
+# model_class takes the MultiTaskModelConfig subclass (config_class), hence the ignore
+register_objective(ObjectiveSpec(
+    "ernie", MultiTaskObjective, "doc-sentences", "none", "dynamic", _bert_encoder, ("BertForMaskedLM",),  # type: ignore[arg-type]
+    evaluate=evaluate_multitask, config_class=MultiTaskModelConfig, data=multitask_data))
 
 __all__ = ["TASKS", "MultiTaskModelConfig", "MultiTaskObjective", "MultiTaskBatch", "TokenTaskDataset",
            "ReorderDataset", "MultiTaskTrainData", "MultiTaskEvalData", "MultiTaskCollator", "task_datasets",

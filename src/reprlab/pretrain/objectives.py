@@ -240,7 +240,7 @@ class ObjectiveSpec:
     masked_lm: bool = True
     layout: Callable[[dict[str, int | None]], Layout] = Layout.from_special_ids
     evaluate: Callable[..., dict[str, Any]] = evaluate_pretraining
-    config_class: type = PretrainModelConfig
+    config_class: type[PretrainModelConfig] = PretrainModelConfig
     data: Callable[..., Any] | None = None
 
 
@@ -269,5 +269,5 @@ register_objective(ObjectiveSpec("albert", AlbertForPretraining, "sop", "sop", "
 
 # The autoregressive objectives register themselves (their modules import this one).
 from reprlab.pretrain import causal as _causal  # noqa: E402, F401
-from reprlab.pretrain import xlnet as _xlnet  # noqa: E402, F401
 from reprlab.pretrain import multitask as _multitask  # noqa: E402, F401  (ERNIE 2.0 multi-task)
+from reprlab.pretrain import xlnet as _xlnet  # noqa: E402, F401
