@@ -304,3 +304,15 @@ def test_multitask_run_logs_every_task_and_resumes_bit_identically(tmp_path, sma
 
     model = load_pretrained(tmp_path / "full")
     assert {"mlm", "capitalization", "sentence_distance"} <= model.heads.keys()
+
+
+def test_trainer_averages_a_metric_over_the_batches_that_report_it():
+    from reprlab.train import LossOutput
+    from reprlab.train.trainer import _MetricWindow
+
+    w = _MetricWindow()
+    w.add(LossOutput(torch.tensor(1.0), {"mlm_acc": 0.2}), 4)
+    w.add(LossOutput(torch.tensor(3.0), {"capitalization_acc": 0.9}), 4)
+    w.add(LossOutput(torch.tensor(2.0), {"mlm_acc": 0.4}), 4)
+    logs = w.close(epoch=0, lr=1.0, world=1, grad_norm=None)
+    assert logs["loss"] == 2.0 and logs["capitalization_acc"] == 0.9 and abs(logs["mlm_acc"] - 0.3) < 1e-12
