@@ -141,7 +141,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, sample_shards, sample_tokenizer,
     cases = [
         (["--set", "instances.max_length=4"], "instances.max_length=4: must be >= 8"),
         (["--set", "instances.max_length=4096"], "instances.max_length=4096 exceeds the model's 128 positions"),
-        (["--objective", "gpt9"], "objective='gpt9': choose one of albert, bert, causal, roberta, xlnet"),
+        (["--objective", "gpt9"], "objective='gpt9': choose one of albert, bert, causal, ernie, roberta, xlnet"),
         (["--set", "masking.mlm_probability=2.0"], "masking.mlm_probability=2.0: must be in"),
         (["--set", "model_overrides={hidden_size = 30}"], "not divisible by num_heads"),
         (["--set", "instances.packing='nope'"], "instances.packing='nope': choose one of"),

@@ -25,7 +25,7 @@ def test_layout_meta_and_round_trip(sample_shards, sample_tokenizer):
     assert meta["tokenizer"]["vocab_hash"] == vocab_hash(tok) and meta["token_dtype"] == "uint16"
     assert meta["tokenizer"]["special_ids"] == {"cls": 2, "sep": 3, "mask": 4, "pad": 0, "unk": 1, "bos": None,
                                                "eos": None}
-    assert set(meta["arrays"]) == {"tokens", "word_start", "sentences", "documents"}
+    assert set(meta["arrays"]) == {"tokens", "word_start", "caps", "sentences", "documents"}
     docs = list(iter_corpus(["kjv-sample"]))
     tr, va = meta["splits"]["train"], meta["splits"]["valid"]
     assert tr["documents"] + va["documents"] == len(docs) == 84 and 3 <= va["documents"] <= 15
@@ -41,6 +41,8 @@ def test_layout_meta_and_round_trip(sample_shards, sample_tokenizer):
         assert got == expect
     starts = train.read("word_start", 0, train.num_tokens)
     assert starts.dtype == np.uint8 and 0.6 < starts.mean() < 1.0
+    caps = train.read("caps", 0, train.num_tokens)  # capitals of the raw text, on word starts only
+    assert caps.dtype == np.uint8 and not np.any(caps & ~starts) and 0.05 < caps.sum() / starts.sum() < 0.3
     assert (train.directory / "tokenizer" / "vocab.txt").is_file()
 
 

@@ -21,6 +21,8 @@ EPILOG_RUN = """examples:
   reprlab pretrain run --shards shards/kjv -o runs/spanbert --masking span --set masking.span_replacement=true
   reprlab pretrain run --objective causal --shards shards/kjv-bpe -o runs/gpt --set instances.max_length=256
   reprlab pretrain run --objective xlnet --shards shards/kjv -o runs/xlnet --set partial_prediction_k=6
+  reprlab pretrain run --objective ernie --stages stages.toml --shards shards/kjv -o runs/ernie
+  reprlab pretrain run --tasks mlm=1,capitalization=0.5,sentence_distance=0.5 --shards shards/kjv -o runs/mt
   torchrun --nproc_per_node=2 -m reprlab.cli.main pretrain run --shards shards/kjv -o runs/ddp"""
 
 
@@ -58,11 +60,16 @@ def _prepare(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from reprlab.pretrain.runs import run_pretrain
 
-    for flag in ("objective", "model", "shards"):
+    if (args.stages or args.tasks) and not args.objective:
+        args.objective = "ernie"  # stages and tasks are the multi-task objective's
+    for flag in ("objective", "model", "shards", "stages"):
         if getattr(args, flag):
             args.overrides.append(f"{flag}={getattr(args, flag)!r}")
     if args.masking:
         args.overrides.append(f"masking.unit={args.masking!r}")
+    if args.tasks:
+        args.overrides.append("tasks={" + ", ".join(f"{json.dumps(k)} = {v!r}" for k, v in _task_weights(args.tasks).items())
+                              + "}")
     cfg = build_config(args)
     result = run_pretrain(cfg)
     ev = result.evaluation
@@ -75,9 +82,26 @@ def _run(args: argparse.Namespace) -> int:
             if f"{task}_acc" in ev:
                 line += f", {task.upper()} accuracy {ev[f'{task}_acc']:.1%}"
         line += _span_summary(ev)
+        line += "".join(f", {k[:-4]} accuracy {ev[k]:.1%} (chance {ev[k[:-4] + '_chance']:.1%})"
+                        for k in ev if k.endswith("_acc") and k[:-4] + "_chance" in ev and k != "mlm_acc")
     print(line)
     print(f"run directory: {result.run_dir}")
     return 0
+
+
+def _task_weights(text: str) -> dict[str, float]:
+    """``mlm,capitalization`` (weight 1 each) or ``mlm=1,capitalization=0.5`` -> {task: weight}."""
+    from reprlab.errors import ConfigError
+
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, weight = part.partition("=")
+        try:
+            out[name.strip()] = float(weight) if weight else 1.0
+        except ValueError:
+            raise ConfigError(f"--tasks {text!r}: weight {weight!r} of {name.strip()!r} is not a number; write "
+                              "e.g. --tasks mlm=1,capitalization=0.5") from None
+    return out
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -196,13 +220,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "set with --config FILE.toml or --set key=value.",
                          epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("--objective", help="bert (MLM+NSP) | roberta (MLM, default) | albert (MLM+SOP) | "
-                                       "causal (GPT-style LM) | xlnet (permutation LM)")
+                                       "causal (GPT-style LM) | xlnet (permutation LM) | ernie (multi-task)")
     r.add_argument("--model", help="encoder preset, e.g. tiny, bert-mini (default), bert-small")
     r.add_argument("--shards", metavar="DIR", help="directory from `reprlab pretrain prepare`")
     r.add_argument("--masking", choices=("piece", "word", "phrase", "entity", "knowledge", "staged", "span"),
                    help="what is masked whole (sets masking.unit): piece (default) | word | phrase, entity, "
                         "knowledge (ERNIE 1.0; shards prepared with --spans) | staged (word -> phrase -> entity) | "
                         "span (SpanBERT)")
+    r.add_argument("--stages", metavar="FILE.toml", help="ernie: continual multi-task stages, [[stage]] tables of "
+                                                         "task weights and steps/fraction (docs/ernie.md)")
+    r.add_argument("--tasks", metavar="T=W,...", help="ernie: one stage of task weights, e.g. "
+                                                      "mlm=1,capitalization=0.5,sentence_distance=0.5")
     add_config_args(r, config="reprlab.pretrain.runs:PretrainRunConfig")
     r.set_defaults(handler=_run)
 
@@ -257,6 +285,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(config_class="reprlab.pretrain.ar_vs_ae:ArVsAeConfig", config_train_key=None)
     a.set_defaults(handler=_ar_vs_ae)
 
+    from reprlab.cli.common import add_experiment_args
+
+    e = experiments.add_parser("ernie", help="ERNIE 2.0: sequential vs all-at-once vs continual multi-task pretraining",
+                               description="Train one model size on the same shards and steps three ways: each task "
+                                           "alone in turn, all tasks at once, and continual multi-task (tasks join in "
+                                           "stages, none leaves); report every task's held-out accuracy at every stage "
+                                           "end, its chance level and its forgetting (docs/ernie.md).")
+    add_experiment_args(e, "reprlab.pretrain.ernie_experiment:ErnieExperimentConfig", "total_steps=500")
+    e.set_defaults(handler=_ernie)
+
 
 def _ar_vs_ae(args: argparse.Namespace) -> int:
     from reprlab.cli.common import build_config
@@ -269,6 +307,18 @@ def _ar_vs_ae(args: argparse.Namespace) -> int:
         for sample in row["samples"]:
             print(f"{name}: {sample!r}")
     print(f"results: {Path(cfg.output_dir) / 'ar_vs_ae.json'}")
+    return 0
+
+
+def _ernie(args: argparse.Namespace) -> int:
+    from reprlab.pretrain.ernie_experiment import run_ernie_experiment, table
+    from reprlab.train import torch_threads
+
+    cfg = build_config(args)
+    with torch_threads(args.threads):
+        results = run_ernie_experiment(cfg)
+    print(table(results))
+    print(f"results: {Path(cfg.output_dir) / 'ernie.json'}")
     return 0
 
 

@@ -227,6 +227,13 @@ class ObjectiveSpec:
     evaluate : callable
         ``(objective, dataset, *, batch_size, pad_id, unigram) -> dict``: held-out metrics
         (default :func:`~reprlab.pretrain.evaluate.evaluate_pretraining`, the MLM ones).
+    config_class : type
+        The model config (``config.json["model"]["class"]``): :class:`PretrainModelConfig` or a
+        subclass with the objective's own fields.
+    data : callable or None
+        ``(run config, train ShardSet, valid ShardSet or None, Layout) -> MultiTaskData``-like
+        object (``train``, ``valid``, ``stats``, ``model_fields``, ``collate``) for objectives that
+        build their own datasets (ERNIE 2.0's multi-task runs); ``None`` = the instances of ``packing``.
     """
 
     name: str
@@ -239,6 +246,8 @@ class ObjectiveSpec:
     masked_lm: bool = True
     layout: Callable[[dict[str, int | None]], Layout] = Layout.from_special_ids
     evaluate: Callable[..., dict[str, Any]] = evaluate_pretraining
+    config_class: type[PretrainModelConfig] = PretrainModelConfig
+    data: Callable[..., Any] | None = None
 
 
 #: Objective name -> spec. Add one with :func:`register_objective`.
@@ -266,4 +275,5 @@ register_objective(ObjectiveSpec("albert", AlbertForPretraining, "sop", "sop", "
 
 # The autoregressive objectives register themselves (their modules import this one).
 from reprlab.pretrain import causal as _causal  # noqa: E402, F401
+from reprlab.pretrain import multitask as _multitask  # noqa: E402, F401  (ERNIE 2.0 multi-task)
 from reprlab.pretrain import xlnet as _xlnet  # noqa: E402, F401

@@ -26,7 +26,7 @@ from safetensors.torch import save_file
 
 from reprlab.errors import CheckpointError, ConfigError, DataError
 from reprlab.io import atomic_path, write_json
-from reprlab.pretrain.objectives import PretrainingObjective, PretrainModelConfig, get_objective
+from reprlab.pretrain.objectives import OBJECTIVES, PretrainingObjective, PretrainModelConfig, get_objective
 from reprlab.text import Encoder, MaskedLMHead, SentencePairHead
 from reprlab.text.interop import config_to_hf, hf_family, mlm_head_to_hf_state, pair_head_to_hf_state, to_hf_state
 
@@ -70,13 +70,14 @@ class PretrainedModel:
 
     @property
     def heads(self) -> dict[str, torch.nn.Module]:
-        """``{"mlm": ..., "nsp" | "sop": ...}``."""
+        """``{"mlm": ..., "nsp" | "sop": ...}`` plus an ``ernie`` run's auxiliary heads by task name."""
         if not isinstance(self.objective, PretrainingObjective):
             head = getattr(self.objective, "lm_head", None)  # xlnet; the causal LM's output layer is the token table
             return {"plm": head} if head is not None else {}
         out: dict[str, torch.nn.Module] = {"mlm": self.objective.mlm}
         if self.objective.pair is not None:
             out[self.config.sentence_task] = self.objective.pair
+        out.update(getattr(self.objective, "aux", {}))  # ERNIE 2.0 auxiliary heads
         return out
 
 
@@ -127,10 +128,13 @@ def load_pretrained(run_dir: str | Path, *, checkpoint: str | None = None,
         model_cfg = json.loads(cfg_path.read_text())["model"]
     except (json.JSONDecodeError, KeyError, TypeError) as e:
         raise CheckpointError(f"{cfg_path}: not a pretraining run config ({e})") from None
-    if model_cfg.get("class") != PretrainModelConfig.__name__:
+    if not isinstance(model_cfg, dict):
+        raise CheckpointError(f"{cfg_path}: field 'model' is not an object; not a pretraining run config")
+    spec = OBJECTIVES.get(model_cfg.get("objective", "roberta"))
+    if spec is None or model_cfg.get("class") != spec.config_class.__name__:
         raise CheckpointError(f"{cfg_path}: holds a {model_cfg.get('class')!r} model, not a pretraining run")
-    config = PretrainModelConfig.from_dict(model_cfg)
-    objective = get_objective(config.objective).model_class(config)
+    config = spec.config_class.from_dict(model_cfg)
+    objective = spec.model_class(config)
     load_module(objective, _weights(run, checkpoint))
     tokenizer = load_tokenizer(run / TOKENIZER_DIR)
     if config.vocab_hash and vocab_hash(tokenizer) != config.vocab_hash:

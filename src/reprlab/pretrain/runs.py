@@ -20,13 +20,14 @@ from typing import Any, Literal
 from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.io import write_json
+from reprlab.pretrain.auxiliary import AuxiliaryConfig
 from reprlab.pretrain.batches import Collator, InstanceDataset, Layout
 from reprlab.pretrain.evaluate import unigram_counts
 from reprlab.pretrain.instances import InstanceConfig, build_instances, group_by_tokens, instance_lengths
 from reprlab.pretrain.knowledge import SPAN_ARRAYS, has_spans
 from reprlab.pretrain.knowledge_masking import SPAN_UNITS
 from reprlab.pretrain.masking import MaskingConfig
-from reprlab.pretrain.objectives import ObjectiveSpec, PretrainModelConfig, get_objective
+from reprlab.pretrain.objectives import ObjectiveSpec, get_objective
 from reprlab.pretrain.pretrained import TOKENIZER_DIR, load_pretrained
 from reprlab.pretrain.shards import ShardSet
 from reprlab.text import EncoderConfig
@@ -58,6 +59,9 @@ class PretrainRunConfig:
     # decay reaches 0 when the budget runs out (Cramming's budget schedule). train.max_steps is the cap.
     budget_schedule: bool = False
     partial_prediction_k: int = 6  # xlnet: predict the last 1/K of each factorization order
+    stages: str = ""  # ernie: a stage file of [[stage]] tables (tasks and weights per stage, docs/ernie.md)
+    tasks: dict[str, float] = field(default_factory=dict)  # ernie: one stage's task weights, e.g. {mlm = 1.0}
+    auxiliary: AuxiliaryConfig = field(default_factory=AuxiliaryConfig)  # ernie: the auxiliary tasks' settings
     train: TrainConfig = field(default_factory=_default_train)
 
 
@@ -193,21 +197,33 @@ def run_pretrain(cfg: PretrainRunConfig) -> PretrainResult:
     train_cfg = cfg.train
     seed = train_cfg.seed
     layout = spec.layout(special)
-    train_data, train_stats = pretraining_data(train_shards, packing, cfg.instances, seed=seed,
-                                               batch_size=train_cfg.batch_size, layout=layout)
-    if train_data.groups is not None:  # DOC-SENTENCES: an item is already a batch
-        train_cfg = dataclasses.replace(train_cfg, batch_size=1)
-    valid_data = None
-    if valid_shards is not None:
-        valid_data, _ = pretraining_data(valid_shards, packing, cfg.instances, seed=seed,
-                                         batch_size=cfg.eval_batch_size, evaluation=True, layout=layout)
+    model_fields: dict[str, Any] = {}
+    collate: Any = Collator(layout.pad)
+    if spec.data is not None:  # the objective builds its datasets (multi-task): an item is a whole batch
+        data = spec.data(cfg, train_shards, valid_shards, layout)
+        train_data, valid_data, train_stats = data.train, data.valid, data.stats
+        model_fields, collate = data.model_fields, data.collate
+        train_cfg = dataclasses.replace(train_cfg, batch_size=1, shuffle=False)
+    else:
+        if cfg.stages or cfg.tasks:
+            raise ConfigError(f"stages/tasks choose the tasks of a multi-task run; objective={spec.name!r} has "
+                              "one task: pass --objective ernie")
+        train_data, train_stats = pretraining_data(train_shards, packing, cfg.instances, seed=seed,
+                                                   batch_size=train_cfg.batch_size, layout=layout)
+        if train_data.groups is not None:  # DOC-SENTENCES: an item is already a batch
+            train_cfg = dataclasses.replace(train_cfg, batch_size=1)
+        valid_data = None
+        if valid_shards is not None:
+            valid_data, _ = pretraining_data(valid_shards, packing, cfg.instances, seed=seed,
+                                             batch_size=cfg.eval_batch_size, evaluation=True, layout=layout)
     tokenizer = train_shards.tokenizer()
-    model_cfg = PretrainModelConfig(
+    model_cfg = spec.config_class(
         encoder=enc, objective=spec.name, sentence_task=spec.sentence_task, masking=masking,
         mask_token_id=int(special["mask"] or 0), vocab_hash=train_shards.vocab_hash,
         partial_prediction_k=cfg.partial_prediction_k,
         special_ids=sorted({tokenizer.vocab[t] for t in tokenizer.special_tokens} | {int(i) for i in special.values()
-                                                                                      if i is not None}))
+                                                                                      if i is not None}),
+        **model_fields)
     seed_everything(seed)  # before the model exists: its initialisation is part of the run
     objective = spec.model_class(model_cfg)
     run_dir = Path(train_cfg.output_dir)
@@ -218,8 +234,7 @@ def run_pretrain(cfg: PretrainRunConfig) -> PretrainResult:
     callbacks = [TimeBudget(cfg.time_budget, cfg.budget_schedule)] if cfg.time_budget else []
     # Periodic evaluation (metrics.jsonl) when train.eval_every is set; the exact one below always runs.
     periodic = valid_data if train_cfg.eval_every else None
-    trainer = Trainer(objective, train_cfg, train_data, eval_data=periodic, collate_fn=Collator(layout.pad),
-                      callbacks=callbacks)
+    trainer = Trainer(objective, train_cfg, train_data, eval_data=periodic, collate_fn=collate, callbacks=callbacks)
     t0 = time.perf_counter()
     result = trainer.fit()
     seconds = callbacks[0].elapsed if callbacks else time.perf_counter() - t0

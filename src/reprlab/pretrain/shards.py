@@ -12,6 +12,9 @@ A shard directory (written to a temporary directory beside the target, then rena
                                    (uint16 when the vocabulary fits, else uint32)
         word_start.npy      (N,)   uint8, 1 where a token starts a word (the tokenizer's word_ids):
                                    whole-word masking groups, for every tokenizer
+        caps.npy            (N,)   uint8, 1 on the first piece of a word whose raw (cased) text starts
+                                   with an upper- or title-case letter: the labels of ERNIE 2.0's
+                                   capitalization task (reprlab.pretrain.auxiliary)
         sentences.npy       (S+1,) int64 offsets of the sentences into tokens
         documents.npy       (D+1,) int64 offsets of the documents into sentences
       valid/00000/ ...      the held-out documents (``valid_fraction``), same layout
@@ -52,6 +55,8 @@ FORMAT = "reprlab-pretrain-shards"
 VERSION = 1
 SPLITS = ("train", "valid")
 ROLES = ("cls", "sep", "mask", "pad", "unk", "bos", "eos")
+#: Per-token arrays every shard holds (``tokens`` is stored as uint16/uint32, see :func:`token_dtype`).
+DEFAULT_ARRAYS = {"tokens": np.uint32, "word_start": np.uint8, "caps": np.uint8}
 _ROLE_TOKENS = {  # candidates for tokenizers that do not name their special tokens (BPE)
     "cls": ("<s>", "[CLS]"), "sep": ("</s>", "[SEP]"), "mask": ("<mask>", "[MASK]"), "pad": ("<pad>", "[PAD]"),
     "unk": ("<unk>", "[UNK]"), "bos": ("<s>", "<|endoftext|>"), "eos": ("</s>", "<|endoftext|>"),
@@ -94,19 +99,25 @@ DocumentEncoder = Callable[[Any, list[str]], EncodedDocument | None]
 
 
 def encode_document(tokenizer: Any, sentences: list[str]) -> EncodedDocument | None:
-    """Token ids and word starts of one document; sentences that tokenize to nothing are dropped.
+    """Token ids, word starts and capitals of one document; sentences that tokenize to nothing are dropped.
 
     ``word_start`` comes from the tokenizer's ``word_ids`` (a new word where the id changes, and at
     every sentence start), so whole-word masking works for WordPiece and byte-level BPE alike.
+    ``caps`` marks the first piece of every word whose raw text starts with a capital, found through
+    the token offsets into the raw sentence (:func:`reprlab.pretrain.auxiliary.capitalization_flags`).
     """
+    from reprlab.pretrain.auxiliary import capitalization_flags
+
     ids: list[int] = []
     words: list[int] = []
+    caps: list[np.ndarray] = []
     lengths = []
     for sentence in sentences:
         enc = tokenizer.encode_sequence(sentence)
         if enc.ids:
             ids += enc.ids
             words += enc.word_ids
+            caps.append(capitalization_flags(sentence, enc.offsets, enc.word_ids))
             lengths.append(len(enc.ids))
     if not lengths:
         return None
@@ -114,7 +125,8 @@ def encode_document(tokenizer: Any, sentences: list[str]) -> EncodedDocument | N
     starts = np.ones(len(w), dtype=np.uint8)
     starts[1:] = w[1:] != w[:-1]
     starts[np.cumsum(lengths[:-1], dtype=np.int64)] = 1  # word ids restart in every sentence
-    return EncodedDocument(arrays={"tokens": np.asarray(ids, dtype=np.int64), "word_start": starts},
+    return EncodedDocument(arrays={"tokens": np.asarray(ids, dtype=np.int64), "word_start": starts,
+                                   "caps": np.concatenate(caps)},
                            sentence_lengths=np.asarray(lengths, dtype=np.int64))
 
 
@@ -315,9 +327,10 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
     ----------
     config : PrepareConfig
     encode : callable
-        ``encode(tokenizer, sentences) -> EncodedDocument | None``; the default gives ``tokens`` and
-        ``word_start``. A stage that stores more per-token arrays passes its own (picklable, top
-        level) function and names the arrays' dtypes in ``extra_arrays``.
+        ``encode(tokenizer, sentences) -> EncodedDocument | None``; the default gives ``tokens``,
+        ``word_start`` and ``caps`` (:data:`DEFAULT_ARRAYS`), which every encoder must return. A
+        stage that stores more per-token arrays passes its own (picklable, top level) function
+        and names the arrays' dtypes in ``extra_arrays``.
     extra_arrays : dict, optional
         Name -> numpy dtype of extra per-token arrays ``encode`` returns.
     command : sequence of str, optional
@@ -340,7 +353,8 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
     out = Path(config.output)
     tokenizer: Any = load_tokenizer(config.tokenizer)
     dtype = token_dtype(tokenizer.vocab_size)
-    arrays = {"tokens": ("token", dtype), "word_start": ("token", np.dtype(np.uint8))}
+    arrays = {name: ("token", np.dtype(dt)) for name, dt in DEFAULT_ARRAYS.items()}
+    arrays["tokens"] = ("token", dtype)
     for name, dt in (extra_arrays or {}).items():
         arrays[name] = ("token", np.dtype(dt))
     workers = config.workers or available_cores()
@@ -566,5 +580,5 @@ class ShardSet:
 
 
 __all__ = ["PrepareConfig", "PrepareResult", "prepare_shards", "ShardSet", "Shard", "ShardWriter",
-           "EncodedDocument", "encode_document", "vocab_hash", "special_token_ids", "token_dtype",
+           "EncodedDocument", "encode_document", "DEFAULT_ARRAYS", "vocab_hash", "special_token_ids", "token_dtype",
            "is_held_out", "read_meta", "available_cores"]

@@ -202,16 +202,15 @@ class Trainer:
         was_training = self.objective.training
         self.objective.eval()
         totals: dict[str, float] = {}
-        count = 0
+        counts: dict[str, int] = {}  # a metric is averaged over the batches that report it (multi-task)
         for batch in self._loader(data, None, self.config.batch_size, drop_last=False):
             with self._autocast():
                 out: LossOutput = self.objective(move_to(batch, self.device))
-            totals["loss"] = totals.get("loss", 0.0) + _as_float(out.loss)
-            for k, v in out.metrics.items():
+            for k, v in {"loss": out.loss, **out.metrics}.items():
                 totals[k] = totals.get(k, 0.0) + _as_float(v)
-            count += 1
+                counts[k] = counts.get(k, 0) + 1
         self.objective.train(was_training)
-        return {f"eval_{k}": v / max(count, 1) for k, v in totals.items()}
+        return {f"eval_{k}": v / counts[k] for k, v in totals.items()}
 
     # ------------------------------------------------------------------- fit
     def fit(self) -> TrainResult:
@@ -409,6 +408,7 @@ class _MetricWindow:
     def reset(self) -> None:
         self.loss, self.items, self.count = 0.0, 0, 0
         self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}  # batches that reported each metric (a multi-task step reports its task's)
         self.t0 = time.perf_counter()
 
     def add(self, out: LossOutput, batch_size: int) -> None:
@@ -417,13 +417,14 @@ class _MetricWindow:
         self.items += out.num_items if out.num_items is not None else batch_size
         for k, v in out.metrics.items():
             self.sums[k] = self.sums.get(k, 0.0) + _as_float(v)
+            self.counts[k] = self.counts.get(k, 0) + 1
 
     def close(self, *, epoch: int, lr: float, world: int, grad_norm: float | None) -> dict[str, float]:
         """The window's averages as a ``logs`` dict; the window starts afresh."""
         elapsed = max(time.perf_counter() - self.t0, 1e-9)
         n = max(self.count, 1)
         logs = {"epoch": epoch, "lr": lr, "loss": self.loss / n, "items_per_s": self.items * world / elapsed,
-                **{k: v / n for k, v in self.sums.items()}}
+                **{k: v / self.counts[k] for k, v in self.sums.items()}}
         if grad_norm is not None:
             logs["grad_norm"] = grad_norm
         self.reset()
