@@ -12,6 +12,10 @@ Cases per N:
 
     python benchmarks/bench_mixture.py                 # N = 10000 and 70000
     python benchmarks/bench_mixture.py --sizes 10000 --threads 2
+    python benchmarks/bench_mixture.py --sizes 70000 --cases same64 --repeats 1   # one pair, ~5 min
+
+Each row is written to docs/benchmarks.md as soon as it is measured, so an interrupted run keeps
+the rows it finished.
 """
 
 from __future__ import annotations
@@ -56,7 +60,14 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,70000")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("-k", type=int, default=10)
+    ap.add_argument("--cases", default="same64,same32,own",
+                    help="comma-separated: same64 (same start, float64), same32 (ours float32), own (own init)")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="timed pairs per case (default 3 after a warm-up below 20,000 rows, else 2)")
     args = ap.parse_args()
+    cases = set(args.cases.split(","))
+    if not cases <= {"same64", "same32", "own"}:
+        ap.error(f"--cases {args.cases}: choose from same64, same32, own")
 
     import torch
     from sklearn.exceptions import ConvergenceWarning
@@ -67,7 +78,11 @@ def main() -> None:
 
     warnings.simplefilter("ignore", ConvergenceWarning)
     torch.set_num_threads(args.threads)
-    k, rows = args.k, []
+    k = args.k
+
+    def keep(row) -> None:  # each row goes into the table when measured (an interrupted run keeps it)
+        write_rows([row])
+
     sizes = [int(s) for s in args.sizes.split(",")]
     full = fashion_pca(max(sizes))
     with threadpool_limits(args.threads):
@@ -75,25 +90,27 @@ def main() -> None:
             x = full[:n]
             init = same_start(x, k)
             repeats, warmup = (3, 1) if n <= 20_000 else (2, 0)
+            if args.repeats is not None:
+                repeats, warmup = args.repeats, 0 if args.repeats == 1 else warmup
 
             def quality(a, b):
                 return (f"mean log-lik {a.lower_bound_:.5f} vs {b.lower_bound_:.5f} nats/row "
                         f"(|diff| {abs(a.lower_bound_ - b.lower_bound_):.1e}); {a.n_iter_} vs {b.n_iter_} iterations")
 
             ref = lambda: SkGMM(k, tol=1e-3, max_iter=1000, **init).fit(x)  # noqa: E731
-            for dtype in ("float64", "float32"):
-                rows.append(compare(
+            for dtype in [d for d, c in (("float64", "same64"), ("float32", "same32")) if c in cases]:
+                keep(compare(
                     "mixture", f"EM to convergence, same start, {dtype}, Fashion-MNIST PCA-50 N={n}, K={k} full",
                     ours=lambda: GaussianMixture(k, tol=1e-3, max_iter=1000, dtype=dtype, **init).fit(x),
                     reference=ref, reference_name="scikit-learn GaussianMixture (float64)",
                     repeats=repeats, warmup=warmup, quality=quality))
-            rows.append(compare(
-                "mixture", f"k-means init + EM, own init, float64, Fashion-MNIST PCA-50 N={n}, K={k} full",
-                ours=lambda: GaussianMixture(k, random_state=0, max_iter=1000).fit(x),
-                reference=lambda: SkGMM(k, random_state=0, max_iter=1000).fit(x),
-                reference_name="scikit-learn GaussianMixture (float64)", repeats=repeats, warmup=warmup,
-                quality=quality))
-    write_rows(rows)
+            if "own" in cases:
+                keep(compare(
+                    "mixture", f"k-means init + EM, own init, float64, Fashion-MNIST PCA-50 N={n}, K={k} full",
+                    ours=lambda: GaussianMixture(k, random_state=0, max_iter=1000).fit(x),
+                    reference=lambda: SkGMM(k, random_state=0, max_iter=1000).fit(x),
+                    reference_name="scikit-learn GaussianMixture (float64)", repeats=repeats, warmup=warmup,
+                    quality=quality))
 
 
 if __name__ == "__main__":

@@ -130,3 +130,31 @@ def test_gmm_fit_on_a_full_disk_or_a_file_path_is_one_line(digits_files, capsys,
     err = capsys.readouterr().err
     assert "No space left on device" in err and err.count("\n") == 1
     assert not (out / "clusters.npy").exists() and not any(p.name.startswith(".") for p in out.iterdir())
+
+
+def test_coherence_can_reuse_a_trained_simclr_encoder(tmp_path, capsys):
+    """``simclr_weights``: the encoder of a saved SimCLR objective (online probe included) is clustered
+    as saved, with no SimCLR training; an encoder of another width is one line, exit 2."""
+    import torch
+
+    from reprlab.data import load_split
+    from reprlab.mixture.runs import ObjectivesRunConfig, _simclr_features
+    from reprlab.train.checkpoint import save_module
+    from reprlab.transfer import extract_features
+    from reprlab.vision import SimCLRConfig, SimCLRObjective
+
+    torch.manual_seed(3)
+    saved = SimCLRObjective(SimCLRConfig(backbone="small_cnn", in_channels=1, width=8, num_classes=10))
+    path = tmp_path / "model.safetensors"
+    save_module(saved, path)
+    cfg = ObjectivesRunConfig(data=DataSpec("digits"), objectives=("coherence",), dims=10, n_init=1,
+                              simclr=SimCLRConfig(backbone="small_cnn", in_channels=1, width=8),
+                              simclr_weights=str(path), output_dir=str(tmp_path / "run"), device="cpu")
+    train, test = load_split(cfg.data, "train"), load_split(cfg.data, "test")
+    a, b = _simclr_features(cfg, train, test, "cpu")
+    np.testing.assert_array_equal(b, extract_features(saved.encoder.eval(), test.x)[0].double().numpy())
+    assert a.shape == (len(train), saved.feature_dim) and not (tmp_path / "run" / "simclr").exists()
+    assert main(["experiment", "objectives", "-o", str(tmp_path / "bad"), "--data", "digits", "--set",
+                 "objectives=['coherence']", "--set", f"simclr_weights='{path}'", "--set", "simclr.width=16"]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit simclr.*" in err and err.count("\n") == 1

@@ -75,6 +75,9 @@ class ObjectivesRunConfig:
     autoencoder_train: TrainConfig = field(default_factory=_autoencoder_train)
     simclr: SimCLRConfig = field(default_factory=_simclr_model)  # num_classes is forced to 0: no labels seen
     simclr_train: TrainConfig = field(default_factory=_simclr_train)
+    # a trained SimCLR model.safetensors (e.g. runs/simclr-exp/seed-0/pretrain/model.safetensors of
+    # `reprlab experiment simclr`, with `simclr` set to that run's model): its encoder is used as is
+    simclr_weights: str | None = None
 
     def __post_init__(self) -> None:
         if not self.objectives:
@@ -149,13 +152,39 @@ def _simclr_features(cfg: ObjectivesRunConfig, train, test, device: str) -> tupl
     torch.manual_seed(cfg.seed)
     model_cfg = dataclasses.replace(cfg.simclr, in_channels=int(train.x.shape[1]), num_classes=0, seed=cfg.seed)
     objective = SimCLRObjective(model_cfg)
-    tcfg = dataclasses.replace(cfg.simclr_train, output_dir=str(Path(cfg.output_dir) / "simclr"), device=device,
-                               seed=cfg.seed)
-    unlabelled = ArrayDataset(train.x, torch.full_like(train.y, -1))
-    Trainer(objective, tcfg, unlabelled).fit()
+    if cfg.simclr_weights is not None:
+        _load_encoder(objective.encoder, Path(cfg.simclr_weights))
+    else:
+        tcfg = dataclasses.replace(cfg.simclr_train, output_dir=str(Path(cfg.output_dir) / "simclr"),
+                                   device=device, seed=cfg.seed)
+        unlabelled = ArrayDataset(train.x, torch.full_like(train.y, -1))
+        Trainer(objective, tcfg, unlabelled).fit()
     a, _ = extract_features(objective.encoder, train.x)
     b, _ = extract_features(objective.encoder, test.x)
     return a.double().numpy(), b.double().numpy()
+
+
+def _load_encoder(encoder: torch.nn.Module, path: Path) -> None:
+    """The ``encoder.*`` tensors of a saved SimCLR objective into ``encoder`` (every one must fit)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from reprlab.errors import CheckpointError
+
+    if not path.is_file():
+        raise CheckpointError(f"simclr_weights={str(path)!r}: file not found; give the model.safetensors of a "
+                              "SimCLR run (e.g. RUN/seed-0/pretrain/model.safetensors of `reprlab experiment simclr`)")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"simclr_weights={str(path)!r}: not a readable safetensors file ({e})") from None
+    own = {k.removeprefix("encoder."): v for k, v in tensors.items() if k.startswith("encoder.")}
+    try:
+        encoder.load_state_dict(own, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+        raise CheckpointError(f"simclr_weights={str(path)!r}: its encoder does not fit simclr.* of this config "
+                              f"({first}); set simclr.backbone/width to that run's model") from None
 
 
 def cluster_and_score(objective: str, representation: str, train: np.ndarray, test: np.ndarray,
@@ -202,7 +231,7 @@ def run_objectives(cfg: ObjectivesRunConfig) -> ObjectivesResult:
             what = "deep autoencoder code"
         else:
             a, b = _simclr_features(cfg, train, test, cfg.device)
-            what = f"SimCLR h ({cfg.simclr.backbone}, PCA)"
+            what = f"SimCLR h ({cfg.simclr.backbone}{', pretrained run' if cfg.simclr_weights else ''}, PCA)"
         if a.shape[1] != cfg.dims:
             a, b = _pca(a, b, cfg.dims, cfg.seed)
         row, clusters[objective] = cluster_and_score(objective, what, a, b, labels, cfg, k, time.perf_counter() - t0)

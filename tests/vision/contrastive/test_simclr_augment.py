@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from reprlab.errors import ConfigError, DataError
@@ -87,6 +87,9 @@ def test_crop_boxes_honour_scale_and_ratio(lo, span, r_lo, r_span, h, w, seed):
 @settings(max_examples=8, deadline=None)
 @given(b=st.floats(0, 1), c=st.floats(0, 1), s=st.floats(0, 1), hue=st.floats(0, 0.5),
        channels=st.sampled_from([1, 3]), seed=st.integers(0, 1000))
+# found by a wider search: one float32 ulp below 0 after solarize (fixed by clamping before it), above 1
+@example(b=1.0, c=0.5, s=0.0, hue=0.0, channels=3, seed=541)
+@example(b=0.8354980615186305, c=0.3962996385394406, s=0.993073414265694, hue=0.39833509740128836, channels=3, seed=403)
 def test_pipeline_output_range_shape_and_determinism(b, c, s, hue, channels, seed):
     cfg = AugmentConfig(size=6, brightness=b, contrast=c, saturation=s, hue=hue, blur_p=0.5, solarize_p=0.3)
     aug = SimCLRAugment(cfg)

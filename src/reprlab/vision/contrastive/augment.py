@@ -310,6 +310,9 @@ class SimCLRAugment:
             sigma = _uniform(n, *cfg.blur_sigma, generator, dev)
             blurred = apply_blur(out, sigma)
             out = torch.where(_per_sample(_bernoulli(n, cfg.blur_p, generator, dev)), blurred, out)
+        # resampling and blur are convex combinations, exact in real arithmetic but a float32 sum
+        # of weights can land an ulp outside [0, 1] (and solarize maps 1 + 1e-7 to -1e-7): clamp once
+        out = out.clamp_(0, 1)  # a new tensor (the crop is a matmul), never the caller's x
         if cfg.solarize_p > 0:
             out = apply_solarize(out, _bernoulli(n, cfg.solarize_p, generator, dev), cfg.solarize_threshold)
         return out
