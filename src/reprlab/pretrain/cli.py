@@ -297,7 +297,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ar_vs_ae(args: argparse.Namespace) -> int:
-    from reprlab.cli.common import build_config
     from reprlab.pretrain.ar_vs_ae import run_ar_vs_ae, table
 
     cfg = build_config(args)

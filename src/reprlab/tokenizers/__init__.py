@@ -11,27 +11,17 @@ Names are imported lazily (PEP 562) so that ``reprlab --help``, which imports th
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from reprlab._lazy import lazy_exports
 
-_WHERE = {
-    "BPETokenizer": "bpe", "ROBERTA_SPECIAL_TOKENS": "bpe", "BatchEncoding": "encoding", "Encoding": "encoding",
-    "UnigramScore": "evaluation",
-    "unigram_log_likelihood": "evaluation", "load_tokenizer": "loading", "BPE": "models",
-    "WordPiece": "models", "read_vocab": "models", "BertNormalizer": "normalizers",
-    "BertPreTokenizer": "pre_tokenizers", "ByteLevel": "pre_tokenizers", "WhitespaceSplit": "pre_tokenizers",
-    "TemplateProcessing": "tokenizer", "Tokenizer": "tokenizer", "WordPieceDecoder": "tokenizer",
-    "count_words": "trainers", "train_bpe": "trainers", "train_wordpiece": "trainers",
-    "WordPieceTokenizer": "wordpiece",
-}
-__all__ = list(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'reprlab.tokenizers' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"reprlab.tokenizers.{_WHERE[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "bpe": ("BPETokenizer", "ROBERTA_SPECIAL_TOKENS"),
+    "encoding": ("BatchEncoding", "Encoding"),
+    "evaluation": ("UnigramScore", "unigram_log_likelihood"),
+    "loading": ("load_tokenizer",),
+    "models": ("BPE", "WordPiece", "read_vocab"),
+    "normalizers": ("BertNormalizer",),
+    "pre_tokenizers": ("BertPreTokenizer", "ByteLevel", "WhitespaceSplit"),
+    "tokenizer": ("TemplateProcessing", "Tokenizer", "WordPieceDecoder"),
+    "trainers": ("count_words", "train_bpe", "train_wordpiece"),
+    "wordpiece": ("WordPieceTokenizer",),
+})
