@@ -69,17 +69,18 @@ def capitalization_flags(text: str, offsets: Sequence[tuple[int, int]], word_ids
     """
     n = len(offsets)
     out = np.zeros(n, dtype=np.uint8)
-    i = 0
-    while i < n:
-        j = i + 1
-        while j < n and word_ids[j] == word_ids[i]:
-            j += 1
-        lo, hi = offsets[i][0], offsets[j - 1][1]
-        word = text[lo:max(hi, lo)]
-        first = word.lstrip()[:1]
+    for i in range(n):
+        if i and word_ids[i] == word_ids[i - 1]:
+            continue  # not a word's first piece
+        lo, end = offsets[i]
+        first = text[lo:lo + 1] if end > lo else ""
+        if not first or first.isspace():  # a leading space (byte-level) or an empty first piece: read the word
+            j = i + 1
+            while j < n and word_ids[j] == word_ids[i]:
+                j += 1
+            first = text[lo:max(offsets[j - 1][1], lo)].lstrip()[:1]
         if first and is_capital(first):
             out[i] = 1
-        i = j
     return out
 
 
