@@ -1,6 +1,6 @@
 """Subprocess entry for kill/resume and DDP tests: train the toy model, optionally SIGKILL itself.
 
-usage: python run_toy.py OUT_DIR MAX_STEPS [--kill-at STEP] [--resume] [--batch B] [--no-dropout]
+usage: python run_toy.py OUT_DIR MAX_STEPS [--kill-at STEP] [--resume] [--batch B] [--no-dropout] [--steer H S]
 """
 
 import argparse
@@ -23,6 +23,8 @@ p.add_argument("--batch", type=int, default=8)
 p.add_argument("--accum", type=int, default=1)
 p.add_argument("--no-dropout", action="store_true")
 p.add_argument("--optimizer", default="adamw")
+p.add_argument("--steer", nargs=2, type=int, metavar=("HORIZON_AT", "STOP_AT"),
+               help="at step HORIZON_AT set max_steps to STOP_AT + 2, at STOP_AT stop (what a time budget does)")
 a = p.parse_args()
 
 cfg = TrainConfig(output_dir=a.out, max_steps=a.max_steps, batch_size=a.batch, grad_accum_steps=a.accum,
@@ -33,6 +35,12 @@ cfg = TrainConfig(output_dir=a.out, max_steps=a.max_steps, batch_size=a.batch, g
 def maybe_kill(trainer, step, logs):
     if a.kill_at is not None and step == a.kill_at:
         os.kill(os.getpid(), signal.SIGKILL)
+    if a.steer is not None:  # callbacks run on rank 0 only: the Trainer must pass this on
+        horizon_at, stop_at = a.steer
+        if step == horizon_at:
+            trainer.config.max_steps = stop_at + 2
+        if step == stop_at:
+            trainer.should_stop = True
 
 
 Trainer(make_model(dropout=0.0 if a.no_dropout else 0.1), cfg, toy_data(),

@@ -37,6 +37,25 @@ def test_two_process_ddp_equals_single_process(tmp_path):
     assert (tmp_path / "two" / "metrics.jsonl").read_text().count("\n") == 8
 
 
+@pytest.mark.distributed
+def test_a_run_steered_by_a_rank_0_callback_stops_and_decays_alike_on_every_rank(tmp_path):
+    """A time budget runs on rank 0 only; it shortens the schedule at step 2 and stops at step 5."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    steer = ["--steer", "2", "5", "--no-dropout"]
+    single = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "one"), "12", "--batch", "8", *steer],
+                            capture_output=True, text=True, env=env)
+    assert single.returncode == 0, single.stderr
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                          "--master_addr=127.0.0.1", f"--master_port={_free_port()}", str(SCRIPT),
+                          str(tmp_path / "two"), "12", "--batch", "4", *steer],
+                         capture_output=True, text=True, env=env, timeout=120)  # a hang without the hand-over
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert (tmp_path / "two" / "metrics.jsonl").read_text().count("\n") == 5
+    a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=0, msg=k)
+
+
 OBJECTIVE_SCRIPT = Path(__file__).with_name("run_objective.py")
 # every objective whose loss reduces over the batch (variances, in-batch negatives, BatchNorm)
 BATCH_OBJECTIVES = ["imax", "imax-gaussian", "contrastive", "cpc", "agreement", "simclr", "autoencoder"]

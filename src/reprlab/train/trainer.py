@@ -391,12 +391,28 @@ class Trainer:
         if dist_utils.is_main_process():
             for cb in callbacks:
                 cb.on_step_end(self, self.step, logs)
+        self._follow_main_process()
 
     def _evaluated(self, callbacks: list[Callback], logs: dict[str, float]) -> None:
         """Every callback's ``on_evaluate`` with the evaluation's averages (main process only)."""
         if dist_utils.is_main_process():
             for cb in callbacks:
                 cb.on_evaluate(self, self.step, logs)
+        self._follow_main_process()
+
+    def _follow_main_process(self) -> None:
+        """Give every process the main process's ``should_stop`` and ``max_steps``.
+
+        Callbacks run on rank 0 only, and some steer the run (early stopping, a time budget that
+        stops it or re-estimates its schedule's horizon): without this the other ranks would keep
+        stepping into collectives rank 0 no longer joins (a hang), or decay the learning rate on
+        a different horizon (weights that drift apart).
+        """
+        if dist_utils.world_size() == 1:
+            return
+        control = torch.tensor([int(self.should_stop), self.config.max_steps], dtype=torch.int64, device=self.device)
+        torch.distributed.broadcast(control, src=0)
+        self.should_stop, self.config.max_steps = bool(control[0]), int(control[1])
 
 
 class _MetricWindow:
