@@ -195,22 +195,32 @@ class Trainer:
     # --------------------------------------------------------------- evaluate
     @torch.no_grad()
     def evaluate(self, data: Dataset | None = None) -> dict[str, float]:
-        """Average loss and metrics of the objective over ``data`` (default: ``eval_data``)."""
+        """Average loss and metrics of the objective over ``data`` (default: ``eval_data``).
+
+        Each batch's values are weighted by its ``LossOutput.num_items`` (else its number of
+        items), so a short last batch counts for what it holds: for a per-item mean (accuracy, a
+        per-sample loss) the result is the mean over the whole of ``data``, not a mean of batch
+        means. A metric is averaged over the batches that report it (multi-task objectives).
+        """
         data = data if data is not None else self.eval_data
         if data is None:
             return {}
         was_training = self.objective.training
         self.objective.eval()
         totals: dict[str, float] = {}
-        counts: dict[str, int] = {}  # a metric is averaged over the batches that report it (multi-task)
-        for batch in self._loader(data, None, self.config.batch_size, drop_last=False):
+        weights: dict[str, float] = {}
+        n_items = len(data) if isinstance(data, Sized) else None
+        size = self.config.batch_size
+        for i, batch in enumerate(self._loader(data, None, size, drop_last=False)):
             with self._autocast():
                 out: LossOutput = self.objective(move_to(batch, self.device))
+            weight = out.num_items if out.num_items is not None else \
+                (min(size, n_items - i * size) if n_items is not None else 1)
             for k, v in {"loss": out.loss, **out.metrics}.items():
-                totals[k] = totals.get(k, 0.0) + _as_float(v)
-                counts[k] = counts.get(k, 0) + 1
+                totals[k] = totals.get(k, 0.0) + weight * _as_float(v)
+                weights[k] = weights.get(k, 0.0) + weight
         self.objective.train(was_training)
-        return {f"eval_{k}": v / counts[k] for k, v in totals.items()}
+        return {f"eval_{k}": v / weights[k] if weights[k] else float("nan") for k, v in totals.items()}
 
     # ------------------------------------------------------------------- fit
     def fit(self) -> TrainResult:
