@@ -99,7 +99,7 @@ def test_text_errors_name_file_and_line(tmp_path):
         list(iter_lines([j]))
     assert list(iter_lines([j], text_field="body")) == ["x"]
     j.write_text('{"text": \n')
-    with pytest.raises(DataError, match=r"c.jsonl:1: invalid JSON"):
+    with pytest.raises(DataError, match=r"c.jsonl:1: not valid JSON"):
         list(iter_lines([j]))
     with pytest.raises(MissingDataError, match="nope.txt: no such file"):
         list(iter_lines([tmp_path / "nope.txt"]))

@@ -15,12 +15,11 @@ At prediction time ``label``/``tags`` may be absent. Problems are reported as ``
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reprlab.data.text import _lines
+from reprlab.data.text import _lines, jsonl_records
 from reprlab.errors import DataError, MissingDataError
 
 TASK_COLUMNS = {"seq-cls": ("text",), "pair-cls": ("text", "text_pair"), "token-cls": ("tokens",),
@@ -55,16 +54,7 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 raise DataError(f"{path}:{reader.line_num}: more fields than the header's {len(reader.fieldnames)}")
             out.append((reader.line_num, {k.strip(): v for k, v in row.items() if k is not None}))
         return out
-    for lineno, text in lines:
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg}); one JSON object per line") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{path}:{lineno}: expected a JSON object with the columns, got {type(obj).__name__}")
-        out.append((lineno, obj))
+    out.extend(jsonl_records(lines, path))
     return out
 
 

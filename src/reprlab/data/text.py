@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from reprlab.errors import DataError, MissingDataError
 
@@ -55,15 +56,23 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                                 "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
 
 
-def _jsonl_texts(path: Path, text_field: str) -> Iterator[str]:
-    for lineno, line in _lines(path):
+def jsonl_records(lines: Iterable[tuple[int, str]], path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSONL file; bad lines as ``file:line``."""
+    for lineno, line in lines:
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get(text_field), str):
+            raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg}); one JSON object per line") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        yield lineno, obj
+
+
+def _jsonl_texts(path: Path, text_field: str) -> Iterator[str]:
+    for lineno, obj in jsonl_records(_lines(path), path):
+        if not isinstance(obj.get(text_field), str):
             raise DataError(f"{path}:{lineno}: expected an object with a string field {text_field!r}; "
                             "pass text_field=... (--text-field) to name another field")
         yield obj[text_field]
