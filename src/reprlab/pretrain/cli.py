@@ -75,15 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     ev = result.evaluation
     line = f"{cfg.objective} {cfg.model}: {result.steps} steps in {result.train_seconds:.0f} s"
     if ev:
-        line += "; held-out " + _autoregressive_summary(ev) if "mlm_loss" not in ev else (
-            f"; held-out MLM loss {ev['mlm_loss']:.3f} (ppl {ev['mlm_ppl']:.1f}, unigram {ev['unigram_loss']:.3f}),"
-            f" accuracy {ev['mlm_acc']:.1%} (most frequent token {ev['most_frequent_acc']:.1%})")
-        for task in ("nsp", "sop"):
-            if f"{task}_acc" in ev:
-                line += f", {task.upper()} accuracy {ev[f'{task}_acc']:.1%}"
-        line += _span_summary(ev)
-        line += "".join(f", {k[:-4]} accuracy {ev[k]:.1%} (chance {ev[k[:-4] + '_chance']:.1%})"
-                        for k in ev if k.endswith("_acc") and k[:-4] + "_chance" in ev and k != "mlm_acc")
+        line += "; held-out " + _evaluation_summary(ev)
     print(line)
     print(f"run directory: {result.run_dir}")
     return 0
@@ -112,17 +104,23 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=1, sort_keys=True))
         return 0
-    if "mlm_loss" not in out:
-        print(f"{args.run} on {out['shards']} ({out['split']}): {_autoregressive_summary(out)}")
-        return 0
-    line = (f"{args.run} on {out['shards']} ({out['split']}, {out['masked_tokens']:,} masked tokens): MLM loss "
-            f"{out['mlm_loss']:.3f}, perplexity {out['mlm_ppl']:.1f}, accuracy {out['mlm_acc']:.1%} "
-            f"(unigram loss {out['unigram_loss']:.3f}, most-frequent-token accuracy {out['most_frequent_acc']:.1%})")
-    for task in ("nsp", "sop"):
-        if f"{task}_acc" in out:
-            line += f"; {task.upper()} accuracy {out[f'{task}_acc']:.1%}"
-    print(line + _span_summary(out))
+    masked = f", {out['masked_tokens']:,} masked tokens" if "masked_tokens" in out else ""
+    print(f"{args.run} on {out['shards']} ({out['split']}{masked}): {_evaluation_summary(out)}")
     return 0
+
+
+def _evaluation_summary(ev: dict) -> str:
+    """One line of a held-out evaluation: MLM (with NSP/SOP, span and auxiliary-task figures) or autoregressive."""
+    if "mlm_loss" not in ev:
+        return _autoregressive_summary(ev)
+    line = (f"MLM loss {ev['mlm_loss']:.3f} (perplexity {ev['mlm_ppl']:.1f}; unigram loss {ev['unigram_loss']:.3f}), "
+            f"accuracy {ev['mlm_acc']:.1%} (most frequent token {ev['most_frequent_acc']:.1%})")
+    for task in ("nsp", "sop"):
+        if f"{task}_acc" in ev:
+            line += f"; {task.upper()} accuracy {ev[f'{task}_acc']:.1%}"
+    line += _span_summary(ev)
+    return line + "".join(f"; {k[:-4]} accuracy {ev[k]:.1%} (chance {ev[k[:-4] + '_chance']:.1%})"
+                          for k in ev if k.endswith("_acc") and k[:-4] + "_chance" in ev and k != "mlm_acc")
 
 
 def _span_summary(ev: dict) -> str:
