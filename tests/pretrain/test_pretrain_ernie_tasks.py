@@ -270,7 +270,7 @@ def test_bad_stage_files_and_corpora_are_one_line_exit_2(tmp_path, sample_shards
 
 
 # ------------------------------------------------------------------------------------------ training, resume
-def test_multitask_run_logs_every_task_and_resumes_bit_identically(tmp_path, small_shards):
+def test_multitask_run_logs_every_task_and_resumes_bit_identically(tmp_path, small_shards, capsys):
     """Interrupted after stage 1 (its checkpoint), resumed: the weights equal the uninterrupted run's."""
     (tmp_path / "stages.toml").write_text(
         "[[stage]]\ntasks = {mlm = 1.0, capitalization = 1.0}\nsteps = 4\n"
@@ -304,6 +304,12 @@ def test_multitask_run_logs_every_task_and_resumes_bit_identically(tmp_path, sma
 
     model = load_pretrained(tmp_path / "full")
     assert {"mlm", "capitalization", "sentence_distance"} <= model.heads.keys()
+    capsys.readouterr()
+    assert main(["pretrain", "export", str(tmp_path / "full"), "-o", str(tmp_path / "hf")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["note: the ERNIE heads capitalization, token_document, sentence_reordering, sentence_distance "
+                   "have no place in BertForMaskedLM and are not exported; its MLM task embedding is folded into "
+                   "the position table"]
 
 
 def test_trainer_averages_a_metric_over_the_batches_that_report_it():
@@ -316,3 +322,24 @@ def test_trainer_averages_a_metric_over_the_batches_that_report_it():
     w.add(LossOutput(torch.tensor(2.0), {"mlm_acc": 0.4}), 4)
     logs = w.close(epoch=0, lr=1.0, world=1, grad_norm=None)
     assert logs["loss"] == 2.0 and logs["capitalization_acc"] == 0.9 and abs(logs["mlm_acc"] - 0.3) < 1e-12
+
+
+def test_the_ernie_names_of_docs_ernie_md_import_from_reprlab_pretrain():
+    """Every ERNIE 2.0 class and function docs/ernie.md names is public API: ``from reprlab.pretrain import X``."""
+    import re
+    from pathlib import Path
+
+    import reprlab.pretrain as pretrain
+    from reprlab.pretrain import auxiliary, continual, ernie_experiment, multitask
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ernie.md").read_text()
+    section = doc.split("## Auxiliary tasks and continual multi-task learning (ERNIE 2.0)")[1]
+    modules = (auxiliary, multitask, continual, ernie_experiment)
+    named = {n for n in re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", section)
+             if any(n in m.__all__ for m in modules) and not n.isupper()}
+    assert {"capitalization_flags", "MultiTaskObjective", "TaskSchedule", "load_stages",
+            "continual_stages", "evaluate_multitask"} <= named
+    for name in named:
+        owner = next(m for m in modules if name in m.__all__)
+        assert name in pretrain.__all__ and getattr(pretrain, name) is getattr(owner, name), name
+    assert pretrain.ErnieExperimentConfig is ernie_experiment.ErnieExperimentConfig

@@ -101,3 +101,33 @@ def test_export_with_its_tokenizer_is_a_complete_hf_model(tmp_path, objective):
         ref = hf(**theirs).logits
     keep = batch.attention_mask.bool()
     assert float((logits - ref)[keep].abs().max()) <= 1e-5
+
+
+def test_ernie_task_embedding_is_folded_into_the_export(tmp_path):
+    """ERNIE 2.0's task vector reaches HF: BertForMaskedLM gives the run's MLM logits (the MLM's vector on)."""
+    from reprlab.pretrain.multitask import MultiTaskModelConfig
+
+    spec = OBJECTIVES["ernie"]
+    enc = spec.encoder(EncoderConfig.preset("tiny", vocab_size=VOCAB, pad_token_id=PAD), {"pad": PAD})
+    torch.manual_seed(0)
+    ours = spec.model_class(MultiTaskModelConfig(
+        encoder=enc, objective="ernie", sentence_task="none", masking=MaskingConfig(), mask_token_id=4,
+        tasks=["capitalization", "mlm", "sentence_distance"], task_embedding=True))
+    with torch.no_grad():
+        for p in ours.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+        ours.task_vectors.weight.mul_(20)  # large enough that dropping it would show
+    ours.eval()
+    out = to_hf(ours, tmp_path / "hf")
+    hf = transformers.BertForMaskedLM.from_pretrained(out).eval()
+    ids, mask, types = batch()
+    with torch.no_grad():
+        logits = ours.mlm(ours.encoder(ids, mask, types).last_hidden_state)  # outside as_task: the MLM's vector
+        with ours.as_task("mlm"):
+            assert torch.equal(ours.mlm(ours.encoder(ids, mask, types).last_hidden_state), logits)
+        with ours.as_task("capitalization"):  # another task's vector: other logits, so the vector matters
+            other = ours.mlm(ours.encoder(ids, mask, types).last_hidden_state)
+        ref = hf(input_ids=ids, attention_mask=mask, token_type_ids=types).logits
+    keep = mask.bool()
+    assert float((logits - ref)[keep].abs().max()) <= 1e-5
+    assert float((other - ref)[keep].abs().max()) > 1e-2

@@ -1,12 +1,12 @@
 """reprlab.pretrain: corpus shards, BERT/RoBERTa/ALBERT instances and masking, GPT-style causal and
-XLNet permutation LMs, pretraining runs.
+XLNet permutation LMs, ERNIE knowledge masking and multi-task pretraining, pretraining runs.
 
 >>> from reprlab.pretrain import prepare_shards, PrepareConfig, run_pretrain, PretrainRunConfig
 >>> from reprlab.pretrain import load_pretrained, mask_tokens   # doctest: +SKIP
 >>> model = load_pretrained("runs/roberta")                    # doctest: +SKIP
 >>> model.encoder, model.heads["mlm"], model.tokenizer         # doctest: +SKIP
 
-See docs/pretrain.md.
+See docs/pretrain.md and docs/ernie.md.
 
 Names are imported lazily (PEP 562) so that ``reprlab --help`` and the tokenizer worker processes
 of ``prepare`` do not import torch.
@@ -33,6 +33,19 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "SpanEncoder", "prepare_knowledge_shards", "has_spans",
     ),
     "knowledge_masking": ("knowledge_groups", "span_groups", "stage_unit", "masking_groups"),
+    "auxiliary": (
+        "AuxiliaryConfig", "capitalization_flags", "token_document_labels", "ReorderInstances", "reorder_instances",
+        "permutation_class", "class_permutation", "num_permutation_classes", "distance_pairs",
+    ),
+    "multitask": (
+        "MultiTaskModelConfig", "MultiTaskObjective", "MultiTaskBatch", "TokenTaskDataset", "ReorderDataset",
+        "task_datasets", "evaluate_multitask", "evaluate_task",
+    ),
+    "continual": (
+        "Stage", "load_stages", "check_stages", "TaskSchedule", "sequential_stages", "all_at_once_stages",
+        "continual_stages",
+    ),
+    "ernie_experiment": ("ErnieExperimentConfig", "run_ernie_experiment"),
     "objectives": (
         "PretrainModelConfig", "PretrainingObjective", "BertForPretraining", "RobertaForPretraining",
         "AlbertForPretraining", "ObjectiveSpec", "OBJECTIVES", "register_objective", "get_objective",

@@ -171,6 +171,12 @@ def _export(args: argparse.Namespace) -> int:
     out = to_hf(model, args.output, args.architecture)
     arch = json.loads((out / "config.json").read_text())["architectures"][0]
     print(f"{arch} written to {out}/ (transformers.{arch}.from_pretrained reads it)")
+    from reprlab.pretrain.multitask import MultiTaskObjective
+
+    if isinstance(model.objective, MultiTaskObjective) and len(model.objective.aux):
+        folded = "; its MLM task embedding is folded into the position table" if model.objective.task_vectors is not None else ""
+        print(f"note: the ERNIE heads {', '.join(model.objective.aux)} have no place in {arch} and are not "
+              f"exported{folded}", file=sys.stderr)
     return 0
 
 

@@ -145,11 +145,14 @@ class MultiTaskObjective(PretrainingObjective):
             self.encoder.embeddings.token.register_forward_hook(self._add_task_vector)
 
     # ------------------------------------------------------------------ task embedding
+    @property
+    def default_task(self) -> int:
+        """The task id of inputs encoded outside :meth:`as_task` (``fill``, ``eval``, the HF export): the MLM's."""
+        return self.config.tasks.index("mlm") if "mlm" in self.config.tasks else 0
+
     def _add_task_vector(self, module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
         assert self.task_vectors is not None
-        task = self._task if self._task is not None else (
-            self.config.tasks.index("mlm") if "mlm" in self.config.tasks else 0)
-        return output + self.task_vectors.weight[task]
+        return output + self.task_vectors.weight[self._task if self._task is not None else self.default_task]
 
     @contextlib.contextmanager
     def as_task(self, task: str) -> Iterator[None]:

@@ -237,6 +237,7 @@ def to_hf(model: PretrainedModel | PretrainingObjective, directory: str | Path, 
                           f"{' or '.join(sorted(allowed))}")
     pretraining = architecture.endswith("ForPreTraining")
     base = to_hf_state(objective.encoder)
+    _fold_task_vector(objective, base)
     if not pretraining:
         base = {k: v for k, v in base.items() if not k.startswith("pooler.")}
     state = {f"{family}.{k}": v for k, v in base.items()}
@@ -254,6 +255,26 @@ def to_hf(model: PretrainedModel | PretrainingObjective, directory: str | Path, 
     if tokenizer is not None:
         write_hf_tokenizer(tokenizer, out, config.encoder.max_length)
     return out
+
+
+def _fold_task_vector(objective: PretrainingObjective, state: dict[str, torch.Tensor]) -> None:
+    """ERNIE 2.0's task embedding, exported exactly: the MLM's vector is added to every position row.
+
+    The task vector is one constant added to every token's input embedding before the embedding
+    LayerNorm, and every token reads exactly one row of the position table, so ``word + (pos + v) +
+    type`` equals ``word + pos + type + v``: the exported ``*ForMaskedLM`` gives the run's MLM logits
+    (the other tasks' vectors belong to heads HF has no place for and are left out with them).
+    """
+    from reprlab.pretrain.multitask import MultiTaskObjective
+
+    if not isinstance(objective, MultiTaskObjective) or objective.task_vectors is None:
+        return
+    key = "embeddings.position_embeddings.weight"
+    if key not in state:
+        raise ConfigError("this ERNIE run's encoder has no learned position table to carry its task embedding; "
+                          "use the run directory (reprlab pretrain fill, eval) instead of a HF export")
+    vector = objective.task_vectors.weight[objective.default_task].detach()
+    state[key] = (state[key] + vector.to(state[key].dtype)).contiguous()
 
 
 def _to_hf_autoregressive(objective: Any, out: Path, architecture: str | None, tokenizer: Any) -> Path:

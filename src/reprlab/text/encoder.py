@@ -42,7 +42,8 @@ class EncoderOutput:
     last_hidden_state : Tensor
         (B, T, H), the output of the last block; zero at padding positions.
     hidden_states : tuple of Tensor
-        L + 1 tensors (B, T, H): the embedding output, then each block's output.
+        L + 1 tensors (B, T, H): the embedding output, then each block's output (empty when
+        ``forward`` was called with ``output_hidden_states=False``).
     pooled : Tensor or None
         (B, H), tanh(W h_[CLS] + b), when the config has a pooler.
     attentions : tuple of Tensor or None
@@ -88,7 +89,7 @@ class Encoder(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, position_ids: torch.Tensor | None = None,
                 attn_mask: torch.Tensor | None = None, output_attentions: bool = False,
-                cache: KVCache | None = None) -> EncoderOutput:
+                cache: KVCache | None = None, output_hidden_states: bool = True) -> EncoderOutput:
         """Encode a batch of token ids.
 
         Parameters
@@ -111,6 +112,10 @@ class Encoder(nn.Module):
             cached positions and the new ones up to itself. ``attention_mask`` then covers every
             position so far, (B, cache.length + T); ``position_ids`` default to ``cache.length + t``.
             ``hidden_states`` hold only the new positions.
+        output_hidden_states : bool
+            Return every layer's hidden state (default). ``False`` returns only the last
+            (``hidden_states`` is then empty), which spares unpacking L padded copies when a caller
+            reads the last layer or the pooler alone (``encode``, fine-tuning with the last layer).
 
         Raises
         ------
@@ -132,15 +137,19 @@ class Encoder(nn.Module):
         hidden, attentions = [x], []
         for block in self.layers:
             x, weights = block(x, bias, output_attentions, packing)
-            hidden.append(x)
+            if output_hidden_states:
+                hidden.append(x)
             attentions.append(weights)
+        if not output_hidden_states:
+            hidden = [x]
         if self.final_norm is not None:
             hidden[-1] = self.final_norm(x)
         if packing is not None:
             hidden = [packing.unpack(h) for h in hidden]  # (B, T, H), zeros at padding
         x = hidden[-1]
         pooled = self.pooler(x) if self.pooler is not None else None
-        return EncoderOutput(last_hidden_state=x, hidden_states=tuple(hidden), pooled=pooled,
+        return EncoderOutput(last_hidden_state=x, hidden_states=tuple(hidden) if output_hidden_states else (),
+                             pooled=pooled,
                              attentions=tuple(attentions) if output_attentions else None)
 
     def _forward_cached(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,

@@ -65,14 +65,12 @@ def encode(model: TextModel, texts: list[str] | str, *, pooling: str = "mean", n
     try:
         for s in starts:
             idx = order[s:s + batch_size]
-            width = max(len(encs[i].ids) for i in idx)
-            ids = torch.full((len(idx), width), model.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for j, i in enumerate(idx):
-                ids[j, :len(encs[i].ids)] = torch.tensor(encs[i].ids)
-                mask[j, :len(encs[i].ids)] = 1
-            res = enc_model(ids.to(device), mask.to(device))
-            vec = res.pooled if pooling == "pooler" else pool(res.last_hidden_state, mask.to(device), pooling)
+            rows = [torch.tensor(encs[i].ids) for i in idx]
+            ids = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=model.pad_id).to(device)
+            lengths = torch.tensor([len(r) for r in rows], device=device)
+            mask = (torch.arange(ids.shape[1], device=device) < lengths[:, None]).long()  # (B, T)
+            res = enc_model(ids, mask, output_hidden_states=False)  # the last layer only: no unpacked copies
+            vec = res.pooled if pooling == "pooler" else pool(res.last_hidden_state, mask, pooling)
             out[idx] = vec.float().cpu()
     finally:
         enc_model.train(was)

@@ -177,9 +177,11 @@ class TextTaskModel(nn.Module):
         real = batch["window_mask"].reshape(-1)  # (B K,)
         flat_ids, flat_mask = ids.reshape(b * k, t)[real], mask.reshape(b * k, t)[real]
         flat_types = types.reshape(b * k, t)[real] if self.encoder.embeddings.segment is not None else None
-        out = self.encoder(flat_ids, flat_mask, flat_types)
+        last = self.encoder.config.num_layers
+        out = self.encoder(flat_ids, flat_mask, flat_types, output_hidden_states=self.layers != [last])
+        layer = lambda i: out.last_hidden_state if i == last else out.hidden_states[i]  # noqa: E731
         if self.task == "token-cls":
-            states = torch.stack([out.hidden_states[i] for i in self.layers], 2)  # (N, T, L', H)
+            states = torch.stack([layer(i) for i in self.layers], 2)  # (N, T, L', H)
             if "pieces_at" not in batch:
                 if k != 1:
                     raise DataError("token-cls reads one window per example (or pieces_at for chunks)")
@@ -192,7 +194,7 @@ class TextTaskModel(nn.Module):
         if self.pooling == "pooler":
             vecs = out.pooled[:, None]  # (N, 1, H)
         else:
-            vecs = torch.stack([pool(out.hidden_states[i], flat_mask, self.pooling) for i in self.layers], 1)
+            vecs = torch.stack([pool(layer(i), flat_mask, self.pooling) for i in self.layers], 1)
         full = vecs.new_zeros(b * k, *vecs.shape[1:])
         full[real] = vecs
         return full.view(b, k, *vecs.shape[1:])  # (B, K, L', H)
