@@ -12,7 +12,7 @@ Cases per N:
 
     python benchmarks/bench_mixture.py                 # N = 10000 and 70000
     python benchmarks/bench_mixture.py --sizes 10000 --threads 2
-    python benchmarks/bench_mixture.py --sizes 70000 --cases same64 --repeats 1   # one pair, ~5 min
+    python benchmarks/bench_mixture.py --sizes 70000 --cases same64 --repeats 1   # one pair, ~75 s on 2 cores
 
 Each row is written to docs/benchmarks.md as soon as it is measured, so an interrupted run keeps
 the rows it finished.

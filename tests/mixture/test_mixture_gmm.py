@@ -96,8 +96,10 @@ def test_collapsed_component_is_kept_regular_by_reg_covar():
 
 @pytest.mark.parametrize("make, match", [
     (lambda x: (GaussianMixture(5), x[:3]), r"n_components=5 but X has only 3 rows"),
-    (lambda x: (GaussianMixture(2), np.where(np.arange(x.size).reshape(x.shape) == 7, np.nan, x)), r"contains NaN.*impute"),
-    (lambda x: (GaussianMixture(2), np.where(np.arange(x.size).reshape(x.shape) == 7, np.inf, x)), r"infinity.*impute"),
+    (lambda x: (GaussianMixture(2), np.where(np.arange(x.size).reshape(x.shape) == 7, np.nan, x)),
+     r"X contains NaN in 1 of 40 rows \(1 of 160 values; the first at row 1, column 3\); drop or impute"),
+    (lambda x: (GaussianMixture(2), np.where(np.arange(x.size).reshape(x.shape) == 7, np.inf, x)),
+     r"X contains infinity in 1 of 40 rows .*row 1, column 3\); drop or impute"),
     (lambda x: (GaussianMixture(2, covariance_type="ful"), x), r"covariance_type='ful': choose one of 'full', 'tied'"),
     (lambda x: (GaussianMixture(0), x), r"n_components=0: must be an integer >= 1"),
     (lambda x: (GaussianMixture(2, init_params="pca"), x), r"init_params='pca': choose one of"),

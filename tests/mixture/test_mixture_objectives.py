@@ -66,6 +66,23 @@ def test_gmm_fit_bad_input_is_one_line_exit_2(digits_files, capsys, argv, messag
     assert message in err and err.count("\n") == 1
 
 
+def test_gmm_commands_name_the_file_and_row_of_a_non_finite_value(digits_files, capsys):
+    d = digits_files
+    x = np.load(d / "x.npy")
+    x[5, 2] = np.nan
+    np.save(d / "nan.npy", x)
+    assert main(["gmm", "fit", str(d / "nan.npy"), "-o", str(d / "nan-run"), "-k", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"{d / 'nan.npy'}: GaussianMixture: X contains NaN in 1 of 600 rows" in err and "row 5, column 2" in err
+    assert err.count("\n") == 1
+    assert main(["gmm", "fit", str(d / "x.npy"), "-o", str(d / "ok-run"), "-k", "2"]) == 0
+    capsys.readouterr()
+    assert main(["gmm", "predict", str(d / "ok-run" / "gmm.safetensors"), str(d / "nan.npy"),
+                 "-o", str(d / "c.npy")]) == 2
+    err = capsys.readouterr().err
+    assert f"{d / 'nan.npy'}: GaussianMixture: X contains NaN" in err and err.count("\n") == 1
+
+
 def test_objectives_command_keeps_its_own_training_defaults():
     """-o and --set change only what they name (issue 20.1: nested defaults must survive)."""
     from reprlab.cli.common import build_config

@@ -42,6 +42,17 @@ def _output_dir(out: Path) -> Path:
 
 
 @contextlib.contextmanager
+def _reading(path: str) -> Iterator[None]:
+    """Name the input file in a data error raised while fitting or scoring its rows (NaN at row r, ...)."""
+    from reprlab.errors import DataError
+
+    try:
+        yield
+    except DataError as e:
+        raise DataError(f"{path}: {e}") from None
+
+
+@contextlib.contextmanager
 def _writing(where: Path) -> Iterator[None]:
     """Turn a failed write (full or read-only disk) into one line; the atomic writers leave no half file."""
     from reprlab.errors import DataError
@@ -71,7 +82,8 @@ def gmm_fit(args: argparse.Namespace) -> int:
         if len(labels) != len(x):
             raise DataError(f"{args.labels}: {len(labels)} labels for {len(x)} rows of {args.input}")
     out = _output_dir(Path(args.output))
-    model, scores = select_n_components(x, ks, criterion=args.criterion, **params)
+    with _reading(args.input):
+        model, scores = select_n_components(x, ks, criterion=args.criterion, **params)
     clusters = model.predict(x)
     with _writing(out):
         model.save(out / "gmm.safetensors")
@@ -103,7 +115,8 @@ def gmm_predict(args: argparse.Namespace) -> int:
 
     model = GaussianMixture.load(args.model)
     x = read_matrix(Path(args.input))
-    clusters = model.predict(x)
+    with _reading(args.input):
+        clusters = model.predict(x)
     with _writing(Path(args.output).parent):
         save_npy(Path(args.output), clusters)
         if args.proba:

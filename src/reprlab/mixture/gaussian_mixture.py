@@ -207,7 +207,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         except ValueError as e:
             msg = " ".join(str(e).split())
             if "NaN" in msg or "infinity" in msg:
-                msg += " Drop or impute those rows first (e.g. sklearn.impute.SimpleImputer)."
+                msg = _non_finite(X) or msg + " Drop or impute those rows first (e.g. sklearn.impute.SimpleImputer)."
             raise DataError(f"GaussianMixture: {msg}") from None
 
     def _check_init_arrays(self, n_features: int) -> dict[str, np.ndarray | None]:
@@ -476,6 +476,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         for name, value in meta["state"].items():
             setattr(model, name, value)
         return model
+
+
+def _non_finite(X: Any) -> str | None:
+    """Where a 2-D input is not finite, as one sentence with the fix (None if it cannot tell)."""
+    try:
+        a = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    bad = ~np.isfinite(a)
+    if a.ndim != 2 or not bad.any():
+        return None
+    nan, inf = bool(np.isnan(a).any()), bool(np.isinf(a).any())
+    what = "NaN and infinity" if nan and inf else "NaN" if nan else "infinity"
+    row, col = (int(i) for i in np.argwhere(bad)[0])
+    return (f"X contains {what} in {int(bad.any(axis=1).sum())} of {len(a)} rows ({int(bad.sum())} of {a.size} values; "
+            f"the first at row {row}, column {col}); drop or impute those rows first (e.g. sklearn.impute.SimpleImputer)")
 
 
 def _digest(arrays: dict[str, np.ndarray]) -> str:
