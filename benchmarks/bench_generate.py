@@ -117,7 +117,7 @@ def training_steps(repeats: int) -> list:
             obj.zero_grad(set_to_none=True)
             out = obj(batch)
             out.loss.backward()
-            return float(out.loss)
+            return float(out.loss.detach())
         return run
 
     rows = []

@@ -229,6 +229,16 @@ def test_two_stream_query_depends_on_exactly_the_visible_tokens():
     assert torch.equal(dep[m.targets], m.query[m.targets])
 
 
+def test_masks_of_an_order_of_another_length_are_refused():
+    model = TwoStreamEncoder(tiny_encoder()).eval()
+    m = permutation_masks(torch.tensor([2, 0, 1]))
+    with pytest.raises(DataError, match=r"content_mask has shape \(3, 3\) but input_ids is 1 x 4"):
+        model(torch.tensor([[5, 6, 7, 8]]), m.content, m.query)
+    four = permutation_masks(torch.tensor([2, 0, 1, 3]))
+    with pytest.raises(DataError, match="query_mask"):
+        model(torch.tensor([[5, 6, 7, 8]]), four.content, m.query)
+
+
 def test_hf_xlnet_reads_our_masks_the_same_way():
     """HF XLNetLMHeadModel given to_hf_masks(...): each target's logits depend on exactly the
     positions our query mask lets it see (HF's perm_mask means the opposite of ours)."""

@@ -24,6 +24,7 @@ from typing import cast
 import torch
 from torch import nn
 
+from reprlab.errors import DataError
 from reprlab.text.encoder import Encoder
 from reprlab.text.layers import Block
 from reprlab.text.masks import attention_bias
@@ -76,6 +77,12 @@ class TwoStreamEncoder(nn.Module):
         TwoStreamOutput
             ``content`` and ``query`` (B, T, H). A query that may attend to nothing (the first token
             of a full order) gets a zero attention vector in every layer.
+
+        Raises
+        ------
+        DataError
+            A mask that is not (T, T) or (B, T, T) for the T tokens of ``input_ids`` (an order of
+            another length).
         """
         enc, c = self.encoder, self.encoder.config
         emb = enc.embeddings
@@ -83,6 +90,11 @@ class TwoStreamEncoder(nn.Module):
         if position_ids is None:
             position_ids = emb.position_ids(input_ids)
         b, t = input_ids.shape
+        for name, m in (("content_mask", content_mask), ("query_mask", query_mask)):
+            if m.dim() not in (2, 3) or m.shape[-2:] != (t, t) or (m.dim() == 3 and m.shape[0] not in (1, b)):
+                raise DataError(f"{name} has shape {tuple(m.shape)} but input_ids is {b} x {t}: expected (T, T) or "
+                                f"(B, T, T) with T={t}; build the masks from an order of the block's length "
+                                "(permutation_masks(order) with order a permutation of 0..T-1)")
         h = emb.combine(emb.token(input_ids), token_type_ids, position_ids)  # (B, T, H)
         w = self.query_vector.expand(b, t, -1)  # (B, T, E)
         g = emb.combine(w, token_type_ids, position_ids)  # (B, T, H)
