@@ -81,7 +81,11 @@ class Stage:
             found = importlib.util.find_spec(self.requires) is not None
         except ModuleNotFoundError:
             found = False
-        return None if found else f"{self.requires} is not in this build of reprlab yet"
+        if found:
+            return None
+        if self.requires.startswith("reprlab."):
+            return f"{self.requires} is not in this build of reprlab yet"
+        return f"needs the {self.requires} package: pip install {self.requires.replace('_', '-')}"
 
 
 __all__ = ["Stage", "StageContext"]

@@ -284,6 +284,47 @@ def maps_stage(ctx: StageContext) -> str:
     return f"maps of {n} {source}: kNN accuracy t-SNE {tsne:.3f}, SNE {rows[1][1]:.3f}, LLE {lle:.3f}"
 
 
+def objectives_stage(ctx: StageContext) -> str:
+    """Likelihood (a GMM on pixels) vs reconstruction (autoencoder code) vs coherence (SimCLR), clustered."""
+    import dataclasses
+
+    from reprlab.data import DataSpec
+    from reprlab.mixture import ObjectivesRunConfig, run_objectives
+    from reprlab.train import torch_threads
+
+    name, note = _image_data(ctx)
+    base = ObjectivesRunConfig()
+    steps = {"max_steps": ctx.pick(150, 400), "batch_size": 128}
+    cfg = dataclasses.replace(
+        base, data=DataSpec(name=name, limit=None if name == "digits" else 10_000),
+        test_limit=None if name == "digits" else 2_000, dims=ctx.pick(10, 30), n_init=1, output_dir=str(ctx.out),
+        autoencoder_train=dataclasses.replace(base.autoencoder_train, **steps),
+        simclr=dataclasses.replace(base.simclr, width=16, proj_hidden=64, proj_dim=32),
+        simclr_train=dataclasses.replace(base.simclr_train, max_steps=ctx.pick(40, 100), batch_size=128, lr=3e-3,
+                                         warmup_steps=5))
+    with torch_threads(2):
+        ctx.part("likelihood, reconstruction, coherence")
+        objectives = run_objectives(cfg)
+    rows = [[r.objective, r.representation, r.dims, round(r.purity, 3), round(r.nmi, 3), round(r.train_seconds, 1)]
+            for r in objectives.rows]
+    for r in objectives.rows:
+        ctx.metric(f"{r.objective} purity", r.purity)
+        ctx.metric(f"{r.objective} nmi", r.nmi)
+    k = objectives.n_components
+    ctx.table(f"{note}: {objectives.n_train:,} training images (labels unused), {objectives.n_test:,} test images "
+              f"clustered by one Gaussian mixture (K = {k}); chance purity {1 / k:.3f}",
+              ["objective", "representation clustered", "dims", "purity", "NMI", "seconds"], rows)
+    best = max(objectives.rows, key=lambda r: r.nmi)
+    above = all(r.purity > 2 / k for r in objectives.rows)
+    ctx.anchor("three unsupervised objectives — likelihood, reconstruction, coherence — each find the classes "
+               "without labels", "qualitative", "Hinton, SIGIR 2020 talk",
+               ", ".join(f"{r.objective} purity {r.purity:.3f}" for r in objectives.rows),
+               f"every objective at least twice chance ({2 / k:.3f})" if above
+               else f"NOT every objective reached twice chance ({2 / k:.3f})")
+    return ("clustered by a GMM: " + ", ".join(f"{r.objective} NMI {r.nmi:.3f}" for r in objectives.rows)
+            + f"; best {best.objective}")
+
+
 def _plot_maps(maps: dict, labels, path: Path) -> Path:
     from matplotlib.figure import Figure
 
@@ -299,4 +340,4 @@ def _plot_maps(maps: dict, labels, path: Path) -> Path:
     return save_figure(fig, path, dpi=80)
 
 
-__all__ = ["generative_stage", "simclr_stage", "imax_stage", "maps_stage", "FEATURES"]
+__all__ = ["generative_stage", "simclr_stage", "imax_stage", "maps_stage", "objectives_stage", "FEATURES"]

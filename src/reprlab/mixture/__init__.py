@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from reprlab.mixture.gaussian_mixture import GaussianMixture
     from reprlab.mixture.kmeans_init import kmeans, kmeans_plusplus
     from reprlab.mixture.metrics import cluster_purity
+    from reprlab.mixture.runs import ObjectivesResult, ObjectivesRunConfig, run_objectives
     from reprlab.mixture.selection import select_n_components
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
@@ -27,5 +28,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "gaussian_mixture": ("GaussianMixture",),
     "kmeans_init": ("kmeans", "kmeans_plusplus"),
     "metrics": ("cluster_purity",),
+    "runs": ("ObjectivesRunConfig", "ObjectivesResult", "run_objectives"),
     "selection": ("select_n_components",),
 })

@@ -21,6 +21,14 @@ if TYPE_CHECKING:
     from reprlab.text.kv_cache import KVCache
     from reprlab.text.masks import attention_bias, causal_mask
     from reprlab.text.params import ParameterCount, parameter_count
+    from reprlab.text.runs import (
+        AttentionResult,
+        AttentionRunConfig,
+        WhyAttentionResult,
+        WhyAttentionRunConfig,
+        run_attention,
+        run_why_attention,
+    )
     from reprlab.text.two_stream import TwoStreamEncoder, TwoStreamOutput
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
@@ -32,5 +40,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "kv_cache": ("KVCache",),
     "masks": ("attention_bias", "causal_mask"),
     "params": ("ParameterCount", "parameter_count"),
+    "runs": ("AttentionRunConfig", "AttentionResult", "run_attention", "WhyAttentionRunConfig", "WhyAttentionResult",
+             "run_why_attention"),
     "two_stream": ("TwoStreamEncoder", "TwoStreamOutput"),
 })
