@@ -366,7 +366,9 @@ def run_curve(run: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     final = json.loads((run / "evaluation.json").read_text())
-    t0, step_time, eval_time, curve = rows[0]["time"], {}, 0.0, []
+    t0, eval_time = rows[0]["time"], 0.0
+    step_time: dict[int, float] = {}
+    curve: list[dict[str, Any]] = []
     for r in rows:
         if not any(k.startswith("eval_") for k in r):
             step_time[r["step"]] = r["time"]
@@ -380,7 +382,8 @@ def run_curve(run: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 
 def plot_runs(args: argparse.Namespace) -> None:
-    curves, final = {}, {}
+    curves: dict[str, list[dict[str, Any]]] = {}
+    final: dict[str, Any] = {}
     for run in map(Path, args.plot_run):
         curves[run.name], final = run_curve(run)
     summary = {"budget_s": max(rows[-1]["seconds"] for rows in curves.values()), "curves": curves,
