@@ -22,6 +22,10 @@ Sections (run one or several; each writes its rows to docs/benchmarks.md):
     whole-word mode).
 ``--prepare``
     ``prepare`` tokens/s vs HF ``tokenizers`` ``encode_batch`` on the KJV Bible.
+``--plot-run RUN [RUN ...]``
+    No training: the held-out curves of finished ``reprlab pretrain run`` directories (their
+    periodic evaluations in ``metrics.jsonl`` and the final ``evaluation.json``) drawn like the
+    learning figure, to ``--output`` (.json and .png); e.g. the 15-minute run of docs/pretrain.md.
 
 Run: ``flock /work/locks/cpu.lock python benchmarks/bench_pretrain.py --learning`` (about 25
 minutes with the default 600 s budget), ``--throughput --masking --prepare`` (about 10 minutes).
@@ -354,6 +358,42 @@ def plot_learning(summary: dict[str, Any], path: Path) -> None:
     save_figure(fig, path)
 
 
+def run_curve(run: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Held-out rows of a finished run (training seconds, evaluation excluded) and its final evaluation.
+
+    A periodic row's seconds are the wall time since the first step minus the evaluations before
+    it (each timed from its step's row to its own row); the last row is ``evaluation.json``'s.
+    """
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    final = json.loads((run / "evaluation.json").read_text())
+    t0, eval_time = rows[0]["time"], 0.0
+    step_time: dict[int, float] = {}
+    curve: list[dict[str, Any]] = []
+    for r in rows:
+        if not any(k.startswith("eval_") for k in r):
+            step_time[r["step"]] = r["time"]
+            continue
+        seconds = step_time[r["step"]] - t0 - eval_time
+        eval_time += r["time"] - step_time[r["step"]]
+        curve.append({"seconds": seconds, "step": r["step"],
+                      **{k[len("eval_"):]: v for k, v in r.items() if k.startswith("eval_") and k != "eval_loss"}})
+    curve = [r for r in curve if r["step"] < final["step"]] + [{"seconds": final["train_seconds"], **final}]
+    return curve, final
+
+
+def plot_runs(args: argparse.Namespace) -> None:
+    curves: dict[str, list[dict[str, Any]]] = {}
+    final: dict[str, Any] = {}
+    for run in map(Path, args.plot_run):
+        curves[run.name], final = run_curve(run)
+    summary = {"budget_s": max(rows[-1]["seconds"] for rows in curves.values()), "curves": curves,
+               "baselines": {k: final[k] for k in ("unigram_loss", "most_frequent_acc")}}
+    out = Path(args.output or ROOT / "docs" / "figures" / "pretrain-runs.json")
+    out.write_text(json.dumps(summary, indent=1) + "\n")
+    plot_learning(summary, out.with_suffix(".png"))
+    print(f"wrote {out} and {out.with_suffix('.png')}")
+
+
 # ------------------------------------------------------------------------------------------ throughput
 def bert_uncased_setup(work: Path) -> Path:
     """Shards of the KJV Bible tokenized with bert-base-uncased's 30,522-token vocabulary (from MiniLM)."""
@@ -602,6 +642,7 @@ def main() -> None:
     p.add_argument("--throughput", action="store_true")
     p.add_argument("--masking", action="store_true")
     p.add_argument("--prepare", action="store_true")
+    p.add_argument("--plot-run", nargs="+", metavar="RUN", help="only draw the held-out curves of these run directories")
     p.add_argument("--budget", type=float, default=600.0, help="training seconds per model (learning)")
     p.add_argument("--slice", type=float, default=60.0, help="seconds per interleaved slice (learning)")
     p.add_argument("--variants", default="main",
@@ -613,6 +654,9 @@ def main() -> None:
     p.add_argument("--work", default=str(ROOT / "runs" / "bench-pretrain"))
     p.add_argument("--output", help="JSON of the learning curves (default docs/figures/pretrain-learning.json)")
     args = p.parse_args()
+    if args.plot_run:
+        plot_runs(args)
+        return
     if not (args.learning or args.throughput or args.masking or args.prepare):
         args.throughput = args.masking = args.prepare = True
     if args.learning:

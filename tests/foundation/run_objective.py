@@ -1,11 +1,15 @@
-"""Subprocess entry for the 2-vs-1-process and kill/resume tests: train one of reprlab's objectives.
+"""Subprocess entry for the 2-vs-1-process and kill/resume tests: train some of reprlab's objectives.
 
-usage: python run_objective.py OBJECTIVE OUT_DIR MAX_STEPS [--batch B] [--optimizer NAME]
+usage: python run_objective.py OBJECTIVES OUT_DIR MAX_STEPS [--batch B] [--optimizer NAME]
        [--save-every N] [--kill-after SECONDS] [--resume] [--noise P]       (or under torchrun)
-OBJECTIVE: imax | imax-gaussian | contrastive | cpc | agreement | simclr | autoencoder | vae | rbm
+OBJECTIVES: one or more of imax | imax-gaussian | contrastive | cpc | agreement | simclr | autoencoder |
+vae | rbm, separated by commas; each is seeded alike and trained in turn into OUT_DIR/NAME, so that one
+process (one torchrun launch) serves the checks of several objectives instead of paying the start-up
+(torch and torch._dynamo imports, ~5 s) once per objective.
 
-``--kill-after`` SIGKILLs the process that many seconds after training began (wherever it is:
-mid-step, mid-checkpoint); the time training took is written to OUT_DIR/seconds.
+``--kill-after`` (one objective only) SIGKILLs the process that many seconds after training began
+(after the optimizer is built and any resume is loaded; wherever it then is: mid-step, mid-checkpoint);
+the time training took, from that same moment, is written to OUT_DIR/NAME/seconds.
 """
 
 import argparse
@@ -21,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import torch  # noqa: E402
 
 from reprlab.data import ArrayDataset, load_dataset  # noqa: E402
-from reprlab.train import TrainConfig, Trainer  # noqa: E402
+from reprlab.train import LambdaCallback, TrainConfig, Trainer  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("objective")
@@ -34,43 +38,45 @@ p.add_argument("--kill-after", type=float)
 p.add_argument("--resume", action="store_true")
 p.add_argument("--noise", type=float, default=0.0, help="autoencoder: masking noise")
 a = p.parse_args()
+names = a.objective.split(",")
+if a.kill_after is not None and len(names) > 1:
+    sys.exit("--kill-after kills the process: give one objective")
 torch.set_num_threads(1)
-torch.manual_seed(0)
 
 
-def build():
+def build(name: str):
     from reprlab.coherence.stereograms import StereogramConfig, random_dot_stereograms
 
     stereo = StereogramConfig(n_patches=3, patch_width=10)
-    if a.objective in ("imax", "imax-gaussian", "contrastive"):
+    if name in ("imax", "imax-gaussian", "contrastive"):
         from reprlab.coherence.contrastive import ContrastiveCoherenceConfig, ContrastiveCoherenceObjective
         from reprlab.coherence.imax import IMAXConfig, IMAXObjective
 
         data = random_dot_stereograms(64, stereo, seed=0).dataset()
-        if a.objective == "contrastive":
+        if name == "contrastive":
             return ContrastiveCoherenceObjective(ContrastiveCoherenceConfig(channels=4, kernel=3), 3, 1, 10), data
-        form = "gaussian" if a.objective == "imax-gaussian" else "imax"
+        form = "gaussian" if name == "imax-gaussian" else "imax"
         return IMAXObjective(IMAXConfig(channels=4, kernel=3, out_dim=2 if form == "gaussian" else 1,
                                         form=form), 3, 1, 10), data
-    if a.objective == "cpc":
+    if name == "cpc":
         from reprlab.coherence.cpc import CPCConfig, CPCObjective, slow_factor_signals
 
         x, f = slow_factor_signals(64, 64, seed=0)
         return CPCObjective(CPCConfig(latent_dim=8, context_dim=8, predict_steps=2)), ArrayDataset(x, f)
     digits = load_dataset("digits", "train").head(64)
-    if a.objective == "agreement":
+    if name == "agreement":
         from reprlab.coherence.agreement import AgreementConfig, AgreementObjective
 
         return AgreementObjective(AgreementConfig(widths=(8,), hidden=8), (1, 8, 8)), digits
-    if a.objective == "simclr":
+    if name == "simclr":
         from reprlab.vision.contrastive.simclr import SimCLRConfig, SimCLRObjective
 
         return SimCLRObjective(SimCLRConfig(width=4, proj_hidden=8, proj_dim=4, num_classes=0)), digits
-    if a.objective == "vae":
+    if name == "vae":
         from reprlab.vision.generative.vae import VAEConfig, VAEObjective
 
         return VAEObjective(VAEConfig(input_dim=64, hidden=(16,), latent_dim=2)), digits
-    if a.objective == "rbm":
+    if name == "rbm":
         from reprlab.vision.generative.rbm import RBMConfig, RBMObjective
 
         binary = ArrayDataset((digits.x.flatten(1) > 0.5).float(), digits.y)
@@ -81,13 +87,25 @@ def build():
     return AutoencoderObjective(AutoencoderConfig(input_dim=64, hidden=(16,), code_dim=4, noise=a.noise)), digits
 
 
-objective, data = build()
-cfg = TrainConfig(output_dir=a.out, max_steps=a.max_steps, batch_size=a.batch, optimizer=a.optimizer, lr=1e-2,
-                  weight_decay=0.0, save_every=a.save_every, log_every=1, progress=False, device="cpu",
-                  resume=a.resume, keep_checkpoints=1)
-if a.kill_after is not None:
-    threading.Timer(a.kill_after, os.kill, (os.getpid(), signal.SIGKILL)).start()
-t0 = time.perf_counter()
-Trainer(objective, cfg, data).fit()
-(Path(a.out) / "seconds").write_text(f"{time.perf_counter() - t0}\n")
+def train(name: str) -> None:
+    torch.manual_seed(0)
+    objective, data = build(name)
+    out = Path(a.out) / name
+    cfg = TrainConfig(output_dir=str(out), max_steps=a.max_steps, batch_size=a.batch, optimizer=a.optimizer,
+                      lr=1e-2, weight_decay=0.0, save_every=a.save_every, log_every=1, progress=False,
+                      device="cpu", resume=a.resume, keep_checkpoints=1)
+    began = [time.perf_counter()]
+
+    def begin(trainer):
+        began[0] = time.perf_counter()
+        if a.kill_after is not None:
+            threading.Timer(a.kill_after, os.kill, (os.getpid(), signal.SIGKILL)).start()
+
+    Trainer(objective, cfg, data, callbacks=[LambdaCallback(on_train_begin=begin)]).fit()
+    if os.environ.get("RANK", "0") == "0":
+        (out / "seconds").write_text(f"{time.perf_counter() - began[0]}\n")
+
+
+for n in names:
+    train(n)
 os._exit(0)  # a pending kill timer must not keep the process alive

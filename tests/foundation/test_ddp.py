@@ -61,26 +61,33 @@ OBJECTIVE_SCRIPT = Path(__file__).with_name("run_objective.py")
 BATCH_OBJECTIVES = ["imax", "imax-gaussian", "contrastive", "cpc", "agreement", "simclr", "autoencoder"]
 
 
-def _train_objective(name: str, out: Path, world: int, steps: int = 8, global_batch: int = 16):
+def _train_objectives(names: list[str], out: Path, world: int, steps: int = 8, global_batch: int = 16):
+    """Weights of each objective trained by ``world`` processes: one launch trains them all in turn."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launch = [sys.executable] if world == 1 else [
         sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={world}", "--master_addr=127.0.0.1",
         f"--master_port={_free_port()}"]
-    r = subprocess.run([*launch, str(OBJECTIVE_SCRIPT), name, str(out), str(steps), "--batch",
+    r = subprocess.run([*launch, str(OBJECTIVE_SCRIPT), ",".join(names), str(out), str(steps), "--batch",
                         str(global_batch // world)], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
-    return load_file(out / "model.safetensors")
+    return {name: load_file(out / name / "model.safetensors") for name in names}
 
 
 @pytest.mark.slow
 @pytest.mark.distributed
-@pytest.mark.parametrize("name", BATCH_OBJECTIVES)
-def test_two_processes_equal_one_for_batch_statistic_objectives(tmp_path, name):
-    one = _train_objective(name, tmp_path / "one", 1)
-    two = _train_objective(name, tmp_path / "two", 2)
-    assert one.keys() == two.keys()
-    worst = max(float((one[k].double() - two[k].double()).abs().max()) for k in one)
-    assert worst < 1e-6, f"{name}: max |2 processes - 1 process| = {worst:.3g}"
+def test_two_processes_equal_one_for_batch_statistic_objectives(tmp_path):
+    """Every objective of BATCH_OBJECTIVES: 2 processes of 8 items each reach the weights of 1 process of 16 within 1e-6.
+
+    One launch per world size trains all of them in turn (seeded alike), so the test pays the
+    start-up of 1 + 2 processes once instead of once per objective.
+    """
+    one = _train_objectives(BATCH_OBJECTIVES, tmp_path / "one", 1)
+    two = _train_objectives(BATCH_OBJECTIVES, tmp_path / "two", 2)
+    worst = {}
+    for name in BATCH_OBJECTIVES:
+        assert one[name].keys() == two[name].keys(), name
+        worst[name] = max(float((one[name][k].double() - two[name][k].double()).abs().max()) for k in one[name])
+    assert all(w < 1e-6 for w in worst.values()), f"max |2 processes - 1 process| per objective: {worst}"
 
 
 @pytest.mark.slow

@@ -23,7 +23,8 @@ class Callback:
 
     def on_train_begin(self, trainer: Trainer) -> None: ...
     def on_resume(self, trainer: Trainer, step: int) -> None:
-        """Called when a run resumes from the checkpoint of ``step``, before training goes on."""
+        """Called when a run resumes from the checkpoint of ``step``, before training goes on
+        (``step`` 0 when ``--resume`` found no checkpoint and the run starts afresh)."""
     def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
         """Called every ``log_every`` optimizer steps with the metrics averaged since the last call."""
     def on_evaluate(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None: ...

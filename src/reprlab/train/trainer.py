@@ -149,6 +149,8 @@ class Trainer:
         ckpt = latest_checkpoint(self.run_dir)
         if ckpt is None:
             log.warning("--resume: %s holds no checkpoint yet; starting from step 0", self.run_dir)
+            for cb in callbacks:  # rows a run killed before its first checkpoint logged are dropped
+                cb.on_resume(self, 0)
             return
         state = open_checkpoint(ckpt)  # shape and checksums first: config.json may be the damaged file
         saved_model = read_checkpoint_json(ckpt, "config.json").get("model", {})
