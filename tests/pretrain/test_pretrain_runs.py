@@ -96,10 +96,13 @@ def test_sigkill_at_a_random_moment_then_resume_is_bit_identical(tmp_path, small
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "reprlab.cli.main", *args, "-o", str(killed)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    deadline = time.time() + 240
-    while not (killed / "latest").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(random.Random().uniform(0.0, 1.0))
+    # the kill lands within training whatever the machine's speed: after a random logged step (a
+    # checkpoint every 2 steps, so before or after a save), plus a random fraction of a step
+    target, metrics, deadline = random.Random().randint(2, 13), killed / "metrics.jsonl", time.time() + 240
+    while proc.poll() is None and time.time() < deadline and \
+            (not metrics.exists() or metrics.read_text().count("\n") < target):
+        time.sleep(0.005)
+    time.sleep(random.Random().uniform(0.0, 0.02))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -9, "the run finished before it could be killed; give it more steps"
