@@ -55,6 +55,7 @@ from reprlab.pretrain.batches import Collator, InstanceDataset  # noqa: E402
 from reprlab.pretrain.evaluate import evaluate_masked_lm, masked_batches  # noqa: E402
 from reprlab.pretrain.instances import InstanceConfig  # noqa: E402
 from reprlab.pretrain.shards import PrepareConfig, ShardSet, prepare_shards  # noqa: E402
+from reprlab.train import read_metrics  # noqa: E402
 
 from harness import ROOT, compare, write_rows  # noqa: E402
 
@@ -364,7 +365,7 @@ def run_curve(run: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     A periodic row's seconds are the wall time since the first step minus the evaluations before
     it (each timed from its step's row to its own row); the last row is ``evaluation.json``'s.
     """
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    rows = read_metrics(run / "metrics.jsonl")
     final = json.loads((run / "evaluation.json").read_text())
     t0, eval_time = rows[0]["time"], 0.0
     step_time: dict[int, float] = {}
