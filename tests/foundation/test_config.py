@@ -39,9 +39,9 @@ def test_precedence_defaults_file_overrides(tmp_path):
 
 
 def test_int_accepted_for_float_and_none_for_optional():
-    cfg = from_dict(RunCfg, {"train": {"lr": 1, "max_grad_norm": "none"}})
+    cfg = from_dict(RunCfg, {"train": {"lr": 1, "max_grad_norm": "none", "save_every": "none"}})
     assert cfg.train.lr == 1.0 and isinstance(cfg.train.lr, float)
-    assert cfg.train.max_grad_norm is None
+    assert cfg.train.max_grad_norm is None and cfg.train.save_every is None
 
 
 @pytest.mark.parametrize("data,match", [
@@ -53,6 +53,8 @@ def test_int_accepted_for_float_and_none_for_optional():
     ({"model": {"widths": 3}}, r"model.widths=3: expected a list"),
     ({"train": {"optimizer": "adagrad"}}, r"train.optimizer='adagrad': choose one of"),
     ({"train": {"batch_size": 0}}, r"train.batch_size=0: must be >= 1"),
+    # the message names the spelling a TOML file or --set can give (TOML has no null)
+    ({"train": {"save_every": 0}}, r"train.save_every=0: must be >= 1, or None to disable \(`none` in TOML"),
 ])
 def test_bad_config_is_clear(data, match):
     with pytest.raises(ConfigError, match=match):

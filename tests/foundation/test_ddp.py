@@ -1,7 +1,6 @@
 """Two gloo processes under torchrun reach the same weights as one process with the same global batch."""
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +9,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.launch import run_group, torchrun
+
 SCRIPT = Path(__file__).with_name("run_toy.py")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.distributed
@@ -25,10 +20,7 @@ def test_two_process_ddp_equals_single_process(tmp_path):
     single = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "one"), "8", "--batch", "8",
                              "--no-dropout"], capture_output=True, text=True, env=env)
     assert single.returncode == 0, single.stderr
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                          "--master_addr=127.0.0.1", f"--master_port={_free_port()}", str(SCRIPT),
-                          str(tmp_path / "two"), "8", "--batch", "4", "--no-dropout"],
-                         capture_output=True, text=True, env=env, timeout=300)
+    ddp = torchrun([str(SCRIPT), str(tmp_path / "two"), "8", "--batch", "4", "--no-dropout"], timeout=300)
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
     for k in a:
@@ -45,10 +37,8 @@ def test_a_run_steered_by_a_rank_0_callback_stops_and_decays_alike_on_every_rank
     single = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "one"), "12", "--batch", "8", *steer],
                             capture_output=True, text=True, env=env)
     assert single.returncode == 0, single.stderr
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                          "--master_addr=127.0.0.1", f"--master_port={_free_port()}", str(SCRIPT),
-                          str(tmp_path / "two"), "12", "--batch", "4", *steer],
-                         capture_output=True, text=True, env=env, timeout=120)  # a hang without the hand-over
+    # without the hand-over the other rank hangs: the timeout kills every rank, not only torchrun
+    ddp = torchrun([str(SCRIPT), str(tmp_path / "two"), "12", "--batch", "4", *steer], timeout=120)
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert (tmp_path / "two" / "metrics.jsonl").read_text().count("\n") == 5
     a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
@@ -63,12 +53,11 @@ BATCH_OBJECTIVES = ["imax", "imax-gaussian", "contrastive", "cpc", "agreement", 
 
 def _train_objectives(names: list[str], out: Path, world: int, steps: int = 8, global_batch: int = 16):
     """Weights of each objective trained by ``world`` processes: one launch trains them all in turn."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    launch = [sys.executable] if world == 1 else [
-        sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={world}", "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}"]
-    r = subprocess.run([*launch, str(OBJECTIVE_SCRIPT), ",".join(names), str(out), str(steps), "--batch",
-                        str(global_batch // world)], capture_output=True, text=True, env=env, timeout=300)
+    args = [str(OBJECTIVE_SCRIPT), ",".join(names), str(out), str(steps), "--batch", str(global_batch // world)]
+    if world == 1:
+        r = run_group([sys.executable, *args], timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    else:
+        r = torchrun(args, nproc=world, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     return {name: load_file(out / name / "model.safetensors") for name in names}
 
@@ -93,12 +82,9 @@ def test_two_processes_equal_one_for_batch_statistic_objectives(tmp_path):
 @pytest.mark.slow
 @pytest.mark.distributed
 def test_under_torchrun_only_rank_0_prints_and_writes(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = tmp_path / "imax"
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-                        f"--master_port={_free_port()}", "-m", "reprlab.cli.main", "imax", "train", "-o", str(out),
-                        "--set", "n_train=256", "--set", "n_test=64", "--set", "train.max_steps=4",
-                        "--set", "train.batch_size=32", "--set", "train.log_every=1"], capture_output=True, text=True, env=env, timeout=300)
+    r = torchrun(["-m", "reprlab.cli.main", "imax", "train", "-o", str(out), "--set", "n_train=256", "--set", "n_test=64",
+                  "--set", "train.max_steps=4", "--set", "train.batch_size=32", "--set", "train.log_every=1"], timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.count("stereograms (pair): |r| =") == 1, r.stdout
     assert (out / "model.safetensors").is_file() and (out / "metrics.jsonl").read_text().count("\n") == 4

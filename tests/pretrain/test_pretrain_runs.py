@@ -6,7 +6,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from reprlab.pretrain.instances import InstanceConfig
 from reprlab.pretrain.pretrained import fill_mask, load_pretrained
 from reprlab.pretrain.runs import PretrainRunConfig, run_pretrain
 from reprlab.train import TrainConfig
+from tests.launch import torchrun
 
 QUICK = ["--model", "tiny", "--set", "instances.max_length=32", "--set", "train.batch_size=8",
          "--set", "train.progress=false", "--set", "train.log_every=1", "--set", "train.warmup_steps=2"]
@@ -116,12 +116,6 @@ def test_sigkill_at_a_random_moment_then_resume_is_bit_identical(tmp_path, small
     assert max(r["epoch"] for r in train_rows) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.distributed
 def test_two_processes_equal_one_process(tmp_path, small_shards):
     """BERT (MLM + NSP) with dynamic masks: 2 gloo processes of batch 4 == 1 process of batch 8."""
@@ -130,11 +124,8 @@ def test_two_processes_equal_one_process(tmp_path, small_shards):
               "--set", "model_overrides={hidden_dropout = 0.0, attention_dropout = 0.0}"]
     one = cli(*common, "--set", "train.batch_size=8", "-o", str(tmp_path / "one"))  # a fresh process, as torchrun's
     assert one.returncode == 0, one.stderr[-2000:]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                          "--master_addr=127.0.0.1", f"--master_port={_free_port()}", "-m", "reprlab.cli.main",
-                          *common, "--set", "train.batch_size=4", "-o", str(tmp_path / "two")],
-                         capture_output=True, text=True, env=env, timeout=300)
+    two = torchrun(["-m", "reprlab.cli.main", *common, "--set", "train.batch_size=4", "-o", str(tmp_path / "two")],
+                   timeout=300)
     assert two.returncode == 0, two.stderr[-3000:]
     assert_same(weights(tmp_path / "one"), weights(tmp_path / "two"), atol=2e-6)
 

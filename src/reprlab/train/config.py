@@ -77,11 +77,11 @@ class TrainConfig:
         if not 0.0 <= self.min_lr_ratio <= 1.0:
             raise bad("min_lr_ratio", "must be in [0, 1]")
         if self.max_grad_norm is not None and self.max_grad_norm <= 0:
-            raise bad("max_grad_norm", "must be > 0, or None to disable clipping")
+            raise bad("max_grad_norm", "must be > 0, or None to disable clipping (`none` in TOML or --set)")
         for name in ("eval_every", "save_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise bad(name, "must be >= 1, or None to disable")
+                raise bad(name, "must be >= 1, or None to disable (`none` in TOML or --set)")
         betas = tuple(float(b) for b in self.betas)
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
             raise bad("betas", "must be two numbers in [0, 1)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 
 import pytest
 import torch
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 
 from reprlab.errors import ConfigError, DataError
 from reprlab.vision.contrastive.losses import NTXentLoss, nt_xent
+from tests.launch import free_port
 from tests.vision.contrastive.simclr_reference import nt_xent_loop
 
 
@@ -77,12 +77,6 @@ def test_module_form_and_bad_inputs():
 
 
 # ----------------------------------------------------------------------------- DDP all-gather
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ddp_worker(rank: int, world: int, port: int, z1: torch.Tensor, z2: torch.Tensor, queue) -> None:
     import torch.distributed as dist
 
@@ -114,7 +108,7 @@ def test_all_gather_version_equals_single_process_loss_on_concatenated_batch():
     z2 = torch.randn(world * n, 5, generator=g, dtype=torch.float64)
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    mp.spawn(_ddp_worker, args=(world, _free_port(), z1, z2, queue), nprocs=world, join=True)
+    mp.spawn(_ddp_worker, args=(world, free_port(), z1, z2, queue), nprocs=world, join=True)
     results = sorted(queue.get(timeout=30) for _ in range(world))
 
     a, b = z1.clone().requires_grad_(True), z2.clone().requires_grad_(True)
