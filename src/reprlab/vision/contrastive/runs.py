@@ -258,7 +258,7 @@ def fashion_recipe() -> tuple[SimCLRConfig, TrainConfig]:
                                                                 brightness=0.4, contrast=0.4))
     train = TrainConfig(output_dir="runs/simclr-experiment", max_steps=1, batch_size=256, optimizer="adamw",
                         lr=1e-3, weight_decay=1e-4, schedule="cosine", max_grad_norm=None, save_every=500,
-                        progress=False, log_every=50)
+                        precision="bf16", progress=False, log_every=50)
     return model, train
 
 
@@ -350,6 +350,7 @@ def _finetune_on_validation(cfg: SimCLRExperimentConfig, encoder: torch.nn.Modul
         ecfg = EvalConfig(mode="finetune", labels=cfg.labels, seed=seed, finetune_steps=cfg.finetune_steps,
                           finetune_lr=lr, device=cfg.train.device)
         tcfg = finetune_config(ecfg, len(labelled), out / f"{'finetune' if encoder is not None else 'supervised'}-lr{lr:g}")
+        tcfg = dataclasses.replace(tcfg, precision=cfg.train.precision)  # both arms at the pretraining's precision
         torch.manual_seed(seed)
         start = encoder if encoder is not None else make_encoder()
         res = fit_classifier(start, feature_dim, n_classes, labelled, val if val is not None else test, tcfg,
