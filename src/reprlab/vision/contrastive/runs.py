@@ -467,7 +467,8 @@ def save_curve_figure(curves: dict[str, list[dict[str, float]]], rows: list[dict
 
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
-    for (seed, curve), row, colour in zip(curves.items(), rows, ("C0", "C1", "C2", "C3", "C4", "C5")):
+    for i, ((seed, curve), row) in enumerate(zip(curves.items(), rows)):
+        colour = f"C{i % 10}"
         ax.plot([c["epoch"] for c in curve], [c["probe_acc"] for c in curve], color=colour, marker=".",
                 label=f"seed {seed}: online probe")
         val = row["linear_100"].get("val_accuracy")
