@@ -122,7 +122,51 @@ def main() -> None:
                   quality="identical model/loss/optimizer; only the view pipeline differs")
     row.quality += f"; {batch / row.ours_s:.0f} vs {batch / row.ref_s:.0f} images/s"
     rows.append(row)
+    rows += layout_rows(batch, repeats)
     write_rows(rows)
+
+
+def layout_rows(batch: int, repeats: int) -> list:
+    """The recipe's training step (channels-last, and bf16 autocast) against NCHW float32, PyTorch's default.
+
+    Both sides are the whole ``SimCLRObjective`` step (two views, encoder, head, NT-Xent in float32,
+    online probe, AdamW) on the same images from the same initial weights.
+    """
+    from reprlab.data import load_dataset
+    from reprlab.vision.contrastive.backbones import small_cnn
+    from reprlab.vision.contrastive.runs import fashion_recipe
+    from reprlab.vision.contrastive.simclr import SimCLRObjective
+
+    data = load_dataset("fashion-mnist")
+    x, y = data.x[:batch], data.y[:batch]
+    model_cfg = fashion_recipe()[0]
+
+    def make_step(channels_last: bool, bf16: bool):
+        torch.manual_seed(0)
+        objective = SimCLRObjective(model_cfg, encoder=small_cnn(1, width=32, channels_last=channels_last)).train()
+        opt = torch.optim.AdamW(objective.parameters(), lr=1e-3)
+
+        def step() -> float:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = objective((x, y))
+            opt.zero_grad()
+            out.loss.backward()
+            opt.step()
+            return float(out.metrics["ntxent"])
+        return step
+
+    def same(a: float, b: float) -> str:
+        return f"same initial weights and views; NT-Xent after the timed steps {a:.3f} vs {b:.3f}"
+
+    rows = []
+    nchw = make_step(False, False)
+    for case, ours in ((f"recipe step, batch {batch} 28x28: channels-last, float32", make_step(True, False)),
+                       (f"recipe step, batch {batch} 28x28: channels-last + bf16 autocast", make_step(True, True))):
+        row = compare("simclr", case, ours, nchw, reference_name="same step, NCHW float32 (PyTorch default)",
+                      repeats=repeats, quality=same)
+        row.quality += f"; {batch / row.ours_s:.0f} vs {batch / row.ref_s:.0f} images/s"
+        rows.append(row)
+    return rows
 
 
 if __name__ == "__main__":

@@ -45,6 +45,12 @@ def test_experiment_two_seeds_summary_resume_and_refusal(tmp_path, capsys):
     for key, grid, name in (("linear_100", [0.1, 1.0], "C"), ("finetune_few", [1e-3, 3e-3], "lr")):
         assert all(r[key][name] in grid and 0 < r[key]["val_accuracy"] <= 1 for r in rows)
     assert "± " in (out / "report.md").read_text()
+    # the accuracy-vs-epochs curve: the online probe's final evaluation on validation lands at epoch 1
+    for r in rows:
+        curve = exp["curves"][str(r["seed"])]
+        assert curve[-1]["epoch"] == pytest.approx(r["pretrain_steps"] * 128 / r["n_train"], abs=1e-3)
+        assert abs(curve[-1]["epoch"] - 1.0) < 0.1 and all(0 <= c["probe_acc"] <= 1 for c in curve)
+    assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG"
     # the same command again (seed 0 alone, elsewhere): identical weights and numbers
     assert main([*args[:args.index("-o")], "-o", str(tmp_path / "again"), *args[args.index("-o") + 2:],
                  "--set", "seeds=[0]"]) == 0

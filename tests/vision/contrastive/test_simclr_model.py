@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from reprlab.errors import ConfigError, DataError
-from reprlab.vision.contrastive.backbones import build_backbone, resnet18, resnet34, resnet50
+from reprlab.vision.contrastive.backbones import build_backbone, resnet18, resnet34, resnet50, small_cnn
 from reprlab.vision.contrastive.simclr import ProjectionHead, SimCLRConfig, SimCLRObjective
 
 
@@ -89,6 +89,41 @@ def test_views_follow_the_step_and_unlabelled_images_skip_the_probe():
     assert int(obj.state_dict()["view_step"]) == 5  # saved with the weights: resume redraws the same views
     out = obj((torch.rand(4, 1, 8, 8), torch.full((4,), -1)))
     assert "probe_acc" not in out.metrics
+
+
+def test_channels_last_backbones_compute_what_nchw_ones_do():
+    """Same weights in NHWC and NCHW order: same h up to float rounding, and the same gradients."""
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    for make in (lambda cl: small_cnn(1, width=8, channels_last=cl),
+                 lambda cl: resnet18(1, width=8, channels_last=cl)):
+        torch.manual_seed(0)
+        fast, plain = make(True), make(False)
+        plain.load_state_dict(fast.state_dict())
+        assert fast.channels_last and next(p for p in fast.parameters() if p.dim() == 4).is_contiguous(
+            memory_format=torch.channels_last)
+        h_fast, h_plain = fast(x), plain(x)
+        torch.testing.assert_close(h_fast, h_plain, atol=1e-5, rtol=1e-4)
+        h_fast.square().sum().backward()
+        h_plain.square().sum().backward()
+        for a, b in zip(fast.parameters(), plain.parameters()):  # sums in another order: relative to the norm
+            assert float((a.grad - b.grad).norm() / b.grad.norm()) < 1e-3
+
+
+def test_bf16_autocast_keeps_views_and_ntxent_in_float32():
+    """Under train.precision=bf16 the views are bit-identical to float32 ones and NT-Xent is float32."""
+    torch.manual_seed(0)
+    model = SimCLRObjective(SimCLRConfig(in_channels=1, width=8, proj_hidden=16, proj_dim=8)).train()
+    x = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    v32 = model.views(x, torch.Generator().manual_seed(3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        v16 = model.views(x, torch.Generator().manual_seed(3))
+        out = model((x, torch.zeros(8, dtype=torch.long)))
+    assert all(torch.equal(a, b) and b.dtype == torch.float32 for a, b in zip(v32, v16))
+    assert out.metrics["ntxent"].dtype == torch.float32
+    model.on_step_end(0)  # the same step and micro-batch again: the same views, float32 network
+    with torch.no_grad():
+        ref = model((x, torch.zeros(8, dtype=torch.long)))
+    assert abs(float(out.metrics["ntxent"]) - float(ref.metrics["ntxent"])) < 0.05
 
 
 def test_objective_bad_inputs():

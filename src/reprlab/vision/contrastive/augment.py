@@ -296,7 +296,9 @@ class SimCLRAugment:
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         check_images(x)
-        with _single_thread_on_cpu(x.device):
+        # views are data, not model: float32 also under the Trainer's bf16 autocast (the crop is a
+        # matmul autocast would round), so a seed gives the same views at every precision
+        with _single_thread_on_cpu(x.device), torch.autocast(x.device.type, enabled=False):
             return self._views(x, generator)
 
     def _views(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

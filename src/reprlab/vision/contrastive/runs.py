@@ -28,7 +28,7 @@ from reprlab.config import from_dict
 from reprlab.data import DataSpec, load_dataset, load_split
 from reprlab.errors import CheckpointError, ConfigError, MissingDataError
 from reprlab.io import atomic_write, save_figure, write_json
-from reprlab.train import TrainConfig, Trainer, TrainResult, resolve_device, torch_threads
+from reprlab.train import TrainConfig, Trainer, TrainResult, read_metrics, resolve_device, torch_threads
 from reprlab.train.checkpoint import load_module
 from reprlab.transfer import (
     EvalConfig,
@@ -258,7 +258,7 @@ def fashion_recipe() -> tuple[SimCLRConfig, TrainConfig]:
                                                                 brightness=0.4, contrast=0.4))
     train = TrainConfig(output_dir="runs/simclr-experiment", max_steps=1, batch_size=256, optimizer="adamw",
                         lr=1e-3, weight_decay=1e-4, schedule="cosine", max_grad_norm=None, save_every=500,
-                        progress=False, log_every=50)
+                        precision="bf16", progress=False, log_every=50)
     return model, train
 
 
@@ -350,6 +350,7 @@ def _finetune_on_validation(cfg: SimCLRExperimentConfig, encoder: torch.nn.Modul
         ecfg = EvalConfig(mode="finetune", labels=cfg.labels, seed=seed, finetune_steps=cfg.finetune_steps,
                           finetune_lr=lr, device=cfg.train.device)
         tcfg = finetune_config(ecfg, len(labelled), out / f"{'finetune' if encoder is not None else 'supervised'}-lr{lr:g}")
+        tcfg = dataclasses.replace(tcfg, precision=cfg.train.precision)  # both arms at the pretraining's precision
         torch.manual_seed(seed)
         start = encoder if encoder is not None else make_encoder()
         res = fit_classifier(start, feature_dim, n_classes, labelled, val if val is not None else test, tcfg,
@@ -438,10 +439,48 @@ def run_simclr_experiment(cfg: SimCLRExperimentConfig) -> SimCLRExperimentResult
                   f"images), {min(epoch_s):.1f}-{max(epoch_s):.1f} s per epoch; whole experiment "
                   f"{sum(r['total_seconds'] for r in rows):.0f} s."]
     table = "\n".join(lines)
-    write_json(out / "experiment.json", {"config": asdict(cfg), "seeds": rows, "summary": summary})
+    curves = {str(r["seed"]): pretraining_curve(out / f"seed-{r['seed']}" / "pretrain", r["n_train"], cfg.train.batch_size)
+              for r in rows}
+    write_json(out / "experiment.json", {"config": asdict(cfg), "seeds": rows, "summary": summary, "curves": curves})
+    if any(curves.values()):
+        save_curve_figure(curves, rows, out / "curve.png")
     with atomic_write(out / "report.md") as f:
         f.write(table + "\n")
     return SimCLRExperimentResult(rows, summary, table, out)
+
+
+def pretraining_curve(run_dir: Path, n_train: int, batch_size: int) -> list[dict[str, float]]:
+    """The online probe's and NT-Xent's evaluations of a pretraining run, against epochs.
+
+    One row per evaluation in ``run_dir/metrics.jsonl``: ``epoch`` (steps x batch / n_train),
+    ``probe_acc`` (the online linear probe on ``h.detach()``) and ``pair_acc`` on the eval split.
+    """
+    return [{"epoch": round(m["step"] * batch_size / n_train, 3), "probe_acc": m["eval_probe_acc"],
+             "pair_acc": m.get("eval_pair_acc", float("nan"))}
+            for m in read_metrics(run_dir / "metrics.jsonl") if "eval_probe_acc" in m and "step" in m]
+
+
+def save_curve_figure(curves: dict[str, list[dict[str, float]]], rows: list[dict[str, Any]], path: Path) -> Path:
+    """Validation accuracy against pretraining epochs per seed: the online probe (line) and the
+    linear probe fitted to convergence on the final frozen h (marker)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    for i, ((seed, curve), row) in enumerate(zip(curves.items(), rows)):
+        colour = f"C{i % 10}"
+        ax.plot([c["epoch"] for c in curve], [c["probe_acc"] for c in curve], color=colour, marker=".",
+                label=f"seed {seed}: online probe")
+        val = row["linear_100"].get("val_accuracy")
+        if curve and val is not None:
+            ax.plot([curve[-1]["epoch"]], [val], color=colour, marker="*", markersize=10, linestyle="none",
+                    label=f"seed {seed}: linear probe on frozen h")
+    ax.set_xlabel("pretraining epochs")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title("SimCLR on Fashion-MNIST: accuracy against pretraining", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------- demo
@@ -508,4 +547,4 @@ def demo(out_dir: Path) -> str:
 __all__ = ["SimCLRRunConfig", "SimCLRResult", "run_simclr", "read_run", "finetune_augment", "evaluate_run",
            "SimCLRReportConfig", "SimCLRReport", "TSNEMap", "run_simclr_report", "save_tsne_map",
            "save_views_figure", "digits_recipe", "fashion_recipe", "SimCLRExperimentConfig",
-           "SimCLRExperimentResult", "run_simclr_experiment", "demo"]
+           "SimCLRExperimentResult", "run_simclr_experiment", "pretraining_curve", "save_curve_figure", "demo"]

@@ -141,8 +141,11 @@ class SimCLRObjective(Objective):
             self._micro += 1
         h = self.encoder(torch.cat([v1, v2]))  # (2n, feature_dim)
         z = self.projector(h)  # (2n, proj_dim)
-        z1, z2 = z[:n], z[n:]
-        contrastive = nt_xent(z1, z2, self.config.temperature)
+        # the 2n x 2n similarities in float32 also under bf16 autocast (train.precision=bf16): their
+        # softmax at tau = 0.5 would otherwise see 8-bit mantissas; the matmul is small
+        with torch.autocast(x.device.type, enabled=False):
+            z1, z2 = z[:n].float(), z[n:].float()
+            contrastive = nt_xent(z1, z2, self.config.temperature)
         metrics: dict[str, Any] = {"ntxent": contrastive.detach(), "pair_acc": _pair_accuracy(z1, z2)}
         loss = contrastive
         if self.probe is not None and y is not None and bool((y >= 0).any()):
