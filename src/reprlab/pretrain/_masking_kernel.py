@@ -21,10 +21,12 @@ Compiled with ``cache=True``: the JIT cost is paid once per installation.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 
-_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_JIT: dict[str, Any] = dict(nogil=True, cache=True, error_model="numpy")
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
