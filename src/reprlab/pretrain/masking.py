@@ -1,4 +1,4 @@
-"""Masked-LM corruption (BERT's 80/10/10) as one vectorized torch function, piece- or word-level.
+"""Masked-LM corruption (BERT's 80/10/10) of a whole batch at once, piece- or word-level.
 
 ``mask_tokens`` follows BERT's ``create_masked_lm_predictions`` (Devlin et al. 2018, section 3.1
 and appendix A.1; google-research/bert ``create_pretraining_data.py``) on a whole batch at once:
@@ -20,6 +20,9 @@ and appendix A.1; google-research/bert ``create_pretraining_data.py``) on a whol
    of the batch; pass :func:`non_special_ids` of the tokenizer to exclude every special token
    (``[UNK]``, ``[CLS]``, ...), which the pretraining objectives do. BERT draws from the whole
    vocabulary, special tokens included.
+
+On CPU the work is one compiled pass per row (:mod:`reprlab.pretrain._masking_kernel`); on other
+devices the same steps run as batched torch operations. Both give the same masks, bit for bit.
 
 Randomness comes from ``generator`` (a ``torch.Generator``, or the global RNG), or — with ``keys`` —
 from a counter-based hash of (key of the row, draw, position). Keyed draws make a row's mask a
