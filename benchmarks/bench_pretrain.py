@@ -16,7 +16,9 @@ Sections (run one or several; each writes its rows to docs/benchmarks.md):
     End-to-end MLM training steps (DataLoader + masking + forward/backward/AdamW), same model and
     tokens per step: bert-mini and bert-small with the 30,522-token bert-base-uncased vocabulary,
     and bert-mini with whole-word masking; ``--all-cases`` adds bert-mini with the 8k KJV
-    vocabulary, with and without dropout.
+    vocabulary, with and without dropout; ``--model bert-small`` keeps one model's rows. Each side
+    steps the optimizer its trainer builds by default: fused AdamW (ours: ``build_optimizer``; HF
+    Trainer: ``optim="adamw_torch_fused"`` with torch >= 2.8).
 ``--masking``
     Collate + mask a batch of 32 x 128: ours vs ``DataCollatorForLanguageModeling`` (and its
     whole-word mode).
@@ -446,6 +448,7 @@ class OursLoop(Loop):
         from reprlab.pretrain.masking import MaskingConfig
         from reprlab.pretrain.objectives import PretrainModelConfig, get_objective
         from reprlab.pretrain.runs import encoder_config, pretraining_data
+        from reprlab.train import TrainConfig, build_optimizer, param_groups
 
         spec = get_objective("roberta")
         enc = encoder_config(spec, preset, {"hidden_dropout": dropout, "attention_dropout": dropout}, shards)
@@ -455,7 +458,8 @@ class OursLoop(Loop):
         self.model = spec.model_class(PretrainModelConfig(
             encoder=enc, masking=MaskingConfig(mode="dynamic", whole_word=whole_word), mask_token_id=special["mask"],
             special_ids=sorted(i for i in special.values() if i is not None)))
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4, weight_decay=0.01)
+        # the optimizer our Trainer builds (fused AdamW, no decay on biases and norms)
+        self.opt = build_optimizer(param_groups(self.model, 0.01), TrainConfig(lr=1e-4, weight_decay=0.01))
         self.loader = DataLoader(self.data, batch_size=batch, shuffle=True, collate_fn=Collator(special["pad"]),
                                  drop_last=True, generator=torch.Generator().manual_seed(0))
         self.real = self.slots = 0
@@ -490,7 +494,8 @@ class HFLoop(Loop):
             for f, st in zip(feats, starts):
                 f["offset_mapping"] = offsets_from_word_starts(st)
         self.model = hf_model(shards.vocab_size, hidden=hidden, dropout=dropout)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4, weight_decay=0.01)
+        # HF Trainer's default optimizer with torch >= 2.8 (optim="adamw_torch_fused")
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4, weight_decay=0.01, fused=True)
         collator = DataCollatorForLanguageModeling(tok, mlm_probability=0.15, whole_word_mask=whole_word)
         self.loader = DataLoader(feats, batch_size=batch, shuffle=True, collate_fn=collator, drop_last=True,
                                  generator=torch.Generator().manual_seed(0))
@@ -527,6 +532,8 @@ def throughput(args: argparse.Namespace) -> list:
         cases = cases[3:4]
     elif not args.all_cases:
         cases = cases[:3]
+    if args.model:
+        cases = [c for c in cases if c[0] in args.model]
     rows = []
     n = 2 if args.quick else 3
     for preset, hidden, shards, tok, wwm, dropout in cases:
@@ -652,6 +659,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="throughput: one case only (bert-mini, 8k vocabulary)")
     p.add_argument("--all-cases", action="store_true", help="throughput: also the 8k-vocabulary rows")
+    p.add_argument("--model", nargs="+", choices=["bert-mini", "bert-small"],
+                   help="throughput: only the rows of these models")
     p.add_argument("--work", default=str(ROOT / "runs" / "bench-pretrain"))
     p.add_argument("--output", help="JSON of the learning curves (default docs/figures/pretrain-learning.json)")
     args = p.parse_args()

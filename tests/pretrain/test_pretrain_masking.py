@@ -219,3 +219,27 @@ def test_non_special_ids_excludes_every_special_token(sample_tokenizer):
     specials = {tok.token_to_id(t) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")}
     assert not pool & specials and len(pool) == tok.vocab_size - len(specials)
     assert np.all(np.diff(sorted(pool)) >= 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(b=st.integers(1, 6), t=st.integers(1, 140), seed=st.integers(0, 10_000), keyed=st.booleans(),
+       whole=st.booleans(), p=st.sampled_from([0.0, 0.15, 0.25, 0.5, 1.0]), shares=st.sampled_from(
+           [(0.8, 0.1), (1.0, 0.0), (0.0, 1.0), (0.5, 0.5), (0.3, 0.2)]), cap=st.one_of(st.none(), st.integers(1, 20)),
+       unit_replacement=st.booleans(), special_rate=st.sampled_from([0.0, 0.1, 0.5, 1.0]))
+def test_cpu_kernel_is_bit_identical_to_the_torch_ops(b, t, seed, keyed, whole, p, shares, cap, unit_replacement,
+                                                      special_rate):
+    """The compiled CPU path and the batched torch path (other devices) give the same masks, bit for bit."""
+    from reprlab.pretrain import masking as m
+
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, V, (b, t), generator=g)
+    special = torch.rand(b, t, generator=g) < special_rate
+    words = (torch.rand(b, t, generator=g) < 0.6).long().cumsum(1) if whole else None
+    keys = torch.randint(-2 ** 62, 2 ** 62, (b,), generator=g) if keyed else None
+    pool = m._replacement_pool(ids, special, V, MASK, None)
+    args = dict(mask_token_id=MASK, mlm_probability=p, mask_replace_prob=shares[0], random_replace_prob=shares[1],
+                max_predictions=cap, unit_replacement=unit_replacement)
+    fast = m._mask_tokens_cpu(ids, special, words, keys, torch.Generator().manual_seed(seed), pool, **args)
+    draws = m._draws(keys, torch.Generator().manual_seed(seed), b, t, ids.device)
+    reference = m._mask_tokens_torch(ids, special, words, draws, pool, **args)
+    assert torch.equal(fast[0], reference[0]) and torch.equal(fast[1], reference[1])

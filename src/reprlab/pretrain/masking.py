@@ -1,4 +1,4 @@
-"""Masked-LM corruption (BERT's 80/10/10) as one vectorized torch function, piece- or word-level.
+"""Masked-LM corruption (BERT's 80/10/10) of a whole batch at once, piece- or word-level.
 
 ``mask_tokens`` follows BERT's ``create_masked_lm_predictions`` (Devlin et al. 2018, section 3.1
 and appendix A.1; google-research/bert ``create_pretraining_data.py``) on a whole batch at once:
@@ -20,6 +20,9 @@ and appendix A.1; google-research/bert ``create_pretraining_data.py``) on a whol
    of the batch; pass :func:`non_special_ids` of the tokenizer to exclude every special token
    (``[UNK]``, ``[CLS]``, ...), which the pretraining objectives do. BERT draws from the whole
    vocabulary, special tokens included.
+
+On CPU the work is one compiled pass per row (:mod:`reprlab.pretrain._masking_kernel`); on other
+devices the same steps run as batched torch operations. Both give the same masks, bit for bit.
 
 Randomness comes from ``generator`` (a ``torch.Generator``, or the global RNG), or — with ``keys`` —
 from a counter-based hash of (key of the row, draw, position). Keyed draws make a row's mask a
@@ -241,9 +244,36 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, v
         raise DataError(f"keys has shape {tuple(keys.shape)}; expected ({input_ids.shape[0]},)")
     b, t = input_ids.shape
     device = input_ids.device
+    pool = _replacement_pool(input_ids, special_tokens_mask, vocab_size, mask_token_id, random_ids)
+    if device.type == "cpu":  # one compiled pass per row (the torch ops below cost their dispatch here)
+        return _mask_tokens_cpu(input_ids, special_tokens_mask, word_ids, keys, generator, pool, mask_token_id,
+                                mlm_probability, mask_replace_prob, random_replace_prob, max_predictions,
+                                unit_replacement)
+    return _mask_tokens_torch(input_ids, special_tokens_mask, word_ids, _draws(keys, generator, b, t, device), pool,
+                              mask_token_id, mlm_probability, mask_replace_prob, random_replace_prob,
+                              max_predictions, unit_replacement)
 
-    # Four draws: a score per word (stream 0), the rounding of the count (1), how each selected
-    # piece is corrupted (2) and which random token replaces it (3).
+
+def _replacement_pool(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, vocab_size: int,
+                      mask_token_id: int, random_ids: torch.Tensor | Sequence[int] | None) -> torch.Tensor:
+    """The ids random replacements are drawn from (see the module docstring)."""
+    device = input_ids.device
+    if random_ids is None:
+        banned = torch.zeros(vocab_size, dtype=torch.bool, device=device)
+        banned[mask_token_id] = True
+        banned[input_ids[special_tokens_mask.bool()].clamp(0, vocab_size - 1)] = True
+        pool = (~banned).nonzero().squeeze(1)
+    else:
+        pool = torch.as_tensor(random_ids, dtype=torch.long, device=device)
+    if len(pool) == 0:
+        raise ConfigError("random_ids is empty: no token to draw random replacements from")
+    return pool
+
+
+def _draws(keys: torch.Tensor | None, generator: torch.Generator | None, b: int, t: int,
+           device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The four draws: a score per word (stream 0), the rounding of the count (1), how each
+    selected piece is corrupted (2) and which random token replaces it (3)."""
     if keys is not None:
         u_word, u_how, u_pick = keyed_uniform(keys.to(device), (0, 2, 3), t).unbind(0)
         u_count = keyed_uniform(keys.to(device), 1, 1)[:, 0]
@@ -252,7 +282,47 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, v
         u_count = torch.rand((b, 1), generator=generator, device=device)[:, 0]
         u_how = torch.rand((b, t), generator=generator, device=device)
         u_pick = torch.rand((b, t), generator=generator, device=device)
+    return u_word, u_count, u_how, u_pick
 
+
+def _mask_tokens_cpu(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, word_ids: torch.Tensor | None,
+                     keys: torch.Tensor | None, generator: torch.Generator | None, pool: torch.Tensor,
+                     mask_token_id: int, mlm_probability: float, mask_replace_prob: float,
+                     random_replace_prob: float, max_predictions: int | None,
+                     unit_replacement: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``mask_tokens`` on CPU tensors through the compiled kernel (bit-identical to the torch path)."""
+    import numpy as np
+
+    from reprlab.pretrain._masking_kernel import mask_rows
+
+    b, t = input_ids.shape
+    none = np.zeros((1, 1), np.float32)
+    if keys is None:
+        u_word, u_count, u_how, u_pick = (u.contiguous().numpy() for u in _draws(None, generator, b, t, input_ids.device))
+        key_bits = np.zeros(1, np.uint64)
+        word_bits = u_word.view(np.int32)
+    else:
+        key_bits = keys.long().contiguous().numpy().view(np.uint64)
+        u_count, u_how, u_pick, word_bits = np.zeros(1, np.float32), none, none, none.view(np.int32)
+    words = word_ids.long().contiguous().numpy() if word_ids is not None else np.zeros((1, 1), np.int64)
+    out, labels = mask_rows(
+        input_ids.long().contiguous().numpy(), special_tokens_mask.bool().contiguous().numpy(), words,
+        word_ids is not None, keys is not None, key_bits, word_bits, u_count, u_how, u_pick,
+        pool.contiguous().numpy(), mask_token_id, mlm_probability, np.float32(mask_replace_prob),
+        np.float32(mask_replace_prob + random_replace_prob), -1 if max_predictions is None else max_predictions,
+        unit_replacement, IGNORE_INDEX)
+    return torch.from_numpy(out).to(input_ids.dtype), torch.from_numpy(labels).to(input_ids.dtype)
+
+
+def _mask_tokens_torch(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, word_ids: torch.Tensor | None,
+                       draws: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], pool: torch.Tensor,
+                       mask_token_id: int, mlm_probability: float, mask_replace_prob: float,
+                       random_replace_prob: float, max_predictions: int | None,
+                       unit_replacement: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``mask_tokens`` as batched torch ops, for tensors on any device (the CPU kernel's reference)."""
+    b, t = input_ids.shape
+    device = input_ids.device
+    u_word, u_count, u_how, u_pick = draws
     cand = ~special_tokens_mask.bool()  # (B, T)
     if word_ids is None:
         start = cand
@@ -285,15 +355,6 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, *, v
         how = how.gather(1, first.gather(1, unit))
     to_mask = selected & (how < mask_replace_prob)
     to_random = selected & (how >= mask_replace_prob) & (how < mask_replace_prob + random_replace_prob)
-    if random_ids is None:
-        banned = torch.zeros(vocab_size, dtype=torch.bool, device=device)
-        banned[mask_token_id] = True
-        banned[input_ids[~cand].clamp(0, vocab_size - 1)] = True
-        pool = (~banned).nonzero().squeeze(1)
-    else:
-        pool = torch.as_tensor(random_ids, dtype=torch.long, device=device)
-    if len(pool) == 0:
-        raise ConfigError("random_ids is empty: no token to draw random replacements from")
     pick = (u_pick * len(pool)).long().clamp_max(len(pool) - 1)  # (B, T)
     out = torch.where(to_mask, torch.full_like(input_ids, mask_token_id), input_ids)
     out = torch.where(to_random, pool.index_select(0, pick.flatten()).view(b, t), out)  # pool[pick] was slow

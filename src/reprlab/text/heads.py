@@ -80,7 +80,8 @@ class MaskedLMHead(nn.Module):
                 raise DataError(f"masked_positions has shape {tuple(masked_positions.shape)}; expected "
                                 f"{tuple(hidden.shape[:2])} (batch, seq_len)")
             hidden = hidden[masked_positions.bool()]  # (N, H)
-        return self.decoder(self.norm(self.act(self.dense(hidden)))) + self.bias  # (N, V) or (B, T, V)
+        # the bias inside the matmul (addmm): a separate add was a pass over the (N, V) logits
+        return F.linear(self.norm(self.act(self.dense(hidden))), self.decoder.weight, self.bias)  # (N, V) or (B, T, V)
 
     def loss(self, hidden: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean cross-entropy over positions whose label is not ``IGNORE_INDEX`` (-100).
