@@ -21,6 +21,7 @@ task was introduced minus the final accuracy, in points.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,9 @@ class ErnieExperimentConfig:
     """``reprlab experiment ernie`` (every field settable with ``--set``)."""
 
     output_dir: str = "runs/ernie"
-    corpus: str = "kjv"  # kjv (Debian bible-kjv) | kjv-sample (bundled, for tests) | a file
+    # named corpora or files, read in turn: kjv (Debian bible-kjv), wordnet (wordnet-base glosses), kjv-sample,
+    # wordnet-sample (bundled, for tests); the issue's "Bible + WordNet" is the default
+    corpus: list[str] = field(default_factory=lambda: ["kjv", "wordnet"])
     vocab_size: int = 8000  # uncased WordPiece (the capitals come from the raw text: the caps array)
     model: str = "bert-mini"
     max_length: int = 128
@@ -59,6 +62,11 @@ class ErnieExperimentConfig:
         from reprlab.pretrain.continual import REGIMES
         from reprlab.pretrain.multitask import TASKS
 
+        if isinstance(self.corpus, str):  # --set corpus='kjv'
+            self.corpus = [self.corpus]
+        if not self.corpus:
+            raise ConfigError("corpus=[]: name at least one corpus, e.g. --set 'corpus=[\"kjv\", \"wordnet\"]'")
+
         bad = [t for t in self.tasks if t not in TASKS] + [r for r in self.regimes if r not in REGIMES]
         if bad:
             raise ConfigError(f"{bad}: tasks are among {list(TASKS)}, regimes among {list(REGIMES)}")
@@ -74,13 +82,18 @@ def _shards(cfg: ErnieExperimentConfig, out: Path) -> Path:
     from reprlab.pretrain.shards import PrepareConfig, prepare_shards
     from reprlab.tokenizers import train_wordpiece
 
-    shards = out / "shards"
-    if (shards / "meta.json").is_file():
-        return shards
-    tok = train_wordpiece((s for d in iter_corpus([cfg.corpus]) for s in d), cfg.vocab_size)
+    shards, source = out / "shards", out / "shards-source.json"
+    wanted = {"corpus": list(cfg.corpus), "vocab_size": cfg.vocab_size, "seed": cfg.seed}
+    if (shards / "meta.json").is_file() and source.is_file():
+        made = json.loads(source.read_text(encoding="utf-8"))
+        if made == wanted:
+            return shards
+        log.info("%s: made for %s; rebuilding the tokenizer and shards for %s", shards, made, wanted)
+    tok = train_wordpiece((s for d in iter_corpus(cfg.corpus) for s in d), cfg.vocab_size)
     tok_dir = tok.save_pretrained(out / "tokenizer")
-    prepare_shards(PrepareConfig(corpus=[cfg.corpus], tokenizer=str(tok_dir), output=str(shards), valid_fraction=0.05,
+    prepare_shards(PrepareConfig(corpus=list(cfg.corpus), tokenizer=str(tok_dir), output=str(shards), valid_fraction=0.05,
                                  seed=cfg.seed, workers=1, overwrite=True), command=["reprlab", "experiment", "ernie"])
+    write_json(source, wanted)
     return shards
 
 
