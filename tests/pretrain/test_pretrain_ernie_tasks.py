@@ -321,7 +321,9 @@ def test_two_processes_equal_one_process_with_every_task(tmp_path, small_shards)
     Every step's task is the same on both processes, each takes its half of that task's global
     batch, and the heads a step does not train keep no gradient (find_unused_parameters).
     """
+    import contextlib
     import os
+    import signal
     import socket
     import subprocess
     import sys
@@ -338,14 +340,16 @@ def test_two_processes_equal_one_process_with_every_task(tmp_path, small_shards)
             "two": [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
                     f"--master_port={port}", *common, "--set", "train.batch_size=4"]}
     procs = {name: subprocess.Popen([*cmd, "-o", str(tmp_path / name)], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, text=True, env=env) for name, cmd in runs.items()}
+                                    stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+             for name, cmd in runs.items()}
     try:
         for proc in procs.values():
             _, err = proc.communicate(timeout=300)
             assert proc.returncode == 0, err[-3000:]
     finally:
-        for proc in procs.values():
-            proc.kill()
+        for proc in procs.values():  # torchrun's workers too (each launch is its own process group)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
     a, b = load_file(str(tmp_path / "one" / "model.safetensors")), load_file(str(tmp_path / "two" / "model.safetensors"))
     assert a.keys() == b.keys() and "aux.sentence_reordering.classifier.weight" in a
     for k in a:
