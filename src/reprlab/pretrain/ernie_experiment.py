@@ -56,6 +56,8 @@ class ErnieExperimentConfig:
     device: str = "cpu"
     seed: int = 0
     tasks: list[str] = field(default_factory=lambda: list(DEFAULT_TASKS))
+    weights: dict[str, float] = field(default_factory=dict)  # sampling weight per task (default 1) in mixed stages
+    max_segments: int = 3  # sentence reordering: at most this many pieces (2: 3 classes, 3: 9, 4: 33)
     regimes: list[str] = field(default_factory=lambda: ["sequential", "all-at-once", "continual"])
 
     def validate(self) -> None:
@@ -70,6 +72,9 @@ class ErnieExperimentConfig:
         bad = [t for t in self.tasks if t not in TASKS] + [r for r in self.regimes if r not in REGIMES]
         if bad:
             raise ConfigError(f"{bad}: tasks are among {list(TASKS)}, regimes among {list(REGIMES)}")
+        unknown = [t for t in self.weights if t not in self.tasks]
+        if unknown or any(not w > 0 for w in self.weights.values()):
+            raise ConfigError(f"weights={self.weights}: give a weight > 0 for tasks among {self.tasks}")
         if len(set(self.tasks)) != len(self.tasks) or not self.tasks:
             raise ConfigError(f"tasks={self.tasks}: name each task once")
         if self.total_steps % len(self.tasks):
@@ -140,7 +145,8 @@ def run_ernie_experiment(cfg: ErnieExperimentConfig) -> dict[str, Any]:
     shards = _shards(cfg, out)
     valid = ShardSet(shards, "valid")
     layout = Layout.from_special_ids(valid.special_ids)
-    aux = AuxiliaryConfig(task_embedding=cfg.task_embedding, eval_rows=cfg.eval_rows)
+    aux = AuxiliaryConfig(task_embedding=cfg.task_embedding, eval_rows=cfg.eval_rows, max_segments=cfg.max_segments)
+    aux.validate()
     instances = InstanceConfig(max_length=cfg.max_length)
     held = task_datasets(valid, list(cfg.tasks), instances, aux, layout, cfg.seed)
     eval_sets = {t: FirstRows(d, cfg.eval_rows) for t, d in held.items()}
@@ -148,7 +154,7 @@ def run_ernie_experiment(cfg: ErnieExperimentConfig) -> dict[str, Any]:
     stage_len = cfg.total_steps // len(cfg.tasks)
     results: dict[str, Any] = {"config": dataclasses.asdict(cfg), "regimes": {}}
     for regime in cfg.regimes:
-        stages = REGIMES[regime](list(cfg.tasks))
+        stages = REGIMES[regime](list(cfg.tasks), cfg.weights)
         run_dir = out / regime
         stages_path = stage_file(stages, out / f"stages-{regime}.toml")
         train = TrainConfig(output_dir=str(run_dir), max_steps=cfg.total_steps, batch_size=cfg.batch_size, lr=cfg.lr,

@@ -294,7 +294,7 @@ class LexiconMatcher:
 # ------------------------------------------------------------------------------------ auto detection
 @dataclass
 class CorpusStats:
-    """Counts of the first pass: words, adjacent word pairs, and capitalisation inside sentences."""
+    """Corpus-wide counts: words, adjacent word pairs of a sentence, and capitalisation inside sentences."""
 
     words: collections.Counter = field(default_factory=collections.Counter)
     pairs: collections.Counter = field(default_factory=collections.Counter)
