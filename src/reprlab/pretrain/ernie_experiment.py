@@ -51,7 +51,7 @@ class ErnieExperimentConfig:
     lr: float = 1e-3
     warmup_steps: int = 50
     task_embedding: bool = True
-    eval_rows: int = 512  # held-out rows per task at every stage end
+    eval_rows: int = 512  # held-out rows per task at every stage end, spread evenly over the held-out split
     eval_batch_size: int = 64
     device: str = "cpu"
     seed: int = 0
@@ -149,7 +149,7 @@ def run_ernie_experiment(cfg: ErnieExperimentConfig) -> dict[str, Any]:
     aux.validate()
     instances = InstanceConfig(max_length=cfg.max_length)
     held = task_datasets(valid, list(cfg.tasks), instances, aux, layout, cfg.seed)
-    eval_sets = {t: FirstRows(d, cfg.eval_rows) for t, d in held.items()}
+    eval_sets = {t: EvalRows(d, cfg.eval_rows) for t, d in held.items()}
     unigram = unigram_counts(ShardSet(shards, "train"))
     stage_len = cfg.total_steps // len(cfg.tasks)
     results: dict[str, Any] = {"config": dataclasses.asdict(cfg), "regimes": {}}
@@ -189,22 +189,24 @@ def run_ernie_experiment(cfg: ErnieExperimentConfig) -> dict[str, Any]:
     return results
 
 
-class FirstRows:
-    """The first ``n`` rows of a task dataset (``len`` and ``item``)."""
+class EvalRows:
+    """``n`` rows of a task dataset spread evenly over it (``len`` and ``item``; see ``spread_rows``)."""
 
     def __init__(self, data: Any, n: int):
-        self.data, self.n = data, min(n, len(data))
+        from reprlab.pretrain.multitask import spread_rows
+
+        self.data, self.rows = data, spread_rows(len(data), n)
 
     def __len__(self) -> int:
-        return self.n
+        return len(self.rows)
 
     def item(self, i: int) -> Any:
-        return self.data.item(i)
+        return self.data.item(int(self.rows[i]))
 
     def __getitem__(self, i: int) -> Any:
-        if not 0 <= i < self.n:
+        if not 0 <= i < len(self.rows):
             raise IndexError(i)
-        return self.data[i]
+        return self.data[int(self.rows[i])]
 
 
 def _task_metrics(evaluate: Any, objective: Any, task: str, data: Any, cfg: ErnieExperimentConfig,

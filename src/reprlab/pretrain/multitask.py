@@ -297,26 +297,37 @@ class MultiTaskTrainData(Dataset):
         return {"task": task, "rows": [data.item(r) for r in rows]}  # type: ignore[attr-defined]
 
 
+def spread_rows(total: int, n: int | None) -> np.ndarray:
+    """``n`` row numbers spread evenly over ``0..total-1`` (all of them when ``n`` is None or >= total).
+
+    The held-out sample of the periodic evaluation: evenly spaced rather than the first ``n``, so
+    a corpus made of several corpora in turn (the Bible, then WordNet) is sampled in proportion.
+    """
+    if n is None or n >= total:
+        return np.arange(total)
+    return np.unique(np.linspace(0, total - 1, n).round().astype(np.int64))
+
+
 class MultiTaskEvalData(Dataset):
-    """Held-out batches of every task: the first ``rows`` rows of each, in order (the periodic evaluation).
+    """Held-out batches of every task: ``rows`` rows of each spread evenly over it (the periodic evaluation).
 
     ``datasets`` keeps every row of every task, for the final, exact evaluation.
     """
 
     def __init__(self, datasets: dict[str, Dataset], batch_size: int, rows: int | None = None):
         self.datasets = datasets
-        self.index: list[tuple[str, int, int]] = []
+        self.index: list[tuple[str, list[int]]] = []
         for task, data in datasets.items():
-            n = len(data) if rows is None else min(rows, len(data))  # type: ignore[arg-type]
-            self.index += [(task, lo, min(lo + batch_size, n)) for lo in range(0, n, batch_size)]
+            chosen = spread_rows(len(data), rows).tolist()  # type: ignore[arg-type]
+            self.index += [(task, chosen[lo:lo + batch_size]) for lo in range(0, len(chosen), batch_size)]
 
     def __len__(self) -> int:
         return len(self.index)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        task, lo, hi = self.index[i]
+        task, rows = self.index[i]
         data = self.datasets[task]
-        return {"task": task, "rows": [data.item(r) for r in range(lo, hi)]}  # type: ignore[attr-defined]
+        return {"task": task, "rows": [data.item(r) for r in rows]}  # type: ignore[attr-defined]
 
 
 class MultiTaskCollator:
@@ -468,5 +479,5 @@ register_objective(ObjectiveSpec(
 
 __all__ = ["TASKS", "MultiTaskModelConfig", "MultiTaskObjective", "MultiTaskBatch", "TokenTaskDataset",
            "ReorderDataset", "MultiTaskTrainData", "MultiTaskEvalData", "MultiTaskCollator", "task_datasets",
-           "multitask_data", "MultiTaskData", "evaluate_multitask", "evaluate_task", "majority_share",
+           "multitask_data", "MultiTaskData", "evaluate_multitask", "spread_rows", "evaluate_task", "majority_share",
            "word_start_positions", "run_stages"]
