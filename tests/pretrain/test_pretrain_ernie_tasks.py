@@ -390,3 +390,11 @@ def test_the_ernie_names_of_docs_ernie_md_import_from_reprlab_pretrain():
         owner = next(m for m in modules if name in m.__all__)
         assert name in pretrain.__all__ and getattr(pretrain, name) is getattr(owner, name), name
     assert pretrain.ErnieExperimentConfig is ernie_experiment.ErnieExperimentConfig
+
+
+def test_the_summary_line_of_a_run_without_the_mlm_task():
+    # an ernie run of sentence tasks only has no mlm_loss; its summary used to fail with KeyError 'plm_loss'
+    from reprlab.pretrain.cli import _evaluation_summary
+
+    ev = {"sentence_reordering_acc": 0.755, "sentence_reordering_chance": 0.489, "sentence_reordering_loss": 0.37}
+    assert _evaluation_summary(ev) == "sentence_reordering accuracy 75.5% (chance 48.9%)"
