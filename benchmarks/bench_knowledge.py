@@ -8,9 +8,9 @@ Rows (docs/benchmarks.md, benchmark ``knowledge``):
   joined by spaces (Python's leftmost-first alternation with longest-first order is leftmost-
   longest too). The lexicon is every distinct phrase and entity that ``--spans auto`` finds.
   Quality: both find the same spans.
-- **prepare --spans auto**: the whole ``prepare`` (first pass for NPMI and capitalisation counts,
-  then tokenizing with span detection) against plain ``prepare`` (no spans) — the price of span
-  detection, one worker each.
+- **prepare --spans auto**: the whole ``prepare`` (one tokenization: the shards are written with
+  word keys as scratch arrays, counted for NPMI and capitalisation, and the span arrays computed
+  from them) against plain ``prepare`` (no spans) — the price of span detection, one worker each.
 - **knowledge mask**: collate + knowledge masking (phrases and entities whole) of every training
   instance (128 tokens, batches of 32) against HF ``DataCollatorForLanguageModeling(
   whole_word_mask=True)`` given offsets that make its "words" our phrase/entity/word groups (the
@@ -41,7 +41,6 @@ from reprlab.pretrain.instances import InstanceConfig  # noqa: E402
 from reprlab.pretrain.knowledge import (  # noqa: E402
     LexiconMatcher,
     SpanConfig,
-    corpus_stats,
     prepare_knowledge_shards,
     sentence_words,
 )
@@ -63,18 +62,19 @@ def corpus_words(tok_dir: Path) -> list[list[str]]:
 def auto_lexicon(tok_dir: Path, sentences: list[list[str]], work: Path) -> list[tuple[str, ...]]:
     """Every distinct span the auto detector finds (the lexicon of the match row)."""
     from reprlab.pretrain.corpus import iter_corpus
-    from reprlab.pretrain.knowledge import SpanDetector, collocations, proper_words
+    from reprlab.pretrain.knowledge import CorpusStats, SpanDetector, collocations, proper_words
     from reprlab.tokenizers.loading import load_tokenizer
 
-    stats = corpus_stats(PrepareConfig(corpus=["kjv"], tokenizer=str(tok_dir), output=str(work / "unused"), workers=1))
-    det = SpanDetector(colloc=frozenset(collocations(stats, 0.5, 10)), proper=proper_words(stats, 0.5))
     tok = load_tokenizer(tok_dir)
+    words = [sentence_words(tok.encode_sequence(s), s)[1:] for d in iter_corpus(["kjv"]) for s in d]
+    stats = CorpusStats()
+    for keys, caps in words:
+        stats.add(keys, caps)
+    det = SpanDetector(colloc=frozenset(collocations(stats, 0.5, 10)), proper=proper_words(stats, 0.5))
     found: dict[tuple[str, ...], None] = {}
-    for d in iter_corpus(["kjv"]):
-        for s in d:
-            _, keys, caps = sentence_words(tok.encode_sequence(s), s)
-            for a, b, _ in det.spans(keys, caps):
-                found.setdefault(tuple(keys[a:b]))
+    for keys, caps in words:
+        for a, b, _ in det.spans(keys, caps):
+            found.setdefault(tuple(keys[a:b]))
     return list(found)
 
 

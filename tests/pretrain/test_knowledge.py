@@ -21,12 +21,14 @@ from reprlab.pretrain.knowledge import (
     SpanConfig,
     SpanDetector,
     SpanEncoder,
+    auto_span_arrays,
     collocations,
     parse_lexicon,
     prepare_knowledge_shards,
     proper_words,
     read_lexicon,
     span_arrays,
+    word_counts,
 )
 from reprlab.pretrain.shards import PrepareConfig, ShardSet, encode_document
 from reprlab.tokenizers.loading import load_tokenizer
@@ -129,6 +131,60 @@ def test_auto_spans_entities_first_then_phrases():
     assert det.spans(["holy", "ghost"], [True, True]) == []
 
 
+def test_long_phrase_chains_are_cut_into_chunks():
+    # a chain of 5 collocated pairs (6 words), max_span_words=4: [w0..w3] [w4 w5]; 3 pairs, max 2: [w0 w1] [w2 w3]
+    keys = ["w0", "w1", "w2", "w3", "w4", "w5"]
+    det = SpanDetector(colloc=frozenset(zip(keys, keys[1:])), max_span_words=4)
+    assert det.spans(keys, [False] * 6) == [(0, 4, PHRASE), (4, 6, PHRASE)]
+    det = SpanDetector(colloc=frozenset(zip(keys[:3], keys[1:4])), max_span_words=3)
+    assert det.spans(keys, [False] * 6) == [(0, 3, PHRASE)]  # a one-word rest (w3) stays a plain word
+
+
+KEYS = ["a", "b", "c", "d", "ee", "ff", "x"]
+SENTENCE = st.lists(st.tuples(st.sampled_from(KEYS), st.booleans(), st.integers(1, 3)), min_size=1, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SENTENCE, min_size=1, max_size=5), st.sets(st.tuples(st.sampled_from(KEYS), st.sampled_from(KEYS))),
+       st.sets(st.sampled_from(KEYS)), st.integers(1, 4))
+def test_vectorized_spans_and_counts_equal_the_per_sentence_reference(doc, colloc, proper, max_words):
+    # auto_span_arrays / word_counts (whole shards at once, numbered words) against SpanDetector.spans +
+    # span_arrays / CorpusStats.add (one sentence at a time, string keys)
+    det = SpanDetector(colloc=frozenset(colloc), proper=frozenset(proper), max_span_words=max_words)
+    number = {k: i for i, k in enumerate(KEYS)}
+    ref_start, ref_kind, word_start, key, upper, lengths = [], [], [], [], [], []
+    stats = CorpusStats()
+    for sentence in doc:
+        keys, caps, pieces = [w for w, _, _ in sentence], [c for _, c, _ in sentence], [n for _, _, n in sentence]
+        starts = np.concatenate([[0], np.cumsum(pieces)[:-1]]).astype(int)
+        s, k = span_arrays(starts, sum(pieces), det.spans(keys, caps))
+        ref_start.append(s)
+        ref_kind.append(k)
+        ws = np.zeros(sum(pieces), np.uint8)
+        ws[starts] = 1
+        word_start.append(ws)
+        key.append(np.repeat([number[w] for w in keys], pieces))
+        upper.append(np.repeat(caps, pieces))
+        lengths.append(sum(pieces))
+        stats.add(keys, caps)
+    sentences = np.concatenate([[0], np.cumsum(lengths)])
+    codes = np.sort(np.array([number[x] * len(KEYS) + number[y] for x, y in colloc], dtype=np.int64))
+    ws = np.concatenate(word_start)
+    start, kind = auto_span_arrays(ws, sentences, np.concatenate(key), np.concatenate(upper),
+                                   proper=np.array([w in proper for w in KEYS]),
+                                   long_key=np.array([len(w) >= 2 for w in KEYS]), colloc=codes, vocab=len(KEYS),
+                                   max_span_words=max_words)
+    np.testing.assert_array_equal(start, np.concatenate(ref_start))
+    np.testing.assert_array_equal(kind, np.concatenate(ref_kind))
+    first = np.flatnonzero(ws)
+    initial = np.isin(first, sentences[:-1])
+    words, inner, inner_caps, pair_codes, pair_counts = word_counts(np.concatenate(key)[first],
+                                                                    np.concatenate(upper)[first], initial, len(KEYS))
+    for got, counter in ((words, stats.words), (inner, stats.inner), (inner_caps, stats.inner_caps)):
+        assert got.tolist() == [counter[w] for w in KEYS]
+    assert {(KEYS[c // len(KEYS)], KEYS[c % len(KEYS)]): n for c, n in zip(pair_codes, pair_counts)} == stats.pairs
+
+
 def test_span_arrays_mark_group_starts():
     start, kind = span_arrays([0, 2, 3, 5], 7, [(1, 3, PHRASE)])  # words of 2, 1, 2, 2 pieces
     assert start.tolist() == [1, 0, 1, 0, 0, 1, 0]
@@ -184,6 +240,22 @@ def test_prepare_auto_is_deterministic_across_workers(tmp_path, corpus, sample_t
         metas.append(prepare_knowledge_shards(cfg, SpanConfig(spans="auto", npmi_min_count=3)).meta)
     assert metas[0]["splits"] == metas[1]["splits"]  # every array's SHA-256 included
     assert metas[0]["spans"]["collocations"] > 0 and metas[0]["spans"]["train"]["entity_spans"] > 0
+    # one tokenization gives what two passes give: counts of every sentence, then a SpanEncoder
+    from reprlab.pretrain.corpus import iter_corpus
+    from reprlab.pretrain.knowledge import sentence_words
+
+    tok = load_tokenizer(sample_tokenizer)
+    docs = list(iter_corpus([str(corpus)] * 3))
+    stats = CorpusStats()
+    for d in docs:
+        for text in d:
+            stats.add(*sentence_words(tok.encode_sequence(text), text)[1:])
+    det = SpanDetector(colloc=frozenset(collocations(stats, 0.5, 3)), proper=proper_words(stats, 0.5))
+    encoded = [SpanEncoder(det)(tok, d) for d in docs]
+    shards = ShardSet(tmp_path / "sh1", "train")
+    for name in ("span_start", "span_kind"):
+        np.testing.assert_array_equal(shards.read(name, 0, shards.num_tokens),
+                                      np.concatenate([e.arrays[name] for e in encoded]))
 
 
 def test_span_config_errors():

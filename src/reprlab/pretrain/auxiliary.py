@@ -140,7 +140,7 @@ class AuxiliaryConfig:
     max_segments: int = 3  # sentence reordering: at most this many pieces (sum_{n<=3} n! = 9 classes)
     distance_balance: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])  # adjacent, same doc, other doc
     task_embedding: bool = False  # add a learned task vector to the input embeddings (ERNIE 2.0)
-    eval_rows: int = 512  # held-out instances per task for evaluation (the first ones, fixed)
+    eval_rows: int = 512  # held-out instances per task for the periodic evaluation (spread evenly, fixed)
 
     def validate(self) -> None:
         if not 1 <= self.max_segments <= 5:

@@ -111,16 +111,16 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _evaluation_summary(ev: dict) -> str:
     """One line of a held-out evaluation: MLM (with NSP/SOP, span and auxiliary-task figures) or autoregressive."""
-    if "mlm_loss" not in ev:
-        return _autoregressive_summary(ev)
+    tasks = "".join(f"; {k[:-4]} accuracy {ev[k]:.1%} (chance {ev[k[:-4] + '_chance']:.1%})"
+                    for k in ev if k.endswith("_acc") and k[:-4] + "_chance" in ev and k != "mlm_acc")
+    if "mlm_loss" not in ev:  # an ernie run without the MLM task, or an autoregressive one
+        return tasks.removeprefix("; ") if tasks else _autoregressive_summary(ev)
     line = (f"MLM loss {ev['mlm_loss']:.3f} (perplexity {ev['mlm_ppl']:.1f}; unigram loss {ev['unigram_loss']:.3f}), "
             f"accuracy {ev['mlm_acc']:.1%} (most frequent token {ev['most_frequent_acc']:.1%})")
     for task in ("nsp", "sop"):
         if f"{task}_acc" in ev:
             line += f"; {task.upper()} accuracy {ev[f'{task}_acc']:.1%}"
-    line += _span_summary(ev)
-    return line + "".join(f"; {k[:-4]} accuracy {ev[k]:.1%} (chance {ev[k[:-4] + '_chance']:.1%})"
-                          for k in ev if k.endswith("_acc") and k[:-4] + "_chance" in ev and k != "mlm_acc")
+    return line + _span_summary(ev) + tasks
 
 
 def _span_summary(ev: dict) -> str:

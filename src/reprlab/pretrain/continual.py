@@ -177,21 +177,26 @@ class TaskSchedule:
 
 
 # ----------------------------------------------------------------------------------- the three regimes
-def sequential_stages(tasks: Sequence[str]) -> list[Stage]:
-    """One task per stage, equal lengths: each task alone after the last (expect forgetting)."""
+def _weights(tasks: Sequence[str], weights: Mapping[str, float] | None) -> dict[str, float]:
+    return {t: float((weights or {}).get(t, 1.0)) for t in tasks}
+
+
+def sequential_stages(tasks: Sequence[str], weights: Mapping[str, float] | None = None) -> list[Stage]:
+    """One task per stage, equal lengths: each task alone after the last (expect forgetting; weights unused)."""
     return [Stage({t: 1.0}, fraction=1 / len(tasks)) for t in tasks[:-1]] + [Stage({tasks[-1]: 1.0})]
 
 
-def continual_stages(tasks: Sequence[str]) -> list[Stage]:
-    """Stage k trains tasks 1..k with equal weights (ERNIE 2.0's continual multi-task learning)."""
-    stages = [Stage({t: 1.0 for t in tasks[:k + 1]}, fraction=1 / len(tasks)) for k in range(len(tasks) - 1)]
-    return stages + [Stage({t: 1.0 for t in tasks})]
+def continual_stages(tasks: Sequence[str], weights: Mapping[str, float] | None = None) -> list[Stage]:
+    """Stage k trains tasks 1..k (ERNIE 2.0's continual multi-task learning), equal or the given weights."""
+    w = _weights(tasks, weights)
+    stages = [Stage({t: w[t] for t in tasks[:k + 1]}, fraction=1 / len(tasks)) for k in range(len(tasks) - 1)]
+    return stages + [Stage(dict(w))]
 
 
-def all_at_once_stages(tasks: Sequence[str]) -> list[Stage]:
-    """Every task from the start, equal weights, cut into as many (identical) stages as tasks."""
-    return [Stage({t: 1.0 for t in tasks}, fraction=1 / len(tasks)) for _ in tasks[:-1]] + [
-        Stage({t: 1.0 for t in tasks})]
+def all_at_once_stages(tasks: Sequence[str], weights: Mapping[str, float] | None = None) -> list[Stage]:
+    """Every task from the start, equal or the given weights, cut into as many (identical) stages as tasks."""
+    w = _weights(tasks, weights)
+    return [Stage(dict(w), fraction=1 / len(tasks)) for _ in tasks[:-1]] + [Stage(dict(w))]
 
 
 REGIMES = {"sequential": sequential_stages, "all-at-once": all_at_once_stages, "continual": continual_stages}

@@ -21,6 +21,7 @@ task was introduced minus the final accuracy, in points.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,9 @@ class ErnieExperimentConfig:
     """``reprlab experiment ernie`` (every field settable with ``--set``)."""
 
     output_dir: str = "runs/ernie"
-    corpus: str = "kjv"  # kjv (Debian bible-kjv) | kjv-sample (bundled, for tests) | a file
+    # named corpora or files, read in turn: kjv (Debian bible-kjv), wordnet (wordnet-base glosses), kjv-sample,
+    # wordnet-sample (bundled, for tests); the issue's "Bible + WordNet" is the default
+    corpus: list[str] = field(default_factory=lambda: ["kjv", "wordnet"])
     vocab_size: int = 8000  # uncased WordPiece (the capitals come from the raw text: the caps array)
     model: str = "bert-mini"
     max_length: int = 128
@@ -48,20 +51,30 @@ class ErnieExperimentConfig:
     lr: float = 1e-3
     warmup_steps: int = 50
     task_embedding: bool = True
-    eval_rows: int = 512  # held-out rows per task at every stage end
+    eval_rows: int = 512  # held-out rows per task at every stage end, spread evenly over the held-out split
     eval_batch_size: int = 64
     device: str = "cpu"
     seed: int = 0
     tasks: list[str] = field(default_factory=lambda: list(DEFAULT_TASKS))
+    weights: dict[str, float] = field(default_factory=dict)  # sampling weight per task (default 1) in mixed stages
+    max_segments: int = 3  # sentence reordering: at most this many pieces (2: 3 classes, 3: 9, 4: 33)
     regimes: list[str] = field(default_factory=lambda: ["sequential", "all-at-once", "continual"])
 
     def validate(self) -> None:
         from reprlab.pretrain.continual import REGIMES
         from reprlab.pretrain.multitask import TASKS
 
+        if isinstance(self.corpus, str):  # --set corpus='kjv'
+            self.corpus = [self.corpus]
+        if not self.corpus:
+            raise ConfigError("corpus=[]: name at least one corpus, e.g. --set 'corpus=[\"kjv\", \"wordnet\"]'")
+
         bad = [t for t in self.tasks if t not in TASKS] + [r for r in self.regimes if r not in REGIMES]
         if bad:
             raise ConfigError(f"{bad}: tasks are among {list(TASKS)}, regimes among {list(REGIMES)}")
+        unknown = [t for t in self.weights if t not in self.tasks]
+        if unknown or any(not w > 0 for w in self.weights.values()):
+            raise ConfigError(f"weights={self.weights}: give a weight > 0 for tasks among {self.tasks}")
         if len(set(self.tasks)) != len(self.tasks) or not self.tasks:
             raise ConfigError(f"tasks={self.tasks}: name each task once")
         if self.total_steps % len(self.tasks):
@@ -74,13 +87,18 @@ def _shards(cfg: ErnieExperimentConfig, out: Path) -> Path:
     from reprlab.pretrain.shards import PrepareConfig, prepare_shards
     from reprlab.tokenizers import train_wordpiece
 
-    shards = out / "shards"
-    if (shards / "meta.json").is_file():
-        return shards
-    tok = train_wordpiece((s for d in iter_corpus([cfg.corpus]) for s in d), cfg.vocab_size)
+    shards, source = out / "shards", out / "shards-source.json"
+    wanted = {"corpus": list(cfg.corpus), "vocab_size": cfg.vocab_size, "seed": cfg.seed}
+    if (shards / "meta.json").is_file() and source.is_file():
+        made = json.loads(source.read_text(encoding="utf-8"))
+        if made == wanted:
+            return shards
+        log.info("%s: made for %s; rebuilding the tokenizer and shards for %s", shards, made, wanted)
+    tok = train_wordpiece((s for d in iter_corpus(cfg.corpus) for s in d), cfg.vocab_size)
     tok_dir = tok.save_pretrained(out / "tokenizer")
-    prepare_shards(PrepareConfig(corpus=[cfg.corpus], tokenizer=str(tok_dir), output=str(shards), valid_fraction=0.05,
+    prepare_shards(PrepareConfig(corpus=list(cfg.corpus), tokenizer=str(tok_dir), output=str(shards), valid_fraction=0.05,
                                  seed=cfg.seed, workers=1, overwrite=True), command=["reprlab", "experiment", "ernie"])
+    write_json(source, wanted)
     return shards
 
 
@@ -127,15 +145,16 @@ def run_ernie_experiment(cfg: ErnieExperimentConfig) -> dict[str, Any]:
     shards = _shards(cfg, out)
     valid = ShardSet(shards, "valid")
     layout = Layout.from_special_ids(valid.special_ids)
-    aux = AuxiliaryConfig(task_embedding=cfg.task_embedding, eval_rows=cfg.eval_rows)
+    aux = AuxiliaryConfig(task_embedding=cfg.task_embedding, eval_rows=cfg.eval_rows, max_segments=cfg.max_segments)
+    aux.validate()
     instances = InstanceConfig(max_length=cfg.max_length)
     held = task_datasets(valid, list(cfg.tasks), instances, aux, layout, cfg.seed)
-    eval_sets = {t: FirstRows(d, cfg.eval_rows) for t, d in held.items()}
+    eval_sets = {t: EvalRows(d, cfg.eval_rows) for t, d in held.items()}
     unigram = unigram_counts(ShardSet(shards, "train"))
     stage_len = cfg.total_steps // len(cfg.tasks)
     results: dict[str, Any] = {"config": dataclasses.asdict(cfg), "regimes": {}}
     for regime in cfg.regimes:
-        stages = REGIMES[regime](list(cfg.tasks))
+        stages = REGIMES[regime](list(cfg.tasks), cfg.weights)
         run_dir = out / regime
         stages_path = stage_file(stages, out / f"stages-{regime}.toml")
         train = TrainConfig(output_dir=str(run_dir), max_steps=cfg.total_steps, batch_size=cfg.batch_size, lr=cfg.lr,
@@ -170,22 +189,24 @@ def run_ernie_experiment(cfg: ErnieExperimentConfig) -> dict[str, Any]:
     return results
 
 
-class FirstRows:
-    """The first ``n`` rows of a task dataset (``len`` and ``item``)."""
+class EvalRows:
+    """``n`` rows of a task dataset spread evenly over it (``len`` and ``item``; see ``spread_rows``)."""
 
     def __init__(self, data: Any, n: int):
-        self.data, self.n = data, min(n, len(data))
+        from reprlab.pretrain.multitask import spread_rows
+
+        self.data, self.rows = data, spread_rows(len(data), n)
 
     def __len__(self) -> int:
-        return self.n
+        return len(self.rows)
 
     def item(self, i: int) -> Any:
-        return self.data.item(i)
+        return self.data.item(int(self.rows[i]))
 
     def __getitem__(self, i: int) -> Any:
-        if not 0 <= i < self.n:
+        if not 0 <= i < len(self.rows):
             raise IndexError(i)
-        return self.data[i]
+        return self.data[int(self.rows[i])]
 
 
 def _task_metrics(evaluate: Any, objective: Any, task: str, data: Any, cfg: ErnieExperimentConfig,

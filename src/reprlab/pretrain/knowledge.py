@@ -27,7 +27,9 @@ are skipped, a repeated entry keeps its first kind, entries of more than ``max_s
 pieces are dropped, and entries that never occur in the corpus are reported — each with a count
 in one warning.
 
-**Built-in detection** (``spans="auto"``), from a first streaming pass over the corpus:
+**Built-in detection** (``spans="auto"``), from corpus-wide counts of the words of the tokenized
+corpus (one tokenization: the shards are written with the words' keys as scratch arrays, counted,
+and the span arrays computed from them shard by shard, :func:`auto_span_arrays`):
 
 - *entities*: maximal runs of capitalised words in the raw, cased text that hold at least one
   *name* — a word of two or more characters capitalised in at least ``proper_min_share`` of its
@@ -41,11 +43,12 @@ in one warning.
 
   over adjacent word pairs of a sentence, p(x) = c(x) / N_words, p(x, y) = c(x, y) / N_pairs; a
   pair with c(x, y) >= ``npmi_min_count`` and npmi >= ``npmi_threshold``, both words alphanumeric,
-  is a collocation, and a maximal chain of collocated pairs outside entities is a phrase (cut at
-  ``max_span_words``). Entities are found first; phrases never include an entity word.
+  is a collocation, and a maximal chain of collocated pairs outside entities is a phrase (cut into
+  consecutive chunks of at most ``max_span_words`` words; a one-word rest is a plain word).
+  Entities are found first; phrases never include an entity word.
 
-Both passes are deterministic: counts are sums over documents, ties broken by position, and the
-bytes written depend on the corpus, the tokenizer and this config only (not on ``workers``).
+Everything is deterministic: counts are sums over documents, ties broken by position, and the bytes
+written depend on the corpus, the tokenizer and this config only (not on ``workers``).
 """
 
 from __future__ import annotations
@@ -68,9 +71,6 @@ from reprlab.pretrain.shards import (
     EncodedDocument,
     PrepareConfig,
     PrepareResult,
-    _chunks,
-    _ordered_map,
-    available_cores,
     encode_document,
     prepare_shards,
 )
@@ -294,7 +294,7 @@ class LexiconMatcher:
 # ------------------------------------------------------------------------------------ auto detection
 @dataclass
 class CorpusStats:
-    """Counts of the first pass: words, adjacent word pairs, and capitalisation inside sentences."""
+    """Corpus-wide counts: words, adjacent word pairs of a sentence, and capitalisation inside sentences."""
 
     words: collections.Counter = field(default_factory=collections.Counter)
     pairs: collections.Counter = field(default_factory=collections.Counter)
@@ -305,6 +305,13 @@ class CorpusStats:
     def update(self, other: CorpusStats) -> None:
         for name in ("words", "pairs", "inner", "inner_caps", "entry_hits"):
             getattr(self, name).update(getattr(other, name))
+
+    def add(self, keys: Sequence[str], caps: Sequence[bool]) -> None:
+        """Count one sentence's words (keys, capitalised): the definition :func:`word_counts` vectorizes."""
+        self.words.update(keys)
+        self.pairs.update(zip(keys, keys[1:]))
+        self.inner.update(keys[1:])
+        self.inner_caps.update(k for k, c in zip(keys[1:], caps[1:]) if c)
 
 
 def collocations(stats: CorpusStats, threshold: float, min_count: int) -> dict[tuple[str, str], float]:
@@ -367,10 +374,11 @@ class SpanDetector:
         for s, e, _ in out:
             named[s:e] = [True] * (e - s)
         n = len(keys)
-        # pair i joins words i and i + 1; a word is in a phrase when a collocated pair touches it
+        # pair i joins words i and i + 1; a chain of pairs s..e-1 covers words s..e, cut into chunks
         joined = [not named[i] and not named[i + 1] and (keys[i], keys[i + 1]) in self.colloc for i in range(n - 1)]
-        for s, e in _runs(joined, max(self.max_span_words - 1, 1)):
-            out.append((s, e + 1, PHRASE))  # pairs s..e-1 cover words s..e
+        for s, e in _runs(joined, n):
+            out += [(a, min(a + self.max_span_words, e + 1), PHRASE)
+                    for a in range(s, e + 1, self.max_span_words) if min(a + self.max_span_words, e + 1) - a >= 2]
         return sorted(out)
 
 
@@ -392,7 +400,8 @@ class SpanEncoder:
     """``encode(tokenizer, sentences)`` for ``prepare_shards``: the base arrays plus span_start/span_kind.
 
     Wraps ``base`` (default :func:`~reprlab.pretrain.shards.encode_document`), whose arrays it
-    keeps as they are; the words come from the same encodings (one tokenization per sentence).
+    keeps as they are; the words come from the same encodings (one tokenization per sentence). With
+    a lexicon detector, ``doc.side["entry_hits"]`` counts the matches of every entry.
     """
 
     def __init__(self, detector: SpanDetector, base: DocumentEncoder = encode_document):
@@ -404,11 +413,19 @@ class SpanEncoder:
         if doc is None:
             return None
         starts, kinds = [], []
+        hits: collections.Counter = collections.Counter()
+        matcher = self.detector.matcher
         for text, enc in rec.encodings:
             if not enc.ids:
                 continue
             word_starts, keys, caps = sentence_words(enc, text)
-            s, k = span_arrays(word_starts, len(enc.ids), self.detector.spans(keys, caps))
+            if matcher is not None:
+                found = matcher.match(keys)
+                hits.update(m[3] for m in found)
+                spans = [(a, b, k) for a, b, k, _ in found]
+            else:
+                spans = self.detector.spans(keys, caps)
+            s, k = span_arrays(word_starts, len(enc.ids), spans)
             starts.append(s)
             kinds.append(k)
         span_start, span_kind = np.concatenate(starts), np.concatenate(kinds)
@@ -416,54 +433,276 @@ class SpanEncoder:
             raise DataError("span detection saw other sentences than the document encoder; pass a base encoder "
                             "that calls tokenizer.encode_sequence once per kept sentence")
         doc.arrays.update(span_start=span_start, span_kind=span_kind)
+        doc.side["entry_hits"] = hits
         return doc
 
 
-class _StatsCounter:
-    """First pass: counts of one document (picklable, for the tokenizer workers)."""
+class WordEncoder:
+    """``encode`` for the auto detector: the base arrays, and each word's key and capital in ``doc.side``.
 
-    def __init__(self, matcher: LexiconMatcher | None):
-        self.matcher = matcher
+    The keys travel to the main process as strings (``side["keys"]``, ``side["upper"]``), where
+    :class:`_WordTable` numbers them; nothing is tokenized twice.
+    """
 
-    def __call__(self, tokenizer: Any, sentences: list[str]) -> CorpusStats:
-        st = CorpusStats()
-        for text in sentences:
-            enc = tokenizer.encode_sequence(text)
-            if not enc.ids:
-                continue
-            _, keys, caps = sentence_words(enc, text)
-            if self.matcher is not None:
-                st.entry_hits.update(m[3] for m in self.matcher.match(keys))
-                continue
-            st.words.update(keys)
-            st.pairs.update(zip(keys, keys[1:]))
-            st.inner.update(keys[1:])
-            st.inner_caps.update(k for k, c in zip(keys[1:], caps[1:]) if c)
-        return st
+    def __init__(self, base: DocumentEncoder = encode_document):
+        self.base = base
+
+    def __call__(self, tokenizer: Any, sentences: list[str]) -> EncodedDocument | None:
+        rec = _Recorder(tokenizer)
+        doc = self.base(rec, sentences)
+        if doc is None:
+            return None
+        keys: list[str] = []
+        upper: list[bool] = []
+        for text, enc in rec.encodings:
+            if enc.ids:
+                _, k, c = sentence_words(enc, text)
+                keys += k
+                upper += c
+        doc.side.update(keys=keys, upper=upper)
+        return doc
 
 
-def corpus_stats(config: PrepareConfig, matcher: LexiconMatcher | None = None) -> CorpusStats:
-    """The first, streaming pass over ``config.corpus`` (in the tokenizer workers; order-independent sums)."""
-    from reprlab.pretrain.corpus import iter_corpus
+SCRATCH_ARRAYS = {"word_key": "uint32", "word_upper": "uint8"}  # auto: written with the shards, then replaced
 
-    total = CorpusStats()
-    raw = iter_corpus(config.corpus, text_field=config.text_field)
-    workers = config.workers or available_cores()
-    for results in _ordered_map(_chunks(raw, config.docs_per_task), workers, (config.tokenizer, _StatsCounter(matcher))):
-        for st in results:
-            total.update(st)
-    return total
+
+class _WordTable:
+    """``collect`` of the auto detector (main process): numbers word keys in corpus order, adds scratch arrays."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    def __call__(self, doc: EncodedDocument) -> None:
+        keys, upper = doc.side.pop("keys"), doc.side.pop("upper")
+        word_start = doc.arrays["word_start"]
+        first = np.flatnonzero(word_start)
+        if len(first) != len(keys):
+            raise DataError("span detection saw other words than the document encoder's word_start; pass a base "
+                            "encoder that calls tokenizer.encode_sequence once per kept sentence")
+        get, index = self.index.setdefault, self.index
+        ids = np.array([get(k, len(index)) for k in keys], dtype=np.uint32)
+        pieces = np.diff(np.append(first, len(word_start)))
+        doc.arrays["word_key"] = np.repeat(ids, pieces)
+        doc.arrays["word_upper"] = np.repeat(np.asarray(upper, dtype=np.uint8), pieces)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.index)
+
+
+def _words_of(word_start: np.ndarray, sentences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First piece of every word, and whether the word starts its sentence."""
+    first_piece = np.flatnonzero(word_start)
+    initial = np.zeros(len(first_piece), dtype=bool)
+    initial[np.searchsorted(first_piece, sentences[:-1])] = True
+    return first_piece, initial
+
+
+def word_counts(key: np.ndarray, upper: np.ndarray, initial: np.ndarray, vocab: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`CorpusStats.add` over many sentences at once, on numbered words.
+
+    Parameters
+    ----------
+    key, upper, initial : ndarray, (W,)
+        Per word: key number (< ``vocab``), capitalised, first word of its sentence.
+
+    Returns
+    -------
+    words, inner, inner_caps : ndarray, (vocab,)
+        Occurrences, non-initial occurrences and capitalised non-initial occurrences per key.
+    pair_codes, pair_counts : ndarray
+        Adjacent pairs of one sentence as ``x * vocab + y`` (sorted, unique) and their counts.
+    """
+    key = key.astype(np.int64)
+    inner = ~initial
+    same = inner[1:]
+    codes, counts = np.unique(key[:-1][same] * vocab + key[1:][same], return_counts=True)
+    return (np.bincount(key, minlength=vocab), np.bincount(key[inner], minlength=vocab),
+            np.bincount(key[inner & upper], minlength=vocab), codes, counts)
+
+
+def _run_positions(member: np.ndarray, run_start: np.ndarray) -> np.ndarray:
+    """Index of every position within its run (runs begin at ``run_start``; meaningful where ``member``)."""
+    idx = np.arange(len(member))
+    return idx - np.maximum.accumulate(np.where(run_start, idx, 0))
+
+
+def auto_span_arrays(word_start: np.ndarray, sentences: np.ndarray, key: np.ndarray, upper: np.ndarray, *,
+                     proper: np.ndarray, long_key: np.ndarray, colloc: np.ndarray, vocab: int,
+                     max_span_words: int) -> tuple[np.ndarray, np.ndarray]:
+    """``span_start`` and ``span_kind`` of many sentences at once: :meth:`SpanDetector.spans` vectorized.
+
+    Parameters
+    ----------
+    word_start : ndarray, (N,)
+        The shard's ``word_start`` (1 at every word's first piece and every sentence start).
+    sentences : ndarray, (S+1,)
+        Token offsets of the sentences.
+    key, upper : ndarray, (N,)
+        Per piece: its word's key number and whether the word is capitalised (read at first pieces).
+    proper, long_key : ndarray of bool, (vocab,)
+        Per key: a name (:func:`proper_words`); two or more characters.
+    colloc : ndarray of int64
+        Sorted codes ``x * vocab + y`` of the collocated pairs (:func:`collocations`).
+    """
+    first_piece, initial = _words_of(word_start, sentences)
+    k = key[first_piece].astype(np.int64)
+    up = upper[first_piece].astype(bool)
+    m = max_span_words
+    is_name = up & proper[k]
+    named = is_name | (up & ~initial & long_key[k])
+    prev = np.concatenate([[False], named[:-1]])
+    pos = _run_positions(named, named & (initial | ~prev))
+    chunk_start = named & (pos % m == 0)
+    chunk = np.cumsum(chunk_start) - 1
+    keep = np.bincount(chunk[named], weights=is_name[named], minlength=int(chunk_start.sum())) > 0
+    entity = named.copy()
+    entity[named] = keep[chunk[named]]
+    entity_start = entity & chunk_start
+    code = k[:-1] * vocab + k[1:]
+    collocated = np.isin(code, colloc)
+    joined = ~initial[1:] & ~entity[:-1] & ~entity[1:] & collocated  # pair i: words i, i + 1
+    before = np.concatenate([[False], joined])  # pair i - 1 joins word i to the word before
+    after = np.concatenate([joined, [False]])
+    in_chain = before | after
+    pos = _run_positions(in_chain, after & ~before)
+    chunk_start = in_chain & (pos % m == 0)
+    chunk = np.cumsum(chunk_start) - 1
+    size = np.bincount(chunk[in_chain], minlength=int(chunk_start.sum()))
+    phrase = in_chain.copy()
+    phrase[in_chain] = size[chunk[in_chain]] >= 2
+    word_kind = np.where(entity, ENTITY, np.where(phrase, PHRASE, WORD)).astype(np.uint8)
+    inside = (entity & ~entity_start) | (phrase & ~chunk_start)
+    span_start = np.asarray(word_start, dtype=np.uint8).copy()
+    span_start[first_piece[inside]] = 0
+    span_kind = np.repeat(word_kind, np.diff(np.append(first_piece, len(word_start))))
+    return span_start, span_kind
 
 
 # ------------------------------------------------------------------------------------ prepare
+def _shard_dirs(directory: Path, splits: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any], Path]]:
+    for split, summary in splits.items():
+        for info in summary["shards"]:
+            yield split, info, directory / split / info["name"]
+
+
+def _save(path: Path, info: dict[str, Any], name: str, array: np.ndarray) -> None:
+    from reprlab.pretrain.shards import _save_npy
+
+    info["sha256"][f"{name}.npy"] = _save_npy(path / f"{name}.npy", array)
+
+
+def _span_counts(directory: Path, splits: dict[str, Any]) -> dict[str, int]:
+    """Spans and pieces per kind of the train split."""
+    counts = {"phrase_spans": 0, "entity_spans": 0, "phrase_pieces": 0, "entity_pieces": 0, "pieces": 0}
+    for split, _, path in _shard_dirs(directory, splits):
+        if split != "train":
+            continue
+        start, kind = np.load(path / "span_start.npy"), np.load(path / "span_kind.npy")
+        counts["pieces"] += len(kind)
+        for name, k in (("phrase", PHRASE), ("entity", ENTITY)):
+            counts[f"{name}_pieces"] += int((kind == k).sum())
+            counts[f"{name}_spans"] += int(((kind == k) & (start == 1)).sum())
+    return counts
+
+
+class _AutoFinish:
+    """``finish`` of the auto detector: counts over every shard, then the span arrays shard by shard."""
+
+    def __init__(self, spans: SpanConfig, table: _WordTable, info: dict[str, Any]):
+        self.config, self.table, self.info = spans, table, info
+
+    def __call__(self, directory: Path, splits: dict[str, Any], arrays: dict[str, tuple[str, np.dtype]]
+                 ) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        names = self.table.names
+        vocab = max(len(names), 1)
+        stats = CorpusStats()
+        totals = [np.zeros(vocab, np.int64) for _ in range(3)]
+        codes, counts = [], []
+        for _, _, path in _shard_dirs(directory, splits):
+            first_piece, initial = _words_of(np.load(path / "word_start.npy"), np.load(path / "sentences.npy"))
+            key = np.load(path / "word_key.npy")[first_piece]
+            upper = np.load(path / "word_upper.npy")[first_piece].astype(bool)
+            *per_key, c, n = word_counts(key, upper, initial, vocab)
+            for total, part in zip(totals, per_key):
+                total += part
+            codes.append(c)
+            counts.append(n)
+        all_codes, inverse = np.unique(np.concatenate(codes), return_inverse=True)
+        all_counts = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
+        for counter, total in zip((stats.words, stats.inner, stats.inner_caps), totals):
+            counter.update({names[i]: int(total[i]) for i in np.flatnonzero(total)})
+        stats.pairs.update({(names[c // vocab], names[c % vocab]): int(n) for c, n in zip(all_codes.tolist(),
+                                                                                    all_counts.tolist())})
+        colloc = collocations(stats, self.config.npmi_threshold, self.config.npmi_min_count)
+        proper = proper_words(stats, self.config.proper_min_share)
+        number = self.table.index
+        colloc_codes = np.sort(np.array([number[x] * vocab + number[y] for x, y in colloc], dtype=np.int64))
+        is_proper = np.zeros(vocab, dtype=bool)
+        is_proper[[number[w] for w in proper]] = True
+        long_key = np.array([len(w) >= 2 for w in names] or [False], dtype=bool)
+        for _, info, path in _shard_dirs(directory, splits):
+            start, kind = auto_span_arrays(np.load(path / "word_start.npy"), np.load(path / "sentences.npy"),
+                                           np.load(path / "word_key.npy"), np.load(path / "word_upper.npy"),
+                                           proper=is_proper, long_key=long_key, colloc=colloc_codes, vocab=vocab,
+                                           max_span_words=self.config.max_span_words)
+            for name in SCRATCH_ARRAYS:
+                (path / f"{name}.npy").unlink()
+                del info["sha256"][f"{name}.npy"]
+            _save(path, info, "span_start", start)
+            _save(path, info, "span_kind", kind)
+            info["sha256"] = dict(sorted(info["sha256"].items()))
+        for name in SCRATCH_ARRAYS:
+            del arrays[name]
+        arrays.update({name: ("token", np.dtype(dt)) for name, dt in SPAN_ARRAYS.items()})
+        self.info.update(collocations=len(colloc), proper_words=len(proper),
+                         top_collocations=[" ".join(p) for p, _ in
+                                           sorted(colloc.items(), key=lambda kv: (-kv[1], kv[0]))[:20]],
+                         detection_seconds=round(time.perf_counter() - t0, 2),
+                         train=_span_counts(directory, splits))
+        return {"spans": self.info}
+
+
+class _LexiconHits:
+    """``collect`` and ``finish`` of the lexicon detector: match counts per entry, the warning, the counts."""
+
+    def __init__(self, spans: SpanConfig, lex: Lexicon, info: dict[str, Any]):
+        self.config, self.lex, self.info = spans, lex, info
+        self.hits: collections.Counter = collections.Counter()
+
+    def collect(self, doc: EncodedDocument) -> None:
+        self.hits.update(doc.side.pop("entry_hits"))
+
+    def finish(self, directory: Path, splits: dict[str, Any], arrays: dict[str, tuple[str, np.dtype]]
+               ) -> dict[str, Any]:
+        lex, spans = self.lex, self.config
+        never = sum(1 for i in range(len(lex.entries)) if self.hits[i] == 0)
+        self.info.update(entries=len(lex.entries), empty_lines=lex.empty, duplicates=lex.duplicates,
+                         too_long=lex.too_long, prefix_entries=lex.prefixes, never_occur=never)
+        problems = [f"{n} {what}" for n, what in ((lex.empty, "empty lines skipped"),
+                                                  (lex.duplicates, "duplicate entries skipped (first kept)"),
+                                                  (lex.too_long, f"entries longer than {spans.max_span_pieces} "
+                                                                 "pieces dropped (max_span_pieces)"),
+                                                  (never, "entries never occur in the corpus")) if n]
+        if problems:
+            log.warning("%s: %s; %d entries used", spans.lexicon, ", ".join(problems), len(lex.entries) - never)
+        self.info["train"] = _span_counts(directory, splits)
+        return {"spans": self.info}
+
+
 def prepare_knowledge_shards(config: PrepareConfig, spans: SpanConfig, *,
                              command: Sequence[str] | None = None) -> PrepareResult:
     """``prepare_shards`` with ``span_start``/``span_kind`` arrays (see the module docstring).
 
-    A first pass counts words and pairs (``auto``) or lexicon matches (``lexicon``); the second is
-    ``prepare_shards`` with a :class:`SpanEncoder`. ``meta.json["spans"]`` records the settings and
-    counts: spans and pieces per kind, and for a lexicon what was dropped and how many entries
-    never occur (also logged as one warning).
+    The corpus is tokenized once. ``lexicon``: the spans are matched while encoding (a
+    :class:`SpanEncoder`); ``auto``: the shards are written with every word's key number and
+    capital as scratch arrays (:class:`WordEncoder`), the words and pairs of all shards are
+    counted (:func:`word_counts`), and each shard's scratch arrays are replaced by its span arrays
+    (:func:`auto_span_arrays`). ``meta.json["spans"]`` records the settings and counts: spans and
+    pieces per kind, and for a lexicon what was dropped and how many entries never occur (also
+    logged as one warning).
 
     Raises
     ------
@@ -478,54 +717,16 @@ def prepare_knowledge_shards(config: PrepareConfig, spans: SpanConfig, *,
     config.validate()
     if spans.spans == "none":
         return prepare_shards(config, command=command)
-    t0 = time.perf_counter()
-    tokenizer = load_tokenizer(config.tokenizer)
     info: dict[str, Any] = {k: v for k, v in dataclasses.asdict(spans).items()}
     if spans.spans == "lexicon":
-        lex = read_lexicon(spans.lexicon, tokenizer, spans.max_span_pieces)
-        matcher = LexiconMatcher(lex.entries, lex.kinds)
-        stats = corpus_stats(config, matcher)
-        never = sum(1 for i in range(len(lex.entries)) if stats.entry_hits[i] == 0)
-        info.update(entries=len(lex.entries), empty_lines=lex.empty, duplicates=lex.duplicates,
-                    too_long=lex.too_long, prefix_entries=lex.prefixes, never_occur=never)
-        problems = [f"{n} {what}" for n, what in ((lex.empty, "empty lines skipped"),
-                                                  (lex.duplicates, "duplicate entries skipped (first kept)"),
-                                                  (lex.too_long, f"entries longer than {spans.max_span_pieces} "
-                                                                 "pieces dropped (max_span_pieces)"),
-                                                  (never, "entries never occur in the corpus")) if n]
-        if problems:
-            log.warning("%s: %s; %d entries used", spans.lexicon, ", ".join(problems), len(lex.entries) - never)
-        detector = SpanDetector(matcher=matcher)
-    else:
-        stats = corpus_stats(config)
-        colloc = collocations(stats, spans.npmi_threshold, spans.npmi_min_count)
-        proper = proper_words(stats, spans.proper_min_share)
-        info.update(collocations=len(colloc), proper_words=len(proper),
-                    top_collocations=[" ".join(p) for p, _ in sorted(colloc.items(), key=lambda kv: (-kv[1], kv[0]))[:20]])
-        detector = SpanDetector(colloc=frozenset(colloc), proper=proper, max_span_words=spans.max_span_words)
-    first_pass = time.perf_counter() - t0
-    result = prepare_shards(config, encode=SpanEncoder(detector), extra_arrays=SPAN_ARRAYS, command=command,
-                            extra_meta={"spans": {**info, "first_pass_seconds": round(first_pass, 2)}})
-    _count_spans(result)
-    result.seconds += first_pass
-    return result
-
-
-def _count_spans(result: PrepareResult) -> None:
-    """Add spans and pieces per kind of the train split to ``result.meta['spans']`` (and meta.json)."""
-    from reprlab.io import write_json
-    from reprlab.pretrain.shards import ShardSet
-
-    shards = ShardSet(result.output, "train")
-    counts = {"phrase_spans": 0, "entity_spans": 0, "phrase_pieces": 0, "entity_pieces": 0, "pieces": 0}
-    for shard in shards.shards:
-        start, kind = np.asarray(shard.array("span_start")), np.asarray(shard.array("span_kind"))
-        counts["pieces"] += len(kind)
-        for name, k in (("phrase", PHRASE), ("entity", ENTITY)):
-            counts[f"{name}_pieces"] += int((kind == k).sum())
-            counts[f"{name}_spans"] += int(((kind == k) & (start == 1)).sum())
-    result.meta["spans"].update(train=counts)
-    write_json(result.output / "meta.json", result.meta)
+        lex = read_lexicon(spans.lexicon, load_tokenizer(config.tokenizer), spans.max_span_pieces)
+        hits = _LexiconHits(spans, lex, info)
+        detector = SpanDetector(matcher=LexiconMatcher(lex.entries, lex.kinds))
+        return prepare_shards(config, encode=SpanEncoder(detector), extra_arrays=SPAN_ARRAYS, command=command,
+                              collect=hits.collect, finish=hits.finish)
+    table = _WordTable()
+    return prepare_shards(config, encode=WordEncoder(), extra_arrays=SCRATCH_ARRAYS, command=command,
+                          collect=table, finish=_AutoFinish(spans, table, info))
 
 
 def has_spans(meta: dict[str, Any]) -> bool:
@@ -534,6 +735,6 @@ def has_spans(meta: dict[str, Any]) -> bool:
 
 
 __all__ = ["SpanConfig", "Lexicon", "parse_lexicon", "read_lexicon", "LexiconMatcher",
-           "CorpusStats", "collocations", "proper_words", "SpanDetector", "SpanEncoder", "span_arrays",
-           "sentence_words", "corpus_stats", "prepare_knowledge_shards", "has_spans", "SPAN_ARRAYS",
+           "CorpusStats", "collocations", "proper_words", "SpanDetector", "SpanEncoder", "WordEncoder", "span_arrays",
+           "auto_span_arrays", "word_counts", "sentence_words", "prepare_knowledge_shards", "has_spans", "SPAN_ARRAYS",
            "WORD", "PHRASE", "ENTITY", "KINDS"]

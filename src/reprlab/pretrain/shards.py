@@ -93,6 +93,7 @@ class EncodedDocument:
 
     arrays: dict[str, np.ndarray]  # per-token arrays, e.g. tokens, word_start
     sentence_lengths: np.ndarray   # (S,) tokens per sentence
+    side: dict[str, Any] = field(default_factory=dict)  # per-document data for ``collect``, never written
 
 
 DocumentEncoder = Callable[[Any, list[str]], EncodedDocument | None]
@@ -320,7 +321,10 @@ def available_cores() -> int:
 
 def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_document,
                    extra_arrays: dict[str, str] | None = None, command: Sequence[str] | None = None,
-                   extra_meta: dict[str, Any] | None = None) -> PrepareResult:
+                   extra_meta: dict[str, Any] | None = None,
+                   collect: Callable[[EncodedDocument], None] | None = None,
+                   finish: Callable[[Path, dict[str, Any], dict[str, tuple[str, np.dtype]]], dict[str, Any]] | None
+                   = None) -> PrepareResult:
     """Tokenize a corpus into train/valid shards (see the module docstring for the layout).
 
     Parameters
@@ -337,6 +341,15 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
         Recorded in ``meta.json`` (default: ``sys.argv``).
     extra_meta : dict, optional
         More top-level ``meta.json`` entries (e.g. the span detector's settings and counts).
+    collect : callable, optional
+        ``collect(doc)``, called in this process on every non-empty document in corpus order before
+        it is written; it may read ``doc.side`` and add per-token arrays (named in ``extra_arrays``).
+    finish : callable, optional
+        ``finish(directory, splits, arrays) -> dict``, called once every shard is written (in the
+        temporary directory, before ``meta.json``): a stage that needs corpus-wide statistics of the
+        tokenized corpus rewrites shard arrays here instead of tokenizing twice. It must keep each
+        shard's ``sha256`` entries (in ``splits``) and ``arrays`` (name -> (per, dtype), listed in
+        ``meta.json``) in step with the files; it returns more ``meta.json`` entries.
 
     Raises
     ------
@@ -370,6 +383,8 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
                     empty += 1
                 else:
                     split = "valid" if is_held_out(index, config.valid_fraction, config.seed) else "train"
+                    if collect is not None:
+                        collect(doc)
                     writers[split].add(doc)
                 index += 1
         for w in writers.values():
@@ -383,6 +398,7 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
             raise DataError(f"{where}: no document landed in the valid split ({index} documents, "
                             f"valid_fraction={config.valid_fraction}); raise --valid-fraction or pass "
                             "--valid-fraction 0")
+        finished = finish(tmp, splits, arrays) if finish is not None else {}
         tokenizer.save_pretrained(tmp / "tokenizer")
         meta = {
             "format": FORMAT, "version": VERSION,
@@ -396,7 +412,7 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
             "splits": splits, "corpus": list(config.corpus), "documents_read": index,
             "documents_empty": empty, "valid_fraction": config.valid_fraction, "seed": config.seed,
             "shard_tokens": config.shard_tokens, "command": list(command if command is not None else sys.argv),
-            **(extra_meta or {}),
+            **(extra_meta or {}), **finished,
         }
         write_json(tmp / "meta.json", meta)
     return PrepareResult(output=out, meta=meta, seconds=time.perf_counter() - t0)

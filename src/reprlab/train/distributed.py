@@ -43,6 +43,14 @@ def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
+def launch_world_size() -> int:
+    """The processes torchrun started (1 outside torchrun), known before :func:`init_distributed` runs.
+
+    For code that lays out data before the Trainer joins the process group.
+    """
+    return int(os.environ["WORLD_SIZE"]) if launched_by_torchrun() else 1
+
+
 def init_distributed(device: torch.device) -> bool:
     """Join the process group torchrun set up (no-op for a single process). Returns True if joined."""
     if dist.is_available() and dist.is_initialized():

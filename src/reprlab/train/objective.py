@@ -48,9 +48,13 @@ class Objective(nn.Module):
       on resume so a checkpoint from another configuration is refused.
     * :meth:`param_groups`: custom optimizer parameter groups (default: decay on matrices only).
     * :meth:`on_step_end`: called after each optimizer step (e.g. EMA teachers, weight clipping).
+    * ``uses_every_parameter``: ``False`` when a step may leave parameters without a gradient
+      (a multi-task objective trains one head per step); under ``torchrun`` the Trainer then wraps
+      it with ``DistributedDataParallel(find_unused_parameters=True)``.
     """
 
     config: Any = None
+    uses_every_parameter: bool = True
 
     def forward(self, batch: Any) -> LossOutput:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -318,7 +318,9 @@ class Trainer:
 
         if distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model = DistributedDataParallel(self.objective, device_ids=ids)
+            self.model = DistributedDataParallel(
+                self.objective, device_ids=ids,
+                find_unused_parameters=not getattr(self.objective, "uses_every_parameter", True))
         else:
             self.model = self.objective
 
