@@ -321,35 +321,20 @@ def test_two_processes_equal_one_process_with_every_task(tmp_path, small_shards)
     Every step's task is the same on both processes, each takes its half of that task's global
     batch, and the heads a step does not train keep no gradient (find_unused_parameters).
     """
-    import contextlib
     import os
-    import signal
-    import socket
-    import subprocess
     import sys
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    from tests.launch import run_group, torchrun
+
     common = ["-m", "reprlab.cli.main", "pretrain", "run", "--objective", "ernie", "--shards", str(small_shards),
               *QUICK, "--tasks", ",".join(f"{t}=1" for t in TASKS), "--set", "train.max_steps=6",
               "--set", "auxiliary.task_embedding=true",
               "--set", "model_overrides={hidden_dropout = 0.0, attention_dropout = 0.0}"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    runs = {"one": [sys.executable, *common, "--set", "train.batch_size=8"],
-            "two": [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-                    f"--master_port={port}", *common, "--set", "train.batch_size=4"]}
-    procs = {name: subprocess.Popen([*cmd, "-o", str(tmp_path / name)], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
-             for name, cmd in runs.items()}
-    try:
-        for proc in procs.values():
-            _, err = proc.communicate(timeout=300)
-            assert proc.returncode == 0, err[-3000:]
-    finally:
-        for proc in procs.values():  # torchrun's workers too (each launch is its own process group)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+    one = run_group([sys.executable, *common, "--set", "train.batch_size=8", "-o", str(tmp_path / "one")],
+                    timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = torchrun([*common, "--set", "train.batch_size=4", "-o", str(tmp_path / "two")], timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
     a, b = load_file(str(tmp_path / "one" / "model.safetensors")), load_file(str(tmp_path / "two" / "model.safetensors"))
     assert a.keys() == b.keys() and "aux.sentence_reordering.classifier.weight" in a
     for k in a:
