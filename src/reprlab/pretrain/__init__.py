@@ -39,7 +39,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ),
     "multitask": (
         "MultiTaskModelConfig", "MultiTaskObjective", "MultiTaskBatch", "TokenTaskDataset", "ReorderDataset",
-        "task_datasets", "evaluate_multitask", "evaluate_task",
+        "task_datasets", "evaluate_multitask", "evaluate_task", "spread_rows",
     ),
     "continual": (
         "Stage", "load_stages", "check_stages", "TaskSchedule", "sequential_stages", "all_at_once_stages",
