@@ -15,11 +15,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from reprlab.errors import ConfigError
 from reprlab.pretrain.batches import PretrainBatch, collate
 from reprlab.pretrain.instances import InstanceConfig
 from reprlab.pretrain.masking import IGNORE_INDEX
 from reprlab.pretrain.objectives import PretrainModelConfig, get_objective
-from reprlab.pretrain.runs import encoder_config, pretraining_data
+from reprlab.pretrain.pretrained import load_pretrained
+from reprlab.pretrain.runs import PretrainRunConfig, encoder_config, pretraining_data, run_pretrain
 from reprlab.pretrain.shards import ShardSet
 
 
@@ -121,3 +123,23 @@ def test_position_ids_count_real_tokens_only(sample_shards):
     assert pos[0].tolist() == list(range(offset, offset + short.input_ids.shape[1]))
     assert pos[1, :20].tolist() == list(range(offset, offset + 20))
     assert (pos[1, 20:] == offset - 1).all()  # padding gets the padding position, as HF RoBERTa
+
+
+def test_position_init_sinusoidal_starts_from_the_sinusoid_and_keeps_training_it(tmp_path, small_shards):
+    from reprlab.text import sinusoidal_table
+    from reprlab.train import TrainConfig
+
+    def run(name: str, steps: int):
+        cfg = PretrainRunConfig(shards=str(small_shards), model="tiny", instances=InstanceConfig(max_length=32),
+                                position_init="sinusoidal",
+                                train=TrainConfig(output_dir=str(tmp_path / name), max_steps=steps, batch_size=8,
+                                                  warmup_steps=1, progress=False, save_every=None, eval_every=None))
+        run_pretrain(cfg)
+        return load_pretrained(tmp_path / name).encoder.embeddings.position.weight.detach()
+
+    table = run("start", 1)
+    sinus = sinusoidal_table(*table.shape)
+    # one AdamW step of lr/2 (warmup) moves every entry by at most ~lr: the table is the sinusoid, trained
+    assert 0 < float((table - sinus).abs().max()) < 2e-3
+    with pytest.raises(ConfigError, match="position_init"):
+        PretrainRunConfig(position_init="zeros")  # type: ignore[arg-type]
