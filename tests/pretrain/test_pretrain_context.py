@@ -139,7 +139,8 @@ def test_position_init_sinusoidal_starts_from_the_sinusoid_and_keeps_training_it
 
     table = run("start", 1)
     sinus = sinusoidal_table(*table.shape)
-    # one AdamW step of lr/2 (warmup) moves every entry by at most ~lr: the table is the sinusoid, trained
-    assert 0 < float((table - sinus).abs().max()) < 2e-3
+    sinus = sinus * (0.02 / sinus.std())  # scaled to the token table's initializer_range
+    # one AdamW step of lr/2 (warmup) moves an entry by ~lr/2 at most: the table is the sinusoid, trained
+    assert 0 < float((table - sinus).abs().max()) < 1e-3
     with pytest.raises(ConfigError, match="position_init"):
         PretrainRunConfig(position_init="zeros")  # type: ignore[arg-type]

@@ -143,12 +143,15 @@ def encoder_config(spec: ObjectiveSpec, model: str, overrides: dict[str, Any], s
 def position_init(encoder: Any, how: str) -> None:
     """Initialise the learned position table of ``encoder`` (``Encoder``) in place.
 
-    ``"sinusoidal"`` writes PE[p, 2i] = sin(p / 10000^(2i/E)), PE[p, 2i+1] = cos(p / 10000^(2i/E))
-    (Vaswani et al. 2017, section 3.5) into the table, which stays a trained parameter (so the model
-    still exports to HF's learned-position classes). PE[p + k] is a rotation of PE[p], so "attend to
-    the neighbour" is a fixed linear map of the inputs from the first step; with BERT's random table
-    each position's vector must first learn to resemble its neighbours' (docs/pretrain.md, "Recipe
-    probes"). RoBERTa's offset table is filled from row 0 too: only differences of positions matter.
+    ``"sinusoidal"`` writes c PE into the table, PE[p, 2i] = sin(p / 10000^(2i/E)),
+    PE[p, 2i+1] = cos(p / 10000^(2i/E)) (Vaswani et al. 2017, section 3.5), with c chosen so that its
+    entries have standard deviation ``initializer_range`` like the token table they are added to (the
+    unscaled table, entries of std 0.71 against the tokens' 0.02, drowns the token identity in the
+    embedding LayerNorm: measured in docs/pretrain.md). The table stays a trained parameter, so the
+    model still exports to HF's learned-position classes. PE[p + k] is a rotation of PE[p], so
+    "attend to the neighbour" is a fixed linear map of the inputs from the first step; a random
+    table's vectors must first learn to resemble their neighbours'. RoBERTa's offset table is filled
+    from row 0 too: only differences of positions matter.
     """
     table = encoder.embeddings.position
     if how == "normal":
@@ -156,8 +159,9 @@ def position_init(encoder: Any, how: str) -> None:
     if table is None:
         raise ConfigError("position_init='sinusoidal' initialises a learned position table; this model has "
                           "positions='sinusoidal' (fixed) already: drop one of the two")
+    values = sinusoidal_table(*table.weight.shape)
     with torch.no_grad():
-        table.weight.copy_(sinusoidal_table(*table.weight.shape))
+        table.weight.copy_(values * (encoder.config.initializer_range / values.std()))
 
 
 def pretraining_data(shards: ShardSet, packing: str, instances: InstanceConfig, *, seed: int, batch_size: int,
