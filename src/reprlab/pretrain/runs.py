@@ -61,7 +61,7 @@ class PretrainRunConfig:
     # decay reaches 0 when the budget runs out (Cramming's budget schedule). train.max_steps is the cap.
     budget_schedule: bool = False
     # How the learned position table starts: "normal" (BERT: N(0, initializer_range)) or "sinusoidal"
-    # (the fixed table of Vaswani et al. 2017 as the initial values, still trained): see position_init().
+    # (Vaswani et al. 2017's table scaled to std initializer_range, then trained): see position_init().
     position_init: Literal["normal", "sinusoidal"] = "normal"
     partial_prediction_k: int = 6  # xlnet: predict the last 1/K of each factorization order
     stages: str = ""  # ernie: a stage file of [[stage]] tables (tasks and weights per stage, docs/ernie.md)
@@ -153,9 +153,9 @@ def position_init(encoder: Any, how: str) -> None:
     table's vectors must first learn to resemble their neighbours'. RoBERTa's offset table is filled
     from row 0 too: only differences of positions matter.
     """
-    table = encoder.embeddings.position
     if how == "normal":
         return
+    table = encoder.embeddings.position
     if table is None:
         raise ConfigError("position_init='sinusoidal' initialises a learned position table; this model has "
                           "positions='sinusoidal' (fixed) already: drop one of the two")
