@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
+
 from reprlab.config import check_choices
 from reprlab.errors import ConfigError, DataError
 from reprlab.io import write_json
@@ -30,7 +32,7 @@ from reprlab.pretrain.masking import MaskingConfig
 from reprlab.pretrain.objectives import ObjectiveSpec, get_objective
 from reprlab.pretrain.pretrained import TOKENIZER_DIR, load_pretrained
 from reprlab.pretrain.shards import ShardSet
-from reprlab.text import EncoderConfig
+from reprlab.text import EncoderConfig, sinusoidal_table
 from reprlab.train import Callback, TrainConfig, Trainer, is_main_process, seed_everything
 
 log = logging.getLogger(__name__)
@@ -58,11 +60,17 @@ class PretrainRunConfig:
     # which the budget is expected to end, re-estimated at every logged step), so warmup + linear
     # decay reaches 0 when the budget runs out (Cramming's budget schedule). train.max_steps is the cap.
     budget_schedule: bool = False
+    # How the learned position table starts: "normal" (BERT: N(0, initializer_range)) or "sinusoidal"
+    # (Vaswani et al. 2017's table scaled to std initializer_range, then trained): see position_init().
+    position_init: Literal["normal", "sinusoidal"] = "normal"
     partial_prediction_k: int = 6  # xlnet: predict the last 1/K of each factorization order
     stages: str = ""  # ernie: a stage file of [[stage]] tables (tasks and weights per stage, docs/ernie.md)
     tasks: dict[str, float] = field(default_factory=dict)  # ernie: one stage's task weights, e.g. {mlm = 1.0}
     auxiliary: AuxiliaryConfig = field(default_factory=AuxiliaryConfig)  # ernie: the auxiliary tasks' settings
     train: TrainConfig = field(default_factory=_default_train)
+
+    def __post_init__(self) -> None:
+        check_choices(self)
 
 
 @dataclass
@@ -130,6 +138,30 @@ def encoder_config(spec: ObjectiveSpec, model: str, overrides: dict[str, Any], s
         return config.replace(**overrides)
     except TypeError as e:
         raise ConfigError(f"model_overrides: {e}; valid fields are those of EncoderConfig") from None
+
+
+def position_init(encoder: Any, how: str) -> None:
+    """Initialise the learned position table of ``encoder`` (``Encoder``) in place.
+
+    ``"sinusoidal"`` writes c PE into the table, PE[p, 2i] = sin(p / 10000^(2i/E)),
+    PE[p, 2i+1] = cos(p / 10000^(2i/E)) (Vaswani et al. 2017, section 3.5), with c chosen so that its
+    entries have standard deviation ``initializer_range`` like the token table they are added to (the
+    unscaled table, entries of std 0.71 against the tokens' 0.02, drowns the token identity in the
+    embedding LayerNorm: measured in docs/pretrain.md). The table stays a trained parameter, so the
+    model still exports to HF's learned-position classes. PE[p + k] is a rotation of PE[p], so
+    "attend to the neighbour" is a fixed linear map of the inputs from the first step; a random
+    table's vectors must first learn to resemble their neighbours'. RoBERTa's offset table is filled
+    from row 0 too: only differences of positions matter.
+    """
+    if how == "normal":
+        return
+    table = encoder.embeddings.position
+    if table is None:
+        raise ConfigError("position_init='sinusoidal' initialises a learned position table; this model has "
+                          "positions='sinusoidal' (fixed) already: drop one of the two")
+    values = sinusoidal_table(*table.weight.shape)
+    with torch.no_grad():
+        table.weight.copy_(values * (encoder.config.initializer_range / values.std()))
 
 
 def pretraining_data(shards: ShardSet, packing: str, instances: InstanceConfig, *, seed: int, batch_size: int,
@@ -226,6 +258,7 @@ def run_pretrain(cfg: PretrainRunConfig) -> PretrainResult:
         **model_fields)
     seed_everything(seed)  # before the model exists: its initialisation is part of the run
     objective = spec.model_class(model_cfg)
+    position_init(objective.encoder, cfg.position_init)  # a resumed run loads its trained table over it
     run_dir = Path(train_cfg.output_dir)
     if is_main_process():
         run_dir.mkdir(parents=True, exist_ok=True)

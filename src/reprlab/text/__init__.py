@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from reprlab.text.generation import Generation, generate, next_token, stream
     from reprlab.text.heads import POOLINGS, ClassificationHead, MaskedLMHead, Pooler, Pooling, SentencePairHead, pool
     from reprlab.text.kv_cache import KVCache
+    from reprlab.text.layers import sinusoidal_table
     from reprlab.text.masks import attention_bias, causal_mask
     from reprlab.text.params import ParameterCount, parameter_count
     from reprlab.text.runs import (
@@ -38,6 +39,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "generation": ("Generation", "generate", "next_token", "stream"),
     "heads": ("POOLINGS", "ClassificationHead", "MaskedLMHead", "Pooler", "Pooling", "SentencePairHead", "pool"),
     "kv_cache": ("KVCache",),
+    "layers": ("sinusoidal_table",),
     "masks": ("attention_bias", "causal_mask"),
     "params": ("ParameterCount", "parameter_count"),
     "runs": ("AttentionRunConfig", "AttentionResult", "run_attention", "WhyAttentionRunConfig", "WhyAttentionResult",
