@@ -300,11 +300,6 @@ class CorpusStats:
     pairs: collections.Counter = field(default_factory=collections.Counter)
     inner: collections.Counter = field(default_factory=collections.Counter)  # non-initial occurrences
     inner_caps: collections.Counter = field(default_factory=collections.Counter)  # ... capitalised
-    entry_hits: collections.Counter = field(default_factory=collections.Counter)  # lexicon entry -> matches
-
-    def update(self, other: CorpusStats) -> None:
-        for name in ("words", "pairs", "inner", "inner_caps", "entry_hits"):
-            getattr(self, name).update(getattr(other, name))
 
     def add(self, keys: Sequence[str], caps: Sequence[bool]) -> None:
         """Count one sentence's words (keys, capitalised): the definition :func:`word_counts` vectorizes."""
@@ -522,9 +517,9 @@ def word_counts(key: np.ndarray, upper: np.ndarray, initial: np.ndarray, vocab: 
             np.bincount(key[inner & upper], minlength=vocab), codes, counts)
 
 
-def _run_positions(member: np.ndarray, run_start: np.ndarray) -> np.ndarray:
-    """Index of every position within its run (runs begin at ``run_start``; meaningful where ``member``)."""
-    idx = np.arange(len(member))
+def _run_positions(run_start: np.ndarray) -> np.ndarray:
+    """Index of every position within its run (runs begin where ``run_start``; read it inside runs only)."""
+    idx = np.arange(len(run_start))
     return idx - np.maximum.accumulate(np.where(run_start, idx, 0))
 
 
@@ -553,7 +548,7 @@ def auto_span_arrays(word_start: np.ndarray, sentences: np.ndarray, key: np.ndar
     is_name = up & proper[k]
     named = is_name | (up & ~initial & long_key[k])
     prev = np.concatenate([[False], named[:-1]])
-    pos = _run_positions(named, named & (initial | ~prev))
+    pos = _run_positions(named & (initial | ~prev))
     chunk_start = named & (pos % m == 0)
     chunk = np.cumsum(chunk_start) - 1
     keep = np.bincount(chunk[named], weights=is_name[named], minlength=int(chunk_start.sum())) > 0
@@ -566,7 +561,7 @@ def auto_span_arrays(word_start: np.ndarray, sentences: np.ndarray, key: np.ndar
     before = np.concatenate([[False], joined])  # pair i - 1 joins word i to the word before
     after = np.concatenate([joined, [False]])
     in_chain = before | after
-    pos = _run_positions(in_chain, after & ~before)
+    pos = _run_positions(after & ~before)
     chunk_start = in_chain & (pos % m == 0)
     chunk = np.cumsum(chunk_start) - 1
     size = np.bincount(chunk[in_chain], minlength=int(chunk_start.sum()))
