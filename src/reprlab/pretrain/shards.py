@@ -321,7 +321,6 @@ def available_cores() -> int:
 
 def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_document,
                    extra_arrays: dict[str, str] | None = None, command: Sequence[str] | None = None,
-                   extra_meta: dict[str, Any] | None = None,
                    collect: Callable[[EncodedDocument], None] | None = None,
                    finish: Callable[[Path, dict[str, Any], dict[str, tuple[str, np.dtype]]], dict[str, Any]] | None
                    = None) -> PrepareResult:
@@ -339,8 +338,6 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
         Name -> numpy dtype of extra per-token arrays ``encode`` returns.
     command : sequence of str, optional
         Recorded in ``meta.json`` (default: ``sys.argv``).
-    extra_meta : dict, optional
-        More top-level ``meta.json`` entries (e.g. the span detector's settings and counts).
     collect : callable, optional
         ``collect(doc)``, called in this process on every non-empty document in corpus order before
         it is written; it may read ``doc.side`` and add per-token arrays (named in ``extra_arrays``).
@@ -349,7 +346,8 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
         temporary directory, before ``meta.json``): a stage that needs corpus-wide statistics of the
         tokenized corpus rewrites shard arrays here instead of tokenizing twice. It must keep each
         shard's ``sha256`` entries (in ``splits``) and ``arrays`` (name -> (per, dtype), listed in
-        ``meta.json``) in step with the files; it returns more ``meta.json`` entries.
+        ``meta.json``) in step with the files; it returns more top-level ``meta.json`` entries (e.g.
+        the span detector's settings and counts).
 
     Raises
     ------
@@ -412,7 +410,7 @@ def prepare_shards(config: PrepareConfig, *, encode: DocumentEncoder = encode_do
             "splits": splits, "corpus": list(config.corpus), "documents_read": index,
             "documents_empty": empty, "valid_fraction": config.valid_fraction, "seed": config.seed,
             "shard_tokens": config.shard_tokens, "command": list(command if command is not None else sys.argv),
-            **(extra_meta or {}), **finished,
+            **finished,
         }
         write_json(tmp / "meta.json", meta)
     return PrepareResult(output=out, meta=meta, seconds=time.perf_counter() - t0)
