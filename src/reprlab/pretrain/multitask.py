@@ -194,7 +194,7 @@ class MultiTaskObjective(PretrainingObjective):
                 return super().forward(batch.batch)
         logits, y = self.predict(task, batch.batch)
         # the mean over this process's labels, or over the global batch's under DDP (see the module docstring)
-        count = self._mlm_denominator(torch.tensor(y.numel(), device=logits.device)).clamp_min(1.0)
+        count = self._label_denominator(torch.tensor(y.numel(), device=logits.device)).clamp_min(1.0)
         loss = F.cross_entropy(logits.float(), y, reduction="sum") / count if y.numel() else logits.sum() * 0.0
         acc = (logits.detach().argmax(-1) == y).float().mean() if y.numel() else torch.zeros(())
         return LossOutput(loss, {f"{task}_loss": loss.detach(), f"{task}_acc": acc},

@@ -133,8 +133,9 @@ class PretrainingObjective(Objective):
         self.masking_step.fill_(step)
 
     # ------------------------------------------------------------------ loss
-    def _mlm_denominator(self, count: torch.Tensor) -> torch.Tensor:
-        """Masked pieces of this process's batch, or the global batch's share per process under DDP."""
+    def _label_denominator(self, count: torch.Tensor) -> torch.Tensor:
+        """``count`` labels (masked pieces, task labels) of this process's batch, or under DDP the global
+        batch's count divided by the number of processes, so averaged gradients are one process's."""
         dist = torch.distributed
         if self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             total = count.detach().float().clone()
@@ -151,7 +152,7 @@ class PretrainingObjective(Objective):
         targets = labels[positions]  # (N,)
         count = positions.sum()
         ce = F.cross_entropy(logits.float(), targets, reduction="sum")
-        mlm_loss = ce / self._mlm_denominator(count).clamp_min(1.0)
+        mlm_loss = ce / self._label_denominator(count).clamp_min(1.0)
         n = count.clamp_min(1).float()
         hit = logits.detach().argmax(-1) == targets
         metrics: dict[str, Any] = {"mlm_loss": ce.detach() / n, "mlm_acc": hit.sum().float() / n}
